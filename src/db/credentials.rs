@@ -1,0 +1,98 @@
+//! Sealed credentials, one row per (install, kind). Plaintext never reaches this module: callers
+//! hand it [`Sealed`] values and get [`Sealed`] values back.
+
+use sqlx::{Row as _, SqliteConnection};
+
+use super::Db;
+use crate::crypto::{Keyring, Sealed};
+
+/// Which secret a row holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The platform's access token.
+    AccessToken,
+}
+
+impl Kind {
+    /// The name stored in the `kind` column, also part of the associated data.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessToken => "access_token",
+        }
+    }
+}
+
+/// The associated data a credential is sealed with: it binds the ciphertext to its row.
+pub fn associated_data(install_id: &str, kind: Kind) -> Vec<u8> {
+    format!("{install_id}|{}", kind.as_str()).into_bytes()
+}
+
+/// Seals `secret` for `install_id` and stores it, replacing any earlier one of the same kind.
+pub async fn store(
+    conn: &mut SqliteConnection,
+    keyring: &Keyring,
+    install_id: &str,
+    kind: Kind,
+    secret: &[u8],
+    now: i64,
+) -> sqlx::Result<()> {
+    let sealed = keyring.seal(secret, &associated_data(install_id, kind));
+    sqlx::query(
+        "INSERT INTO credentials (install_id, kind, key_id, nonce, ciphertext, sealed_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (install_id, kind) DO UPDATE SET
+             key_id = excluded.key_id, nonce = excluded.nonce,
+             ciphertext = excluded.ciphertext, sealed_at = excluded.sealed_at",
+    )
+    .bind(install_id)
+    .bind(kind.as_str())
+    .bind(&sealed.key_id)
+    .bind(&sealed.nonce)
+    .bind(&sealed.ciphertext)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A stored credential as sealed, with when it was sealed.
+#[derive(Debug, Clone)]
+pub struct StoredCredential {
+    /// The sealed value.
+    pub sealed: Sealed,
+    /// Unix seconds.
+    pub sealed_at: i64,
+}
+
+/// Loads the sealed credential of `kind` for `install_id`, if there is one.
+pub async fn load(db: &Db, install_id: &str, kind: Kind) -> sqlx::Result<Option<StoredCredential>> {
+    let row = sqlx::query(
+        "SELECT key_id, nonce, ciphertext, sealed_at FROM credentials
+         WHERE install_id = $1 AND kind = $2",
+    )
+    .bind(install_id)
+    .bind(kind.as_str())
+    .fetch_optional(db)
+    .await?;
+    row.map(|row| {
+        Ok(StoredCredential {
+            sealed: Sealed {
+                key_id: row.try_get("key_id")?,
+                nonce: row.try_get("nonce")?,
+                ciphertext: row.try_get("ciphertext")?,
+            },
+            sealed_at: row.try_get("sealed_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Every key id that sealed a stored credential or flow: start-up checks that it holds them all.
+pub async fn key_ids_in_use(db: &Db) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT key_id FROM credentials
+         UNION SELECT verifier_key_id FROM oauth_states WHERE used_at IS NULL",
+    )
+    .fetch_all(db)
+    .await
+}

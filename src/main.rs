@@ -1,0 +1,31 @@
+//! The `storelink` binary: parse the command line, then call into the library.
+
+use clap::Parser as _;
+use storelink::{cli, telemetry};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    if let Err(e) = load_dotenv() {
+        eprintln!("storelink: .env: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
+    telemetry::init();
+    match cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error and its causes, outermost first.
+            eprintln!("storelink: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads `.env` from the working directory if there is one; a malformed file is an error.
+fn load_dotenv() -> Result<(), dotenvy::Error> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}

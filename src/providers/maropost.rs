@@ -1,0 +1,382 @@
+//! Maropost Commerce Cloud (formerly Neto): the add-on authorization-code flow.
+//!
+//! See PROVIDERS.md: the authorize URL carries `store_domain`; the token answer carries the
+//! store's id, domain, name, time zone, the installing user and the billing address, and no
+//! expiry or refresh token. An install is keyed by `store_id`, because a domain can change.
+
+use oauth2::{CsrfToken, PkceCodeChallenge, PkceCodeVerifier};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::{TokenError, send_token_request, shorten, string_field};
+use crate::{
+    config::{ConfigError, MaropostSettings},
+    db::installs::InstallingUser,
+    domain::StoreDomain,
+};
+
+/// The production authorize endpoint.
+pub const AUTHORIZE_URL: &str = "https://apps.getneto.com/oauth/v2/auth";
+/// The production token endpoint.
+pub const TOKEN_URL: &str = "https://apps.getneto.com/oauth/v2/token";
+/// Where API calls for a store go in production.
+pub const API_URL_TEMPLATE: &str = "https://{store_domain}/do/WS/NetoAPI";
+/// The client id the built-in sandbox expects when none is configured.
+pub const SANDBOX_CLIENT_ID: &str = "storelink-sandbox";
+/// The client secret the built-in sandbox expects when none is configured. Not a secret: the
+/// sandbox is a stand-in that runs inside storelink itself.
+pub const SANDBOX_CLIENT_SECRET: &str = "storelink-sandbox-secret";
+/// Where Maropost sends the merchant back.
+pub const CALLBACK_PATH: &str = "/oauth/maropost/callback";
+
+/// Maropost settings with every default filled in.
+#[derive(Debug, Clone)]
+pub struct MaropostConfig {
+    /// The add-on's client id (also the `X_ACCESS_KEY` of API calls).
+    pub client_id: String,
+    /// The add-on's client secret.
+    pub client_secret: SecretString,
+    /// Where merchants are sent to approve.
+    pub authorize_url: Url,
+    /// Where codes are exchanged.
+    pub token_url: Url,
+    /// API endpoint with `{store_domain}`.
+    pub api_url_template: String,
+    /// `STORELINK_PUBLIC_URL` + [`CALLBACK_PATH`].
+    pub redirect_uri: Url,
+    /// Accept callbacks with a code and no state.
+    pub accept_panel_installs: bool,
+}
+
+impl MaropostConfig {
+    /// Fills in defaults: in sandbox mode unset URLs and credentials point at the built-in
+    /// sandbox; otherwise Maropost is enabled only when its credentials are set.
+    pub fn resolve(
+        settings: &MaropostSettings,
+        sandbox: bool,
+        public_url: &Url,
+    ) -> Result<Option<Self>, ConfigError> {
+        let (client_id, client_secret) = match (&settings.client_id, &settings.client_secret) {
+            (Some(id), Some(secret)) => (id.clone(), secret.clone()),
+            _ if sandbox => (
+                SANDBOX_CLIENT_ID.to_owned(),
+                SecretString::from(SANDBOX_CLIENT_SECRET),
+            ),
+            _ => return Ok(None),
+        };
+        let url = |given: &Option<Url>, sandbox_path: &str, production: &str, var| match given {
+            Some(url) => Ok(url.clone()),
+            None if sandbox => join(public_url, sandbox_path, var),
+            None => Url::parse(production).map_err(|e| ConfigError {
+                var,
+                reason: e.to_string(),
+            }),
+        };
+        let authorize_url = url(
+            &settings.authorize_url,
+            "/sandbox/maropost/oauth/v2/auth",
+            AUTHORIZE_URL,
+            "MAROPOST_AUTHORIZE_URL",
+        )?;
+        let token_url = url(
+            &settings.token_url,
+            "/sandbox/maropost/oauth/v2/token",
+            TOKEN_URL,
+            "MAROPOST_TOKEN_URL",
+        )?;
+        let api_url_template = match &settings.api_url_template {
+            Some(template) => template.clone(),
+            None if sandbox => format!(
+                "{}/sandbox/maropost/{{store_domain}}/do/WS/NetoAPI",
+                public_url.as_str().trim_end_matches('/')
+            ),
+            None => API_URL_TEMPLATE.to_owned(),
+        };
+        Ok(Some(Self {
+            client_id,
+            client_secret,
+            authorize_url,
+            token_url,
+            api_url_template,
+            redirect_uri: join(public_url, CALLBACK_PATH, "STORELINK_PUBLIC_URL")?,
+            accept_panel_installs: settings.accept_panel_installs,
+        }))
+    }
+
+    /// The URL the merchant is sent to, to approve the add-on for `store_domain`.
+    pub fn authorize_url(
+        &self,
+        store_domain: &StoreDomain,
+        state: &CsrfToken,
+        pkce: &PkceCodeChallenge,
+    ) -> Url {
+        let mut url = self.authorize_url.clone();
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", self.redirect_uri.as_str())
+            .append_pair("response_type", "code")
+            .append_pair("store_domain", store_domain.as_str())
+            .append_pair("state", state.secret())
+            .append_pair("code_challenge", pkce.as_str())
+            .append_pair("code_challenge_method", pkce.method().as_str());
+        url
+    }
+
+    /// The API endpoint of one store.
+    pub fn api_url(&self, store_domain: &StoreDomain) -> Result<Url, url::ParseError> {
+        Url::parse(
+            &self
+                .api_url_template
+                .replace("{store_domain}", store_domain.as_str()),
+        )
+    }
+}
+
+fn join(base: &Url, path: &str, var: &'static str) -> Result<Url, ConfigError> {
+    base.join(path).map_err(|e| ConfigError {
+        var,
+        reason: e.to_string(),
+    })
+}
+
+/// What Maropost's token endpoint answers, checked.
+#[derive(Debug)]
+pub struct MaropostToken {
+    /// The access token (the `X_SECRET_KEY` of API calls).
+    pub access_token: SecretString,
+    /// The store's permanent id: installs are keyed by it.
+    pub store_id: String,
+    /// The store's current domain, if the answer named a valid one.
+    pub store_domain: Option<StoreDomain>,
+    /// The store's name.
+    pub store_name: Option<String>,
+    /// IANA time zone.
+    pub store_timezone: Option<String>,
+    /// Granted scope, e.g. `api user address`.
+    pub scope: Option<String>,
+    /// The installing user.
+    pub user: InstallingUser,
+    /// Billing address fields we know, as a JSON object.
+    pub billing_address: Option<Value>,
+}
+
+/// Exchanges an authorization code for a token: a form POST of `client_id`, `client_secret`,
+/// `redirect_uri`, `grant_type=authorization_code`, `code` and, for flows we started, the PKCE
+/// `code_verifier`.
+pub async fn exchange_code(
+    http: &reqwest::Client,
+    config: &MaropostConfig,
+    code: &str,
+    verifier: Option<&PkceCodeVerifier>,
+) -> Result<MaropostToken, TokenError> {
+    let mut form = vec![
+        ("client_id", config.client_id.as_str()),
+        ("client_secret", config.client_secret.expose_secret()),
+        ("redirect_uri", config.redirect_uri.as_str()),
+        ("grant_type", "authorization_code"),
+        ("code", code),
+    ];
+    if let Some(verifier) = verifier {
+        form.push(("code_verifier", verifier.secret()));
+    }
+    let request = http
+        .post(config.token_url.clone())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(&form);
+    parse_token(&send_token_request(request).await?)
+}
+
+/// Checks a token answer: an access token and a store id are required; a domain, if present, must
+/// be a valid store domain (it will become the host of API calls).
+pub fn parse_token(json: &Map<String, Value>) -> Result<MaropostToken, TokenError> {
+    let access_token = json
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(TokenError::MissingAccessToken)?;
+    let store_id = string_field(json, "store_id")
+        .filter(|id| id.len() <= 128)
+        .ok_or(TokenError::MissingField("a store_id"))?;
+    let store_domain = match string_field(json, "store_domain") {
+        Some(d) => {
+            Some(StoreDomain::parse(&d).map_err(|_| TokenError::InvalidField("store_domain"))?)
+        }
+        None => None,
+    };
+    let text = |name| string_field(json, name).map(|s| shorten(&s, 200));
+    let user = json
+        .get("user")
+        .and_then(Value::as_object)
+        .map(parse_user)
+        .unwrap_or_default();
+    let billing_address = json
+        .get("billing_address")
+        .and_then(Value::as_object)
+        .map(parse_address);
+    Ok(MaropostToken {
+        access_token: SecretString::from(access_token),
+        store_id,
+        store_domain,
+        store_name: text("store_name"),
+        store_timezone: text("store_timezone"),
+        scope: text("scope"),
+        user,
+        billing_address,
+    })
+}
+
+fn parse_user(user: &Map<String, Value>) -> InstallingUser {
+    // Some clients see camelCase names; accept both.
+    let field = |a, b| {
+        string_field(user, a)
+            .or_else(|| string_field(user, b))
+            .map(|s| shorten(&s, 200))
+    };
+    InstallingUser {
+        id: field("id", "id"),
+        first_name: field("first_name", "firstName"),
+        last_name: field("last_name", "lastName"),
+        email: field("email", "email"),
+    }
+}
+
+/// Keeps the address fields Maropost documents, as short strings; drops anything else.
+fn parse_address(address: &Map<String, Value>) -> Value {
+    const FIELDS: [&str; 8] = [
+        "street1",
+        "street2",
+        "city",
+        "state",
+        "post_code",
+        "country_name",
+        "country_code",
+        "company",
+    ];
+    let kept: Map<String, Value> = FIELDS
+        .iter()
+        .filter_map(|&name| {
+            string_field(address, name).map(|v| (name.to_owned(), Value::String(shorten(&v, 200))))
+        })
+        .collect();
+    Value::Object(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn parses_the_documented_answer() {
+        let token = parse_token(&obj(json!({
+            "scope": "api user address", "store_id": "1234", "store_domain": "MyStore.neto.com.au",
+            "store_name": "My Store", "store_timezone": "Australia/Brisbane", "access_token": "tok",
+            "user": {"id": "7", "firstName": "Ryan", "last_name": "Murtagh", "email": "r@example.com"},
+            "billing_address": {"street1": "1 Main St", "city": "Brisbane", "post_code": "4000",
+                                "country_code": "AU", "evil": "<script>"}
+        })))
+        .unwrap();
+        assert_eq!(token.store_id, "1234");
+        assert_eq!(token.store_domain.unwrap().as_str(), "mystore.neto.com.au");
+        assert_eq!(token.user.first_name.as_deref(), Some("Ryan"));
+        assert_eq!(token.user.last_name.as_deref(), Some("Murtagh"));
+        let address = token.billing_address.unwrap();
+        assert_eq!(address["city"], "Brisbane");
+        assert!(address.get("evil").is_none());
+    }
+
+    #[test]
+    fn numeric_store_id_is_accepted() {
+        let token = parse_token(&obj(json!({"access_token": "t", "store_id": 42}))).unwrap();
+        assert_eq!(token.store_id, "42");
+    }
+
+    #[test]
+    fn refuses_answers_missing_what_we_need() {
+        assert!(matches!(
+            parse_token(&obj(json!({"store_id": "1"}))),
+            Err(TokenError::MissingAccessToken)
+        ));
+        assert!(matches!(
+            parse_token(&obj(json!({"access_token": "", "store_id": "1"}))),
+            Err(TokenError::MissingAccessToken)
+        ));
+        assert!(matches!(
+            parse_token(&obj(json!({"access_token": "t"}))),
+            Err(TokenError::MissingField(_))
+        ));
+        assert!(matches!(
+            parse_token(&obj(
+                json!({"access_token": "t", "store_id": "1", "store_domain": "127.0.0.1"})
+            )),
+            Err(TokenError::InvalidField("store_domain"))
+        ));
+    }
+
+    #[test]
+    fn debug_hides_the_access_token() {
+        let token = parse_token(&obj(
+            json!({"access_token": "super-secret", "store_id": "1"}),
+        ))
+        .unwrap();
+        assert!(!format!("{token:?}").contains("super-secret"));
+    }
+
+    #[test]
+    fn authorize_url_carries_every_parameter() {
+        let public = Url::parse("https://storelink.example.com").unwrap();
+        let config = MaropostConfig::resolve(
+            &MaropostSettings {
+                client_id: Some("cid".into()),
+                client_secret: Some(SecretString::from("client-secret-value")),
+                ..MaropostSettings::default()
+            },
+            false,
+            &public,
+        )
+        .unwrap()
+        .unwrap();
+        let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+        let state = CsrfToken::new("st".into());
+        let url = config.authorize_url(
+            &StoreDomain::parse("shop.example.com").unwrap(),
+            &state,
+            &challenge,
+        );
+        assert!(url.as_str().starts_with(AUTHORIZE_URL));
+        let pairs: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(pairs["client_id"], "cid");
+        assert_eq!(
+            pairs["redirect_uri"],
+            "https://storelink.example.com/oauth/maropost/callback"
+        );
+        assert_eq!(pairs["response_type"], "code");
+        assert_eq!(pairs["store_domain"], "shop.example.com");
+        assert_eq!(pairs["state"], "st");
+        assert_eq!(pairs["code_challenge_method"], "S256");
+        assert_eq!(pairs["code_challenge"], challenge.as_str());
+        assert!(!url.as_str().contains("client-secret-value"));
+    }
+
+    #[test]
+    fn disabled_without_credentials_outside_sandbox() {
+        let public = Url::parse("http://localhost:3000").unwrap();
+        assert!(
+            MaropostConfig::resolve(&MaropostSettings::default(), false, &public)
+                .unwrap()
+                .is_none()
+        );
+        let sandbox = MaropostConfig::resolve(&MaropostSettings::default(), true, &public)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            sandbox.token_url.as_str(),
+            "http://localhost:3000/sandbox/maropost/oauth/v2/token"
+        );
+    }
+}

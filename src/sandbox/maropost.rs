@@ -1,0 +1,508 @@
+//! The Maropost stand-in: `/sandbox/maropost/oauth/v2/auth` (Approve/Deny),
+//! `/sandbox/maropost/oauth/v2/token`, and `GetOrder` on `/sandbox/maropost/{store_domain}/do/WS/NetoAPI`.
+//!
+//! Codes are single use and live 60 seconds. Access tokens are signed (HMAC under a key derived
+//! from the master key), so they can be checked statelessly and stay valid across restarts.
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, MutexGuard},
+};
+
+use askama::Template;
+use axum::{
+    Form, Json, Router,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use url::Url;
+use zeroize::Zeroizing;
+
+use super::error_page;
+use crate::{
+    app::AppState,
+    crypto::{Keyring, constant_time_eq, hex, hmac_sha256, random_hex},
+    domain::StoreDomain,
+    error::render_or_plain,
+    providers::maropost::MaropostConfig,
+};
+
+const PLATFORM: &str = "Maropost";
+/// How long an issued code may be exchanged, in seconds.
+pub const CODE_LIFETIME_SECS: i64 = 60;
+/// Codes held at most; past this the sandbox refuses new approvals until old ones expire.
+const MAX_CODES: usize = 10_000;
+
+/// A code issued on Approve, waiting to be exchanged.
+struct IssuedCode {
+    redirect_uri: String,
+    store_domain: StoreDomain,
+    code_challenge: Option<String>,
+    expires_at: i64,
+}
+
+/// The Maropost stand-in's state.
+pub struct SandboxMaropost {
+    client_id: String,
+    client_secret: SecretString,
+    redirect_uri: String,
+    token_key: Zeroizing<[u8; 32]>,
+    codes: Mutex<HashMap<String, IssuedCode>>,
+}
+
+impl SandboxMaropost {
+    /// A stand-in that expects storelink's own Maropost settings.
+    pub fn new(keyring: &Keyring, config: &MaropostConfig) -> Self {
+        Self {
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            redirect_uri: config.redirect_uri.to_string(),
+            token_key: keyring
+                .current()
+                .derive_subkey("sandbox maropost access tokens"),
+            codes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn codes(&self) -> MutexGuard<'_, HashMap<String, IssuedCode>> {
+        // A panic while holding the lock cannot leave the map inconsistent: use it as it is.
+        self.codes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new access token for `domain`: a random nonce and its signature.
+    fn issue_token(&self, domain: &StoreDomain) -> String {
+        let nonce = random_hex(16);
+        format!("sbx_{nonce}.{}", self.sign(domain, &nonce))
+    }
+
+    fn sign(&self, domain: &StoreDomain, nonce: &str) -> String {
+        let message = format!("{}|{nonce}", domain.as_str());
+        hex(&hmac_sha256(self.token_key.as_ref(), message.as_bytes())[..16])
+    }
+
+    /// Whether `token` was issued by this sandbox for `domain`.
+    fn token_is_valid(&self, domain: &StoreDomain, token: &str) -> bool {
+        let Some((nonce, signature)) = token
+            .strip_prefix("sbx_")
+            .and_then(|rest| rest.split_once('.'))
+        else {
+            return false;
+        };
+        constant_time_eq(signature.as_bytes(), self.sign(domain, nonce).as_bytes())
+    }
+}
+
+/// The stand-in's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/sandbox/maropost/oauth/v2/auth",
+            get(authorize_page).post(authorize_decision),
+        )
+        .route("/sandbox/maropost/oauth/v2/token", post(token))
+        .route("/sandbox/maropost/{store_domain}/do/WS/NetoAPI", post(api))
+}
+
+fn sandbox(state: &AppState) -> Option<&SandboxMaropost> {
+    state.sandbox.as_ref()?.maropost.as_ref()
+}
+
+/// The authorize request's parameters, also carried through the Approve/Deny form.
+#[derive(Debug, Default, Deserialize)]
+struct AuthorizeParams {
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    redirect_uri: String,
+    #[serde(default)]
+    response_type: Option<String>,
+    #[serde(default)]
+    store_domain: String,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    code_challenge: Option<String>,
+    #[serde(default)]
+    code_challenge_method: Option<String>,
+    #[serde(default)]
+    decision: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/maropost_authorize.html")]
+struct AuthorizePage<'a> {
+    platform: &'a str,
+    client_id: &'a str,
+    redirect_uri: &'a str,
+    store_domain: &'a str,
+    state: &'a str,
+    code_challenge: &'a str,
+    code_challenge_method: &'a str,
+}
+
+/// What a checked authorize request becomes.
+enum Checked {
+    /// Show an error page (the redirect URI cannot be trusted).
+    Page(Response),
+    /// Send the error back to the (verified) redirect URI.
+    Redirect(Response),
+    /// Go on, for this store.
+    Ok(StoreDomain),
+}
+
+/// Checks an authorize request the way a strict provider does: an unknown client or an
+/// unregistered redirect URI gets an error page; other errors go back to the redirect URI.
+fn check_authorize(sandbox: &SandboxMaropost, params: &AuthorizeParams) -> Checked {
+    if !constant_time_eq(params.client_id.as_bytes(), sandbox.client_id.as_bytes()) {
+        return Checked::Page(error_page(
+            StatusCode::BAD_REQUEST,
+            PLATFORM,
+            "Unknown client_id: no add-on is registered with it.",
+        ));
+    }
+    if params.redirect_uri != sandbox.redirect_uri {
+        return Checked::Page(error_page(
+            StatusCode::BAD_REQUEST,
+            PLATFORM,
+            "The redirect_uri is not the one registered for this add-on.",
+        ));
+    }
+    if params.response_type.as_deref().is_some_and(|t| t != "code") {
+        return Checked::Redirect(redirect_error(
+            params,
+            "unsupported_response_type",
+            "Only response_type=code is supported.",
+        ));
+    }
+    if params.code_challenge.is_some()
+        && params.code_challenge_method.as_deref().unwrap_or("plain") != "S256"
+    {
+        return Checked::Redirect(redirect_error(
+            params,
+            "invalid_request",
+            "Only the S256 code challenge method is supported.",
+        ));
+    }
+    match StoreDomain::parse(&params.store_domain) {
+        Ok(domain) => Checked::Ok(domain),
+        Err(e) => Checked::Page(error_page(
+            StatusCode::BAD_REQUEST,
+            PLATFORM,
+            &format!("The store_domain is not valid: {e}."),
+        )),
+    }
+}
+
+async fn authorize_page(
+    State(state): State<AppState>,
+    Query(params): Query<AuthorizeParams>,
+) -> Response {
+    let Some(sandbox) = sandbox(&state) else {
+        return crate::web::not_found().await;
+    };
+    match check_authorize(sandbox, &params) {
+        Checked::Page(r) | Checked::Redirect(r) => r,
+        Checked::Ok(domain) => render_or_plain(&AuthorizePage {
+            platform: PLATFORM,
+            client_id: &params.client_id,
+            redirect_uri: &params.redirect_uri,
+            store_domain: domain.as_str(),
+            state: params.state.as_deref().unwrap_or_default(),
+            code_challenge: params.code_challenge.as_deref().unwrap_or_default(),
+            code_challenge_method: params.code_challenge_method.as_deref().unwrap_or_default(),
+        }),
+    }
+}
+
+async fn authorize_decision(
+    State(state): State<AppState>,
+    Form(params): Form<AuthorizeParams>,
+) -> Response {
+    let Some(sandbox) = sandbox(&state) else {
+        return crate::web::not_found().await;
+    };
+    let domain = match check_authorize(sandbox, &params) {
+        Checked::Page(r) | Checked::Redirect(r) => return r,
+        Checked::Ok(domain) => domain,
+    };
+    if params.decision.as_deref() != Some("approve") {
+        return redirect_error(
+            &params,
+            "access_denied",
+            "The merchant denied the add-on access.",
+        );
+    }
+    let now = state.clock.unix();
+    let code = random_hex(24);
+    {
+        let mut codes = sandbox.codes();
+        codes.retain(|_, c| c.expires_at >= now);
+        if codes.len() >= MAX_CODES {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                PLATFORM,
+                "Too many approvals are waiting to be exchanged; try again in a minute.",
+            );
+        }
+        codes.insert(
+            code.clone(),
+            IssuedCode {
+                redirect_uri: params.redirect_uri.clone(),
+                store_domain: domain,
+                code_challenge: params.code_challenge.clone().filter(|c| !c.is_empty()),
+                expires_at: now + CODE_LIFETIME_SECS,
+            },
+        );
+    }
+    redirect_back(&params, &[("code", &code)])
+}
+
+/// `303` to the verified redirect URI with `pairs` and the state.
+fn redirect_back(params: &AuthorizeParams, pairs: &[(&str, &str)]) -> Response {
+    let Ok(mut url) = Url::parse(&params.redirect_uri) else {
+        return error_page(StatusCode::BAD_REQUEST, PLATFORM, "Malformed redirect_uri.");
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in pairs {
+            query.append_pair(k, v);
+        }
+        if let Some(state) = params.state.as_deref().filter(|s| !s.is_empty()) {
+            query.append_pair("state", state);
+        }
+    }
+    Redirect::to(url.as_str()).into_response()
+}
+
+fn redirect_error(params: &AuthorizeParams, error: &str, description: &str) -> Response {
+    redirect_back(
+        params,
+        &[("error", error), ("error_description", description)],
+    )
+}
+
+/// The token request's form.
+#[derive(Debug, Default, Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    redirect_uri: Option<String>,
+    code: Option<String>,
+    code_verifier: Option<String>,
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}
+
+async fn token(
+    State(state): State<AppState>,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Some(sandbox) = sandbox(&state) else {
+        return crate::web::not_found().await;
+    };
+    let Ok(Form(form)) = form else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Expected a form-encoded body.",
+        );
+    };
+    if form.grant_type.as_deref() != Some("authorization_code") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Only authorization_code is supported.",
+        );
+    }
+    let client_ok = constant_time_eq(
+        form.client_id.as_deref().unwrap_or_default().as_bytes(),
+        sandbox.client_id.as_bytes(),
+    ) & constant_time_eq(
+        form.client_secret.as_deref().unwrap_or_default().as_bytes(),
+        sandbox.client_secret.expose_secret().as_bytes(),
+    );
+    if !client_ok {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed.",
+        );
+    }
+    // Taking the code out spends it, whatever the outcome below.
+    let issued = form
+        .code
+        .as_deref()
+        .and_then(|code| sandbox.codes().remove(code));
+    let invalid = |d| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", d);
+    let Some(issued) = issued else {
+        return invalid("Code doesn't exist or is invalid for the client");
+    };
+    if state.clock.unix() > issued.expires_at {
+        return invalid("Code has expired");
+    }
+    if form.redirect_uri.as_deref() != Some(issued.redirect_uri.as_str()) {
+        return invalid("redirect_uri does not match the authorization request");
+    }
+    if let Some(challenge) = &issued.code_challenge {
+        let Some(verifier) = form.code_verifier.filter(|v| !v.is_empty()) else {
+            return invalid("code_verifier is required");
+        };
+        let computed =
+            PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier));
+        if !constant_time_eq(computed.as_str().as_bytes(), challenge.as_bytes()) {
+            return invalid("code_verifier does not match the code challenge");
+        }
+    }
+    Json(token_answer(
+        &issued.store_domain,
+        &sandbox.issue_token(&issued.store_domain),
+    ))
+    .into_response()
+}
+
+/// A token answer in Maropost's shape, with store details made up from the domain.
+fn token_answer(domain: &StoreDomain, access_token: &str) -> Value {
+    let first_label = domain.as_str().split('.').next().unwrap_or("store");
+    let mut name: Vec<char> = first_label.chars().collect();
+    if let Some(c) = name.first_mut() {
+        *c = c.to_ascii_uppercase();
+    }
+    let name: String = name.into_iter().collect();
+    json!({
+        "scope": "api user address",
+        "store_id": store_id(domain),
+        "store_domain": domain.as_str(),
+        "store_name": format!("{name} (sandbox)"),
+        "store_timezone": "Australia/Brisbane",
+        "access_token": access_token,
+        "user": {
+            "id": "1",
+            "first_name": "Sandy",
+            "last_name": "Box",
+            "email": format!("owner@{}", domain.as_str()),
+        },
+        "billing_address": {
+            "street1": "1 Sample Street",
+            "street2": "",
+            "city": "Brisbane",
+            "state": "QLD",
+            "post_code": "4000",
+            "country_name": "Australia",
+            "country_code": "AU",
+        },
+    })
+}
+
+/// A stable id per domain, so installing the same sandbox store twice is a re-install.
+pub fn store_id(domain: &StoreDomain) -> String {
+    format!(
+        "sbx-{}",
+        &crate::crypto::sha256_hex(domain.as_str().as_bytes())[..12]
+    )
+}
+
+/// The API's `Ack: Error` answer.
+fn ack_error(message: &str) -> Response {
+    Json(json!({
+        "Ack": "Error",
+        "Messages": [{"Error": {"Message": message, "SeverityLevel": "Error"}}],
+    }))
+    .into_response()
+}
+
+async fn api(
+    State(state): State<AppState>,
+    Path(store_domain): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(sandbox) = sandbox(&state) else {
+        return crate::web::not_found().await;
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let Ok(domain) = StoreDomain::parse(&store_domain) else {
+        return ack_error("Unknown store.");
+    };
+    let key_ok = constant_time_eq(
+        header("X_ACCESS_KEY").as_bytes(),
+        sandbox.client_id.as_bytes(),
+    );
+    if !key_ok || !sandbox.token_is_valid(&domain, header("X_SECRET_KEY")) {
+        return ack_error("Invalid API credentials: check X_ACCESS_KEY and X_SECRET_KEY.");
+    }
+    match header("NETOAPI_ACTION") {
+        "GetOrder" => Json(json!({
+            "Order": sample_orders(),
+            "CurrentTime": state.clock.now().date().to_string(),
+            "Ack": "Success",
+        }))
+        .into_response(),
+        "" => ack_error("Missing NETOAPI_ACTION header."),
+        _ => ack_error("This sandbox answers only the GetOrder action."),
+    }
+}
+
+fn sample_orders() -> Value {
+    json!([
+        {"OrderID": "N10154", "OrderStatus": "Pick", "Email": "alex@example.com",
+         "GrandTotal": "129.95", "DatePlaced": "2024-01-03 01:11:12"},
+        {"OrderID": "N10155", "OrderStatus": "New", "Email": "sam@example.com",
+         "GrandTotal": "42.00", "DatePlaced": "2024-01-03 02:20:05"},
+        {"OrderID": "N10156", "OrderStatus": "Dispatched", "Email": "kim@example.com",
+         "GrandTotal": "310.10", "DatePlaced": "2024-01-02 23:59:41"},
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{config::MaropostSettings, crypto::MasterKey};
+
+    fn sandbox() -> SandboxMaropost {
+        let keyring = Keyring::new(MasterKey::from_base64(&MasterKey::generate_base64()).unwrap());
+        let public = Url::parse("http://localhost:3000").unwrap();
+        let config = MaropostConfig::resolve(&MaropostSettings::default(), true, &public)
+            .unwrap()
+            .unwrap();
+        SandboxMaropost::new(&keyring, &config)
+    }
+
+    #[test]
+    fn tokens_are_valid_only_for_their_store() {
+        let sandbox = sandbox();
+        let a = StoreDomain::parse("a.example.com").unwrap();
+        let b = StoreDomain::parse("b.example.com").unwrap();
+        let token = sandbox.issue_token(&a);
+        assert!(sandbox.token_is_valid(&a, &token));
+        assert!(!sandbox.token_is_valid(&b, &token));
+        assert!(!sandbox.token_is_valid(&a, "sbx_00.00"));
+        assert!(!sandbox.token_is_valid(&a, ""));
+    }
+
+    #[test]
+    fn store_ids_are_stable() {
+        let d = StoreDomain::parse("shop.example.com").unwrap();
+        assert_eq!(store_id(&d), store_id(&d));
+        assert_ne!(
+            store_id(&d),
+            store_id(&StoreDomain::parse("x.example.com").unwrap())
+        );
+    }
+}

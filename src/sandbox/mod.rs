@@ -1,0 +1,54 @@
+//! The built-in sandbox providers: working stand-ins for the platforms' authorize pages, token
+//! endpoints and a few API calls, served only in sandbox mode. They let a new user click through
+//! a whole install on a fresh machine and let tests drive real redirects. They check requests as
+//! strictly as a real provider would, so a flow that works here is a flow that checks its inputs.
+
+pub mod maropost;
+
+use askama::Template;
+use axum::{
+    Router,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    app::AppState, crypto::Keyring, error::render_or_plain, providers::maropost::MaropostConfig,
+};
+
+/// The sandbox's state: one part per platform.
+pub struct Sandbox {
+    /// The Maropost stand-in, when Maropost is enabled.
+    pub maropost: Option<maropost::SandboxMaropost>,
+}
+
+impl Sandbox {
+    /// A sandbox that expects the credentials and redirect URIs storelink is configured with.
+    pub fn new(keyring: &Keyring, maropost: Option<&MaropostConfig>) -> Self {
+        Self {
+            maropost: maropost.map(|config| maropost::SandboxMaropost::new(keyring, config)),
+        }
+    }
+}
+
+/// The sandbox routes.
+pub fn router() -> Router<AppState> {
+    Router::new().merge(maropost::router())
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/error.html")]
+struct SandboxErrorPage<'a> {
+    platform: &'a str,
+    message: &'a str,
+}
+
+/// A refusal shown on a sandbox page (where a real provider shows its own error page rather than
+/// redirecting to an unverified redirect URI).
+fn error_page(status: StatusCode, platform: &str, message: &str) -> Response {
+    (
+        status,
+        render_or_plain(&SandboxErrorPage { platform, message }),
+    )
+        .into_response()
+}
