@@ -13,7 +13,7 @@ use axum::{
     routing::get,
 };
 use secrecy::ExposeSecret as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::{
@@ -231,7 +231,13 @@ async fn maropost_callback(
         "maropost install stored"
     );
     session
-        .insert(COMPLETED_INSTALL_KEY, &saved.id)
+        .insert(
+            COMPLETED_INSTALL_KEY,
+            CompletedInstall {
+                id: saved.id,
+                reinstall: saved.reinstall,
+            },
+        )
         .await
         .map_err(anyhow::Error::from)?;
     Ok(Redirect::to("/installed").into_response())
@@ -272,17 +278,24 @@ struct InstalledPage {
     reinstall: bool,
 }
 
+/// What the success page shows, kept in the session of the browser that completed the install
+/// (so nobody else can look at it, and a reload shows the same page).
+#[derive(Debug, Serialize, Deserialize)]
+struct CompletedInstall {
+    id: String,
+    reinstall: bool,
+}
+
 /// The success page: shows the install this browser just completed.
 async fn installed(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
-    let id: Option<String> = session
+    let completed: Option<CompletedInstall> = session
         .get(COMPLETED_INSTALL_KEY)
         .await
         .map_err(anyhow::Error::from)?;
-    let install = match id {
-        Some(id) => installs::find(&state.db, &id).await?,
-        None => None,
-    }
-    .ok_or(AppError::NotFound)?;
+    let completed = completed.ok_or(AppError::NotFound)?;
+    let install = installs::find(&state.db, &completed.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let provider = match install.provider.as_str() {
         "bol" => Provider::Bol,
         _ => Provider::Maropost,
@@ -291,6 +304,6 @@ async fn installed(State(state): State<AppState>, session: Session) -> Result<Re
         store_name: install.display_name().to_owned(),
         store_domain: install.store_domain.clone(),
         provider: provider.display_name(),
-        reinstall: install.installed_at != install.last_installed_at,
+        reinstall: completed.reinstall,
     }))
 }
