@@ -30,6 +30,8 @@ use crate::{
 pub const SESSION_COOKIE: &str = "storelink_session";
 /// Sessions end after this much inactivity.
 pub const SESSION_IDLE: time::Duration = time::Duration::minutes(30);
+/// Largest request body the pages accept.
+const MAX_FORM_BODY: usize = 64 * 1024;
 /// How often expired sessions and old flows are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -186,6 +188,8 @@ fn router(state: AppState, sessions: SessionManagerLayer<SqliteStore>) -> Router
     }
     let pages = pages
         .layer(sessions)
+        // Forms are small; a body past this is refused before it is read in full.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BODY))
         // Pages hold states, codes' outcomes and (later) console data: never cache them.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,

@@ -1,0 +1,236 @@
+//! The shared `TestApp`: the app in-process on `127.0.0.1:0`, a temporary database, a clock the
+//! tests move, and a stand-in Maropost (wiremock) that records every request.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use secrecy::SecretString;
+use sqlx::SqlitePool;
+use storelink::{
+    app::{AppState, Application},
+    clock::ManualClock,
+    config::Settings,
+    crypto::MasterKey,
+};
+use url::Url;
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{method, path},
+};
+
+pub const CLIENT_ID: &str = "test-client-id";
+pub const CLIENT_SECRET: &str = "test-client-secret-7f3a9c";
+pub const TOKEN_PATH: &str = "/oauth/v2/token";
+pub const AUTHORIZE_PATH: &str = "/oauth/v2/auth";
+
+/// How a test wants its app.
+pub struct Options {
+    /// Use the built-in sandbox instead of the wiremock stand-in.
+    pub sandbox: bool,
+    pub accept_panel_installs: bool,
+    pub http_timeout: Duration,
+    pub public_url: Option<Url>,
+    /// Point the token URL somewhere else (e.g. a closed port).
+    pub token_url: Option<Url>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            sandbox: false,
+            accept_panel_installs: true,
+            http_timeout: Duration::from_secs(10),
+            public_url: None,
+            token_url: None,
+        }
+    }
+}
+
+pub struct TestApp {
+    /// `http://localhost:{port}/`
+    pub base: Url,
+    pub db: SqlitePool,
+    pub state: AppState,
+    pub clock: ManualClock,
+    /// The stand-in Maropost.
+    pub maropost: MockServer,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Options::default()).await
+}
+
+pub async fn spawn_sandbox() -> TestApp {
+    spawn_with(Options {
+        sandbox: true,
+        ..Options::default()
+    })
+    .await
+}
+
+pub async fn spawn_with(options: Options) -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database_url = format!("sqlite://{}", dir.path().join("storelink.db").display());
+    let maropost = MockServer::start().await;
+    let mut settings = Settings::sandbox_defaults(database_url);
+    settings.sandbox = options.sandbox;
+    settings.http_timeout = options.http_timeout;
+    settings.public_url = options.public_url;
+    settings.maropost.accept_panel_installs = options.accept_panel_installs;
+    if !options.sandbox {
+        settings.master_key = Some(MasterKey::generate_base64());
+        settings.maropost.client_id = Some(CLIENT_ID.into());
+        settings.maropost.client_secret = Some(SecretString::from(CLIENT_SECRET));
+        settings.maropost.authorize_url =
+            Some(Url::parse(&format!("{}{AUTHORIZE_PATH}", maropost.uri())).unwrap());
+        settings.maropost.token_url =
+            Some(options.token_url.unwrap_or_else(|| {
+                Url::parse(&format!("{}{TOKEN_PATH}", maropost.uri())).unwrap()
+            }));
+    }
+    let clock = ManualClock::new();
+    let app = Application::build(settings, Arc::new(clock.clone()))
+        .await
+        .expect("the app builds");
+    let base = Url::parse(&format!("http://localhost:{}/", app.port())).unwrap();
+    let state = app.state();
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        base,
+        db: state.db.clone(),
+        state,
+        clock,
+        maropost,
+        dir,
+    }
+}
+
+/// A browser: keeps cookies, never follows redirects (tests look at each one).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Maropost's documented token answer for `store_id`.
+pub fn token_answer(store_id: &str, domain: &str, access_token: &str) -> serde_json::Value {
+    serde_json::json!({
+        "scope": "api user address",
+        "store_id": store_id,
+        "store_domain": domain,
+        "store_name": "Ryan's Surf Shop",
+        "store_timezone": "Australia/Brisbane",
+        "access_token": access_token,
+        "user": {"id": "77", "first_name": "Ryan", "last_name": "Murtagh", "email": "ryan@example.com"},
+        "billing_address": {"street1": "1 Beach Rd", "street2": "", "city": "Brisbane",
+            "state": "QLD", "post_code": "4000", "country_name": "Australia", "country_code": "AU"}
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> Url {
+        self.base.join(path).unwrap()
+    }
+
+    /// Makes the stand-in token endpoint answer `response`.
+    pub async fn token_endpoint_answers(&self, response: ResponseTemplate) {
+        Mock::given(method("POST"))
+            .and(path(TOKEN_PATH))
+            .respond_with(response)
+            .mount(&self.maropost)
+            .await;
+    }
+
+    /// The form bodies the stand-in token endpoint received.
+    pub async fn token_requests(&self) -> Vec<HashMap<String, String>> {
+        self.maropost
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.url.path() == TOKEN_PATH)
+            .map(|r| url::form_urlencoded::parse(&r.body).into_owned().collect())
+            .collect()
+    }
+
+    /// Starts an install in `browser`; returns the authorize URL's query.
+    pub async fn start_install(
+        &self,
+        browser: &reqwest::Client,
+        domain: &str,
+    ) -> HashMap<String, String> {
+        let response = browser
+            .get(self.url("/install/maropost"))
+            .query(&[("store_domain", domain)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "install start redirects");
+        let location = location(&response);
+        Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
+    }
+
+    /// Calls the callback in `browser` with `params`.
+    pub async fn callback(
+        &self,
+        browser: &reqwest::Client,
+        params: &[(&str, &str)],
+    ) -> reqwest::Response {
+        browser
+            .get(self.url("/oauth/maropost/callback"))
+            .query(params)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A full install of `store_id` through the stand-in, answering `access_token`.
+    pub async fn install(
+        &self,
+        browser: &reqwest::Client,
+        store_id: &str,
+        domain: &str,
+        token: &str,
+    ) {
+        self.maropost.reset().await;
+        self.token_endpoint_answers(
+            ResponseTemplate::new(200).set_body_json(token_answer(store_id, domain, token)),
+        )
+        .await;
+        let authorize = self.start_install(browser, domain).await;
+        let response = self
+            .callback(
+                browser,
+                &[("code", "code-1"), ("state", &authorize["state"])],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(location(&response), "/installed");
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
+    }
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A port with nothing listening on it.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}

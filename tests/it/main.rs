@@ -1,0 +1,10 @@
+//! Integration tests: one binary that starts the real app on a random port with its own
+//! temporary database and stand-in providers, and drives it over HTTP.
+
+mod helpers;
+
+mod install_flow;
+mod logs_and_startup;
+mod sandbox;
+mod storage;
+mod web;
