@@ -11,6 +11,8 @@ use crate::crypto::{Keyring, Sealed};
 pub enum Kind {
     /// The platform's access token.
     AccessToken,
+    /// The key a platform sends with its webhooks (Maropost's `NETOAPI_KEY`).
+    WebhookKey,
 }
 
 impl Kind {
@@ -18,6 +20,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AccessToken => "access_token",
+            Self::WebhookKey => "webhook_key",
         }
     }
 }
