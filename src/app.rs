@@ -182,6 +182,7 @@ impl Application {
 fn router(state: AppState, sessions: SessionManagerLayer<SqliteStore>) -> Router {
     let mut pages = Router::new()
         .merge(web::install::router())
+        .merge(web::console::router())
         .merge(web::health::router());
     if state.sandbox.is_some() {
         pages = pages.merge(sandbox::router());

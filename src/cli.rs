@@ -1,11 +1,18 @@
-//! The command line: `storelink [serve]`, `storelink migrate`, `storelink keygen`.
+//! The command line: `storelink [serve]`, `migrate`, `keygen`, `operator add/list/remove`.
 
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use secrecy::ExposeSecret as _;
+use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::{app::Application, clock::SystemClock, config::Settings, crypto::MasterKey, db};
+use crate::{
+    app::Application,
+    clock::{Clock as _, SystemClock},
+    config::Settings,
+    crypto::MasterKey,
+    db::{self, operators},
+    password,
+};
 
 /// storelink: connect merchants' stores to your add-on.
 #[derive(Debug, Parser)]
@@ -25,6 +32,29 @@ pub enum Command {
     Migrate,
     /// Print a new random master key (base64 of 32 bytes) for STORELINK_MASTER_KEY.
     Keygen,
+    /// Manage console operators.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+/// `storelink operator ...`
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Create an operator; the password is read from standard input (one line).
+    Add {
+        /// The operator's email, used to log in.
+        email: String,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List operators.
+    List,
+    /// Remove an operator; their sessions end at their next request.
+    Remove {
+        /// The operator's email.
+        email: String,
+    },
 }
 
 /// Runs the parsed command.
@@ -49,5 +79,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", MasterKey::generate_base64().expose_secret());
             Ok(())
         }
+        Command::Operator(command) => {
+            let settings = Settings::from_env()?;
+            let pool = db::connect(&settings.database_url).await?;
+            db::migrate(&pool).await?;
+            let result = operator(&pool, command).await;
+            pool.close().await;
+            result
+        }
     }
+}
+
+async fn operator(pool: &db::Db, command: OperatorCommand) -> anyhow::Result<()> {
+    match command {
+        OperatorCommand::Add { email, .. } => {
+            let email = operators::normalize_email(&email)?;
+            let password = read_password_line()?;
+            password::validate(&password)?;
+            let hash = password::hash_async(password).await?;
+            if !operators::add(pool, &email, &hash, SystemClock.unix()).await? {
+                anyhow::bail!("an operator with the email {email} already exists");
+            }
+            println!("operator {email} added");
+        }
+        OperatorCommand::List => {
+            for op in operators::list(pool).await? {
+                let last = op
+                    .last_login_at
+                    .map(crate::web::console::fmt_time)
+                    .unwrap_or_else(|| "never".into());
+                println!("{}\tlast login: {last}", op.email);
+            }
+        }
+        OperatorCommand::Remove { email } => {
+            let email = operators::normalize_email(&email)?;
+            if !operators::remove(pool, &email).await? {
+                anyhow::bail!("no operator with the email {email}");
+            }
+            println!("operator {email} removed");
+        }
+    }
+    Ok(())
+}
+
+/// One line from standard input, without its line ending.
+fn read_password_line() -> anyhow::Result<SecretString> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| anyhow::anyhow!("failed to read the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    Ok(SecretString::from(password))
 }

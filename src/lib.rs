@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod flow;
+pub mod password;
 pub mod providers;
 pub mod sandbox;
 pub mod telemetry;

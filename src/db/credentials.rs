@@ -99,3 +99,33 @@ pub async fn key_ids_in_use(db: &Db) -> sqlx::Result<Vec<String>> {
     .fetch_all(db)
     .await
 }
+
+/// What the console shows of a credential: that it exists, never what it is.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CredentialInfo {
+    /// `access_token`, `webhook_key`, ...
+    pub kind: String,
+    /// The key that sealed it.
+    pub key_id: String,
+    /// Unix seconds.
+    pub sealed_at: i64,
+}
+
+/// The credentials stored for an install, without their ciphertexts.
+pub async fn describe(db: &Db, install_id: &str) -> sqlx::Result<Vec<CredentialInfo>> {
+    sqlx::query_as(
+        "SELECT kind, key_id, sealed_at FROM credentials WHERE install_id = $1 ORDER BY kind",
+    )
+    .bind(install_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Erases every credential of an install, inside the caller's transaction.
+pub async fn erase_all(conn: &mut SqliteConnection, install_id: &str) -> sqlx::Result<u64> {
+    let result = sqlx::query("DELETE FROM credentials WHERE install_id = $1")
+        .bind(install_id)
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected())
+}

@@ -266,3 +266,169 @@ pub async fn find_by_account(
         .fetch_optional(db)
         .await
 }
+
+/// What the connected-stores page filters by.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// `maropost`, `bol`, ...
+    pub provider: Option<String>,
+    /// `active`, `revoked`, `needs_attention`.
+    pub status: Option<String>,
+    /// Any part of the domain or name.
+    pub search: Option<String>,
+}
+
+/// A position in the list: the last row of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// Its `updated_at`.
+    pub updated_at: i64,
+    /// Its id.
+    pub id: String,
+}
+
+impl Cursor {
+    /// `"<updated_at>.<id>"`, as carried in a link.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.updated_at, self.id)
+    }
+
+    /// Parses [`Cursor::encode`]'s form; anything else is `None`.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (at, id) = text.split_once('.')?;
+        let valid_id =
+            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+        valid_id.then_some(())?;
+        Some(Self {
+            updated_at: at.parse().ok()?,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// One page of installs, most recently changed first, after `cursor`. Fetches `limit` rows.
+///
+/// Only the conditions in use are put into the query, so SQLite can pick the index that serves
+/// the filter and the order together.
+pub async fn list(
+    db: &Db,
+    filter: &ListFilter,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> sqlx::Result<Vec<Install>> {
+    let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT * FROM installs WHERE 1 = 1");
+    if let Some(provider) = &filter.provider {
+        query.push(" AND provider = ").push_bind(provider);
+    }
+    if let Some(status) = &filter.status {
+        query.push(" AND status = ").push_bind(status);
+    }
+    let search = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    match search {
+        // The trigram index needs three characters; shorter searches scan with LIKE.
+        Some(text) if text.chars().count() >= 3 => {
+            query
+                .push(
+                    " AND rowid IN (SELECT rowid FROM installs_search WHERE installs_search MATCH ",
+                )
+                .push_bind(fts_phrase(text))
+                .push(")");
+        }
+        Some(text) => {
+            let pattern = format!(
+                "%{}%",
+                text.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            query
+                .push(" AND (store_domain LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR store_name LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
+        None => {}
+    }
+    if let Some(cursor) = cursor {
+        query
+            .push(" AND (updated_at, id) < (")
+            .push_bind(cursor.updated_at)
+            .push(", ")
+            .push_bind(cursor.id.as_str())
+            .push(")");
+    }
+    query
+        .push(" ORDER BY updated_at DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    query.build_query_as().fetch_all(db).await
+}
+
+/// The search text as one FTS5 phrase: quoted, inner quotes doubled, so nothing the operator
+/// types is read as query syntax.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// How many installs have each status (for the counts at the top of the console).
+pub async fn count_by_status(db: &Db) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as("SELECT status, COUNT(*) FROM installs GROUP BY status ORDER BY status")
+        .fetch_all(db)
+        .await
+}
+
+/// The outcome of [`revoke`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// Revoked now; this many credentials were erased.
+    Now {
+        /// Credentials erased.
+        erased: u64,
+    },
+    /// It was already revoked: nothing changed.
+    Already,
+    /// No such install.
+    Missing,
+}
+
+/// Marks an install revoked and erases its credentials in one transaction, auditing who did it.
+/// A second revoke changes nothing.
+pub async fn revoke(db: &Db, id: &str, actor: &str, now: i64) -> anyhow::Result<Revoked> {
+    let mut tx = db.begin().await?;
+    let changed = sqlx::query(
+        "UPDATE installs SET status = 'revoked', updated_at = $1 WHERE id = $2 AND status <> 'revoked'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM installs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.rollback().await?;
+        return Ok(if exists.is_some() {
+            Revoked::Already
+        } else {
+            Revoked::Missing
+        });
+    }
+    let erased = credentials::erase_all(&mut tx, id).await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        Action::Revoke,
+        Some(id),
+        &format!("revoked; {erased} credential(s) erased"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Revoked::Now { erased })
+}

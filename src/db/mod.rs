@@ -6,7 +6,9 @@
 pub mod audit;
 pub mod credentials;
 pub mod installs;
+pub mod login_throttle;
 pub mod oauth_states;
+pub mod operators;
 
 use std::{path::PathBuf, str::FromStr, time::Duration};
 

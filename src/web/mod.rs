@@ -1,5 +1,6 @@
 //! The web: one module per audience.
 
+pub mod console;
 pub mod health;
 pub mod install;
 
