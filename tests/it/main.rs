@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod console;
 mod install_flow;
 mod logs_and_startup;
 mod sandbox;
