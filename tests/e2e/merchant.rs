@@ -1,0 +1,161 @@
+//! Merchant journeys on Maropost Commerce Cloud, through the built-in sandbox: approve, deny,
+//! and a mistyped store domain. Every page visited also passes [`crate::checks`].
+
+use anyhow::ensure;
+
+use crate::{
+    browser::{Browser, Expect},
+    harness::{self, TestApp},
+};
+
+const DOMAIN_FIELD: &str = "Store domain";
+const INSTALL_BUTTON: &str = "Install add-on";
+
+/// From the landing page to the sandbox's authorize page for `domain`.
+async fn start_install(browser: &mut Browser, domain: &str) -> anyhow::Result<()> {
+    browser.goto("/").await?;
+    browser.assert_h1_contains("Connect your store").await?;
+    browser.fill(DOMAIN_FIELD, domain).await?;
+    browser.click_button(INSTALL_BUTTON).await?;
+
+    browser
+        .assert_path("/sandbox/maropost/oauth/v2/auth")
+        .await?;
+    browser.assert_h1_contains("approve the add-on").await?;
+    // The sandbox names the store, and says it is a sandbox.
+    browser.assert_text_contains(domain).await?;
+    browser.assert_text_contains("Sandbox").await?;
+    Ok(())
+}
+
+async fn installs(app: &TestApp) -> anyhow::Result<Vec<(String, String, String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT provider, COALESCE(store_domain, ''), status, initiated_by FROM installs",
+    )
+    .fetch_all(&app.db)
+    .await?)
+}
+
+/// Journey 1: a merchant installs the add-on on a Maropost store and sees it connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merchant_installs_a_maropost_store() {
+    harness::run("merchant_installs_a_maropost_store", |mut t| async move {
+        let b = &mut t.browser;
+        start_install(b, "koala-gifts.example.com").await?;
+        b.click_button("Approve").await?;
+
+        // The callback 303s to the success page, which names the store.
+        b.assert_path("/installed").await?;
+        b.assert_h1_contains("Koala-gifts (sandbox) is connected")
+            .await?;
+        b.assert_text_contains("koala-gifts.example.com").await?;
+        b.assert_text_contains("Maropost").await?;
+        let title = &b.page()?.title;
+        ensure!(
+            title.contains("is connected"),
+            "the success page's title should say the store is connected: {title:?}"
+        );
+
+        let rows = installs(&t.app).await?;
+        ensure!(
+            rows == [(
+                "maropost".to_owned(),
+                "koala-gifts.example.com".to_owned(),
+                "active".to_owned(),
+                "storelink".to_owned()
+            )],
+            "expected one active Maropost install for koala-gifts.example.com, found {rows:?}"
+        );
+        let sealed = t
+            .app
+            .count("SELECT COUNT(*) FROM credentials c JOIN installs i ON i.id = c.install_id")
+            .await?;
+        ensure!(sealed >= 1, "the install has no stored credential");
+
+        // Reloading the success page shows it again and installs nothing more.
+        b.reload().await?;
+        b.assert_h1_contains("Koala-gifts (sandbox) is connected")
+            .await?;
+        ensure!(
+            t.app.count("SELECT COUNT(*) FROM installs").await? == 1,
+            "reloading the success page changed the installs"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// Journey 2: the merchant clicks Deny, lands on a friendly page that offers to try again, and
+/// nothing is installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merchant_denies_the_install() {
+    harness::run("merchant_denies_the_install", |mut t| async move {
+        let b = &mut t.browser;
+        start_install(b, "wombat-wares.example.com").await?;
+        b.click_button("Deny").await?;
+
+        b.assert_path("/oauth/maropost/callback").await?;
+        b.assert_h1_contains("Installation cancelled").await?;
+        b.assert_text_contains("nothing was installed").await?;
+        for table in ["installs", "credentials"] {
+            let n = t
+                .app
+                .count(&format!("SELECT COUNT(*) FROM {table}"))
+                .await?;
+            ensure!(n == 0, "denying left {n} row(s) in {table}");
+        }
+
+        // "Try again" leads back to the form.
+        b.click_link("Try again").await?;
+        b.assert_path("/").await?;
+        b.assert_h1_contains("Connect your store").await?;
+        ensure!(
+            b.field_value(DOMAIN_FIELD).await?.is_empty(),
+            "the form should start empty"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// Journey 3: a URL instead of a domain is refused on the form itself, which says what is
+/// wrong and keeps what was typed; correcting it carries on to the platform.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merchant_mistypes_the_store_domain() {
+    harness::run("merchant_mistypes_the_store_domain", |mut t| async move {
+        let b = &mut t.browser;
+        b.goto("/").await?;
+        b.fill(DOMAIN_FIELD, "http://evil.example/").await?;
+        b.click_button_expecting(INSTALL_BUTTON, Expect::Status(400))
+            .await?;
+
+        // Still on storelink, on the form, with the reason tied to the field.
+        b.assert_path("/install/maropost").await?;
+        b.assert_h1_contains("Connect your store").await?;
+        let error = b.field_error(DOMAIN_FIELD).await?;
+        ensure!(
+            error.contains("without http:// or https://"),
+            "the field error should say to leave out the scheme, it says {error:?}"
+        );
+        let kept = b.field_value(DOMAIN_FIELD).await?;
+        ensure!(
+            kept == "http://evil.example/",
+            "the form should keep what was typed, it holds {kept:?}"
+        );
+        for table in ["installs", "oauth_states"] {
+            let n = t
+                .app
+                .count(&format!("SELECT COUNT(*) FROM {table}"))
+                .await?;
+            ensure!(n == 0, "a refused domain left {n} row(s) in {table}");
+        }
+
+        // Fixing the value goes on to the platform.
+        b.fill(DOMAIN_FIELD, "evil.example").await?;
+        b.click_button(INSTALL_BUTTON).await?;
+        b.assert_path("/sandbox/maropost/oauth/v2/auth").await?;
+        b.assert_text_contains("evil.example").await?;
+        Ok(())
+    })
+    .await;
+}
