@@ -328,17 +328,20 @@ pub async fn list(
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    match search {
-        // The trigram index needs three characters; shorter searches scan with LIKE.
-        Some(text) if text.chars().count() >= 3 => {
+    if let Some(text) = search {
+        // The trigram index finds rare text at once, but a term in most rows ("example") would
+        // hand back every row before the page is sorted. So: ask the index for a few hits; if
+        // it has that many, matches are dense and scanning in list order finds a page quickly.
+        // The index needs three characters; shorter searches scan too.
+        let indexed = text.chars().count() >= 3 && !dense_match(db, text).await?;
+        if indexed {
             query
                 .push(
                     " AND rowid IN (SELECT rowid FROM installs_search WHERE installs_search MATCH ",
                 )
                 .push_bind(fts_phrase(text))
                 .push(")");
-        }
-        Some(text) => {
+        } else {
             let pattern = format!(
                 "%{}%",
                 text.replace('\\', "\\\\")
@@ -352,7 +355,6 @@ pub async fn list(
                 .push_bind(pattern)
                 .push(" ESCAPE '\\')");
         }
-        None => {}
     }
     if let Some(cursor) = cursor {
         query
@@ -366,6 +368,20 @@ pub async fn list(
         .push(" ORDER BY updated_at DESC, id DESC LIMIT ")
         .push_bind(limit);
     query.build_query_as().fetch_all(db).await
+}
+
+/// Whether `text` matches so many installs that an ordered scan beats the trigram index.
+async fn dense_match(db: &Db, text: &str) -> sqlx::Result<bool> {
+    const DENSE: i64 = 1000;
+    let hits: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM
+             (SELECT 1 FROM installs_search WHERE installs_search MATCH $1 LIMIT $2)",
+    )
+    .bind(fts_phrase(text))
+    .bind(DENSE)
+    .fetch_one(db)
+    .await?;
+    Ok(hits >= DENSE)
 }
 
 /// The search text as one FTS5 phrase: quoted, inner quotes doubled, so nothing the operator

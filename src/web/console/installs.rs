@@ -24,6 +24,18 @@ pub const PAGE_SIZE: i64 = 50;
 /// Session key of a one-time message for the detail page.
 const FLASH_KEY: &str = "console.flash";
 
+/// Billing address fields as Maropost names them, with their labels.
+const ADDRESS_FIELDS: [(&str, &str); 8] = [
+    ("company", "Company"),
+    ("street1", "Street"),
+    ("street2", "Street (2)"),
+    ("city", "City"),
+    ("state", "State"),
+    ("post_code", "Post code"),
+    ("country_name", "Country"),
+    ("country_code", "Country code"),
+];
+
 /// Statuses, in the order the page shows them.
 const STATUSES: [(&str, &str); 3] = [
     ("active", "Active"),
@@ -281,11 +293,14 @@ pub async fn detail(
             serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).ok()
         })
         .map(|map| {
-            map.into_iter()
-                .filter_map(|(k, v)| {
-                    v.as_str()
+            // In the order an address is read, not the map's alphabetical order.
+            ADDRESS_FIELDS
+                .iter()
+                .filter_map(|&(key, label)| {
+                    map.get(key)
+                        .and_then(|v| v.as_str())
                         .filter(|s| !s.is_empty())
-                        .map(|s| (k.replace('_', " "), s.to_owned()))
+                        .map(|s| (label.to_owned(), s.to_owned()))
                 })
                 .collect()
         })
