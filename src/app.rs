@@ -22,8 +22,16 @@ use crate::{
     crypto::{Keyring, MasterKey},
     db::{self, Db, credentials, oauth_states},
     flow::FlowContext,
-    providers::{self, maropost::MaropostConfig},
+    providers::{
+        self,
+        bol::{
+            BolConfig,
+            tokens::{BolTokens, RefreshPolicy},
+        },
+        maropost::MaropostConfig,
+    },
     sandbox, telemetry, web,
+    webhooks::Intake,
 };
 
 /// Name of the session cookie.
@@ -51,6 +59,14 @@ pub struct App {
     pub sandbox: Option<sandbox::Sandbox>,
     /// Maropost, when enabled.
     pub maropost: Option<MaropostConfig>,
+    /// bol.com: its endpoints always (a retailer's own credentials need only those), the code
+    /// flow when storelink's intermediary client is configured.
+    pub bol: BolConfig,
+    /// Every bol.com access token is had through this (see [`crate::providers::bol::tokens`]).
+    pub bol_tokens: BolTokens,
+    /// Checks and stores received webhook events, committing them in groups (see
+    /// [`crate::webhooks::writer`]).
+    pub webhooks: Intake,
 }
 
 impl App {
@@ -96,7 +112,8 @@ impl Application {
             None => Url::parse(&format!("http://localhost:{port}"))?,
         };
 
-        let db = db::connect(&settings.database_url).await?;
+        let db =
+            db::connect_with_busy_timeout(&settings.database_url, settings.busy_timeout).await?;
         db::migrate(&db).await?;
         let keyring = load_keyring(&settings)?;
         check_keys_in_use(&db, &keyring).await?;
@@ -110,9 +127,11 @@ impl Application {
             .context("failed to create the sessions table")?;
 
         let maropost = MaropostConfig::resolve(&settings.maropost, settings.sandbox, &public_url)?;
+        let bol = BolConfig::resolve(&settings.bol, settings.sandbox, &public_url)?;
         let sandbox = settings
             .sandbox
-            .then(|| sandbox::Sandbox::new(&keyring, maropost.as_ref()));
+            .then(|| sandbox::Sandbox::new(&keyring, maropost.as_ref(), &bol));
+        let webhooks = Intake::start(db.clone());
         let state = AppState(Arc::new(App {
             db,
             keyring,
@@ -121,6 +140,9 @@ impl Application {
             public_url: public_url.clone(),
             sandbox,
             maropost,
+            bol,
+            bol_tokens: BolTokens::new(RefreshPolicy::default()),
+            webhooks,
         }));
         let router = router(state.clone(), session_layer(&session_store, &public_url));
         Ok(Self {
@@ -172,6 +194,8 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         sweeper.abort();
+        // Requests in flight have had their answers; write anything still queued, then stop.
+        self.state.webhooks.shutdown().await;
         self.state.db.close().await;
         tracing::info!("storelink has stopped");
         served.context("the HTTP server failed")
@@ -200,6 +224,8 @@ fn router(state: AppState, sessions: SessionManagerLayer<SqliteStore>) -> Router
     let https = state.public_url.scheme() == "https";
     Router::new()
         .merge(pages)
+        // Machine-facing: no session, and a body limit of its own.
+        .merge(web::webhooks::router())
         .nest_service("/static", ServeDir::new("static"))
         .fallback(web::not_found)
         .layer(axum::middleware::map_response_with_state(

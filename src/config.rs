@@ -42,8 +42,13 @@ pub struct Settings {
     pub sandbox: bool,
     /// The Maropost Commerce Cloud settings (`MAROPOST_*`).
     pub maropost: MaropostSettings,
+    /// The bol.com settings (`BOL_*`).
+    pub bol: BolSettings,
     /// Time allowed for one outbound request to a platform.
     pub http_timeout: Duration,
+    /// How long a database writer waits for another before giving up (not an environment
+    /// variable; tests shorten it).
+    pub busy_timeout: Duration,
 }
 
 /// `MAROPOST_*` settings as given; unset URLs and credentials are filled in later (sandbox or
@@ -62,6 +67,26 @@ pub struct MaropostSettings {
     pub api_url_template: Option<String>,
     /// `MAROPOST_ACCEPT_PANEL_INSTALLS`.
     pub accept_panel_installs: bool,
+}
+
+/// `BOL_*` settings as given; unset values are filled in later (sandbox or production defaults)
+/// by [`crate::providers::bol::BolConfig::resolve`].
+#[derive(Debug, Clone, Default)]
+pub struct BolSettings {
+    /// `BOL_CLIENT_ID`: storelink's intermediary (code flow) client id.
+    pub client_id: Option<String>,
+    /// `BOL_CLIENT_SECRET`.
+    pub client_secret: Option<SecretString>,
+    /// `BOL_AUTHORIZE_URL`.
+    pub authorize_url: Option<Url>,
+    /// `BOL_TOKEN_URL`.
+    pub token_url: Option<Url>,
+    /// `BOL_API_URL`: the Retailer API's base, e.g. `https://api.bol.com/retailer`.
+    pub api_url: Option<Url>,
+    /// `BOL_SCOPE`.
+    pub scope: Option<String>,
+    /// `BOL_ACCOUNT_CLAIM`: the access-token claim that names the retailer account.
+    pub account_claim: Option<String>,
 }
 
 /// The default listen address.
@@ -119,7 +144,25 @@ impl Settings {
                 .unwrap_or(true),
         };
 
-        let any_client_id = maropost.client_id.is_some() || get("BOL_CLIENT_ID").is_some();
+        let bol = BolSettings {
+            client_id: get("BOL_CLIENT_ID").map(|v| v.trim().to_owned()),
+            client_secret: get("BOL_CLIENT_SECRET").map(|v| SecretString::from(v.trim())),
+            authorize_url: get("BOL_AUTHORIZE_URL")
+                .map(|v| parse_http_url("BOL_AUTHORIZE_URL", &v))
+                .transpose()?,
+            token_url: get("BOL_TOKEN_URL")
+                .map(|v| parse_http_url("BOL_TOKEN_URL", &v))
+                .transpose()?,
+            api_url: get("BOL_API_URL")
+                .map(|v| parse_http_url("BOL_API_URL", &v))
+                .transpose()?,
+            scope: get("BOL_SCOPE").map(|v| v.trim().to_owned()),
+            account_claim: get("BOL_ACCOUNT_CLAIM")
+                .map(|v| parse_claim_name(&v))
+                .transpose()?,
+        };
+
+        let any_client_id = maropost.client_id.is_some() || bol.client_id.is_some();
         let sandbox = get("STORELINK_SANDBOX")
             .map(|v| parse_bool("STORELINK_SANDBOX", &v))
             .transpose()?
@@ -136,6 +179,17 @@ impl Settings {
                 "required when the other Maropost credential is set",
             ));
         }
+        if bol.client_id.is_some() != bol.client_secret.is_some() {
+            let missing = if bol.client_id.is_some() {
+                "BOL_CLIENT_SECRET"
+            } else {
+                "BOL_CLIENT_ID"
+            };
+            return Err(ConfigError::new(
+                missing,
+                "required when the other bol.com credential is set",
+            ));
+        }
         if !sandbox && master_key.is_none() {
             return Err(ConfigError::new(
                 "STORELINK_MASTER_KEY",
@@ -150,7 +204,9 @@ impl Settings {
             master_key,
             sandbox,
             maropost,
+            bol,
             http_timeout: Duration::from_secs(10),
+            busy_timeout: crate::db::BUSY_TIMEOUT,
         })
     }
 
@@ -166,7 +222,9 @@ impl Settings {
                 accept_panel_installs: true,
                 ..MaropostSettings::default()
             },
+            bol: BolSettings::default(),
             http_timeout: Duration::from_secs(10),
+            busy_timeout: crate::db::BUSY_TIMEOUT,
         }
     }
 }
@@ -207,6 +265,22 @@ fn parse_public_url(value: &str) -> Result<Url, ConfigError> {
         return Err(ConfigError::new(VAR, "must not contain user info"));
     }
     Ok(url)
+}
+
+/// A JWT claim name: a short run of letters, digits, `_`, `-`, `.` or `:`.
+fn parse_claim_name(value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    let valid = value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
+    if !valid {
+        return Err(ConfigError::new(
+            "BOL_ACCOUNT_CLAIM",
+            format!("not a claim name: {value:?}"),
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 fn parse_api_template(value: &str) -> Result<String, ConfigError> {
@@ -272,11 +346,31 @@ mod tests {
                 "https://example.com/no-placeholder",
             ),
             ("MAROPOST_ACCEPT_PANEL_INSTALLS", "perhaps"),
+            ("BOL_TOKEN_URL", "login.bol.com/token"),
+            ("BOL_API_URL", "ftp://api.bol.com"),
+            ("BOL_ACCOUNT_CLAIM", "sub claim"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");
             assert!(!err.to_string().contains('\n'));
         }
+    }
+
+    #[test]
+    fn bol_settings_are_read_and_half_a_credential_is_refused() {
+        let s = settings(&[
+            ("BOL_CLIENT_ID", "bol-id"),
+            ("BOL_CLIENT_SECRET", "bol-secret-value"),
+            ("BOL_ACCOUNT_CLAIM", "retailer_id"),
+            ("STORELINK_MASTER_KEY", "c2VjcmV0LW1hc3Rlci1rZXk="),
+        ])
+        .unwrap();
+        assert!(!s.sandbox, "a bol.com client id turns sandbox mode off");
+        assert_eq!(s.bol.client_id.as_deref(), Some("bol-id"));
+        assert_eq!(s.bol.account_claim.as_deref(), Some("retailer_id"));
+        assert!(!format!("{s:?}").contains("bol-secret-value"));
+        let err = settings(&[("BOL_CLIENT_ID", "id"), ("STORELINK_SANDBOX", "on")]).unwrap_err();
+        assert_eq!(err.var, "BOL_CLIENT_SECRET");
     }
 
     #[test]

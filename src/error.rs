@@ -162,7 +162,8 @@ impl AppError {
     }
 }
 
-fn capitalize(s: &str) -> String {
+/// `s` with its first letter in upper case.
+pub fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

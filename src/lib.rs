@@ -17,3 +17,4 @@ pub mod providers;
 pub mod sandbox;
 pub mod telemetry;
 pub mod web;
+pub mod webhooks;

@@ -23,6 +23,12 @@ pub enum Action {
     LoginRefused,
     /// An operator logged out.
     Logout,
+    /// An operator set a store's webhook key.
+    WebhookKeySet,
+    /// The platform refused to renew a connection's token: it needs re-authorization.
+    NeedsAttention,
+    /// An operator tested a connection (the detail says how it went).
+    TestConnection,
 }
 
 impl Action {
@@ -37,11 +43,14 @@ impl Action {
             Self::Lockout => "lockout",
             Self::LoginRefused => "login_refused",
             Self::Logout => "logout",
+            Self::WebhookKeySet => "webhook_key_set",
+            Self::NeedsAttention => "needs_attention",
+            Self::TestConnection => "test_connection",
         }
     }
 
     /// Every action, for the audit page's filter.
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 11] = [
         Self::Install,
         Self::Reinstall,
         Self::Revoke,
@@ -50,6 +59,9 @@ impl Action {
         Self::Lockout,
         Self::LoginRefused,
         Self::Logout,
+        Self::WebhookKeySet,
+        Self::NeedsAttention,
+        Self::TestConnection,
     ];
 
     /// The action stored as `name`.

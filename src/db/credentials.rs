@@ -1,6 +1,7 @@
 //! Sealed credentials, one row per (install, kind). Plaintext never reaches this module: callers
 //! hand it [`Sealed`] values and get [`Sealed`] values back.
 
+use secrecy::SecretString;
 use sqlx::{Row as _, SqliteConnection};
 
 use super::Db;
@@ -13,6 +14,10 @@ pub enum Kind {
     AccessToken,
     /// The key a platform sends with its webhooks (Maropost's `NETOAPI_KEY`).
     WebhookKey,
+    /// The platform's refresh token (bol.com; replaced whenever the platform rotates it).
+    RefreshToken,
+    /// A retailer's own client secret (a bol.com client-credentials connection).
+    ClientSecret,
 }
 
 impl Kind {
@@ -21,6 +26,8 @@ impl Kind {
         match self {
             Self::AccessToken => "access_token",
             Self::WebhookKey => "webhook_key",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientSecret => "client_secret",
         }
     }
 }
@@ -88,6 +95,33 @@ pub async fn load(db: &Db, install_id: &str, kind: Kind) -> sqlx::Result<Option<
         })
     })
     .transpose()
+}
+
+/// Loads and opens the credential of `kind` for `install_id`, if there is one. The plaintext
+/// goes straight into a [`SecretString`], so it cannot be printed by accident.
+pub async fn open(
+    db: &Db,
+    keyring: &Keyring,
+    install_id: &str,
+    kind: Kind,
+) -> anyhow::Result<Option<SecretString>> {
+    let Some(stored) = load(db, install_id, kind).await? else {
+        return Ok(None);
+    };
+    let secret = keyring
+        .open_string(&stored.sealed, &associated_data(install_id, kind))
+        .map_err(|e| anyhow::anyhow!("cannot open the stored {}: {e}", kind.as_str()))?;
+    Ok(Some(secret))
+}
+
+/// Erases one credential of an install, inside the caller's transaction.
+pub async fn erase(conn: &mut SqliteConnection, install_id: &str, kind: Kind) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM credentials WHERE install_id = $1 AND kind = $2")
+        .bind(install_id)
+        .bind(kind.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Every key id that sealed a stored credential or flow: start-up checks that it holds them all.

@@ -1,6 +1,6 @@
 //! Installs: one row per (provider, account), with what the platform told us about the store.
 
-use sqlx::FromRow;
+use sqlx::{FromRow, SqliteConnection};
 
 use super::{
     Db,
@@ -133,6 +133,20 @@ pub async fn save(
     now: i64,
 ) -> anyhow::Result<Saved> {
     let mut tx = db.begin().await?;
+    let saved = save_in(&mut tx, keyring, new, now, "merchant").await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// [`save`] inside the caller's transaction, audited as done by `actor`; for installs that
+/// store more in the same transaction (bol.com's refresh token and expiry).
+pub async fn save_in(
+    tx: &mut SqliteConnection,
+    keyring: &Keyring,
+    new: &NewInstall<'_>,
+    now: i64,
+    actor: &str,
+) -> anyhow::Result<Saved> {
     let billing = new.billing_address.as_ref().map(|v| v.to_string());
     let candidate_id = random_hex(16);
 
@@ -167,7 +181,9 @@ pub async fn save(
         Some(id) => {
             let detail = format!(
                 "installed {} ({})",
-                new.store_domain.unwrap_or("no domain"),
+                new.store_domain
+                    .or(new.store_name)
+                    .unwrap_or(new.account_id),
                 describe_initiator(new.initiated_by)
             );
             (id, false, detail)
@@ -204,7 +220,9 @@ pub async fn save(
             .await?;
             let mut detail = format!(
                 "re-installed {} ({})",
-                new.store_domain.unwrap_or("no domain"),
+                new.store_domain
+                    .or(new.store_name)
+                    .unwrap_or(new.account_id),
                 describe_initiator(new.initiated_by)
             );
             if old_domain.as_deref() != new.store_domain {
@@ -221,7 +239,7 @@ pub async fn save(
     };
 
     credentials::store(
-        &mut tx,
+        &mut *tx,
         keyring,
         &id,
         Kind::AccessToken,
@@ -234,8 +252,7 @@ pub async fn save(
     } else {
         Action::Install
     };
-    audit::record(&mut tx, now, "merchant", action, Some(&id), &detail).await?;
-    tx.commit().await?;
+    audit::record(&mut *tx, now, actor, action, Some(&id), &detail).await?;
     Ok(Saved { id, reinstall })
 }
 
@@ -416,7 +433,11 @@ pub enum Revoked {
 pub async fn revoke(db: &Db, id: &str, actor: &str, now: i64) -> anyhow::Result<Revoked> {
     let mut tx = db.begin().await?;
     let changed = sqlx::query(
-        "UPDATE installs SET status = 'revoked', updated_at = $1 WHERE id = $2 AND status <> 'revoked'",
+        // Bumping the token version and dropping any refresh lease makes a refresh in flight
+        // (see `db::tokens`) fail to store what it gets: nothing is kept after a revoke.
+        "UPDATE installs SET status = 'revoked', updated_at = $1, token_version = token_version + 1,
+             token_expires_at = NULL, refresh_lease_until = NULL
+         WHERE id = $2 AND status <> 'revoked'",
     )
     .bind(now)
     .bind(id)

@@ -5,10 +5,12 @@
 
 pub mod audit;
 pub mod credentials;
+pub mod events;
 pub mod installs;
 pub mod login_throttle;
 pub mod oauth_states;
 pub mod operators;
+pub mod tokens;
 
 use std::{path::PathBuf, str::FromStr, time::Duration};
 
@@ -26,12 +28,17 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens (creating if missing) the database at `url` (`sqlite://PATH`).
 pub async fn connect(url: &str) -> anyhow::Result<Db> {
+    connect_with_busy_timeout(url, BUSY_TIMEOUT).await
+}
+
+/// [`connect`], with writers waiting at most `busy_timeout` for one another (tests shorten it).
+pub async fn connect_with_busy_timeout(url: &str, busy_timeout: Duration) -> anyhow::Result<Db> {
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| "STORELINK_DATABASE_URL is not a valid sqlite:// URL")?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(BUSY_TIMEOUT)
+        .busy_timeout(busy_timeout)
         .foreign_keys(true);
     SqlitePoolOptions::new()
         .max_connections(8)

@@ -9,7 +9,11 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{TokenError, send_token_request, shorten, string_field};
+use super::{
+    TokenError,
+    api::{ApiError, parse_json, read_body},
+    send_token_request, shorten, string_field,
+};
 use crate::{
     config::{ConfigError, MaropostSettings},
     db::installs::InstallingUser,
@@ -262,6 +266,92 @@ fn parse_address(address: &Map<String, Value>) -> Value {
     Value::Object(kept)
 }
 
+/// Asks a store for one recent order (`GetOrder` filtered to orders placed since `since`, at
+/// most one, its id only): a cheap call that proves the access token works. Returns how many
+/// orders came back (0 or 1).
+pub async fn get_recent_order(
+    http: &reqwest::Client,
+    config: &MaropostConfig,
+    store_domain: &StoreDomain,
+    access_token: &SecretString,
+    since: time::OffsetDateTime,
+) -> Result<usize, ApiError> {
+    let url = config
+        .api_url(store_domain)
+        .map_err(|_| ApiError::Unreachable)?;
+    let since = since
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second]"
+        ))
+        .map_err(|_| ApiError::Refused("the date filter could not be written".into()))?;
+    let body = serde_json::json!({
+        "Filter": {
+            "DatePlacedFrom": [since],
+            "Limit": "1",
+            "OutputSelector": ["OrderID", "DatePlaced"],
+        }
+    });
+    let response = http
+        .post(url)
+        .header("NETOAPI_ACTION", "GetOrder")
+        .header("X_ACCESS_KEY", &config.client_id)
+        .header("X_SECRET_KEY", access_token.expose_secret())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| ApiError::from_transport(&e))?;
+    let status = response.status().as_u16();
+    let body = read_body(response).await?;
+    if !(200..300).contains(&status) {
+        return Err(ApiError::Status {
+            status,
+            detail: None,
+        });
+    }
+    parse_api_answer(&parse_json(&body)?)
+}
+
+/// Reads `Ack` (`Success`/`Warning` is an answer, `Error` a refusal with its messages).
+fn parse_api_answer(json: &Value) -> Result<usize, ApiError> {
+    match json.get("Ack").and_then(Value::as_str) {
+        Some("Success" | "Warning") => Ok(json
+            .get("Order")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)),
+        Some("Error") => Err(ApiError::Refused(api_messages(json))),
+        _ => Err(ApiError::Refused("the answer has no Ack".into())),
+    }
+}
+
+/// The `Message`s of an answer's `Messages`, in either shape Maropost uses.
+fn api_messages(json: &Value) -> String {
+    let mut found = Vec::new();
+    collect_messages(json.get("Messages").unwrap_or(&Value::Null), &mut found);
+    if found.is_empty() {
+        "no reason given".to_owned()
+    } else {
+        shorten(&found.join("; "), 300)
+    }
+}
+
+fn collect_messages(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| collect_messages(v, found)),
+        Value::Object(map) => {
+            if let Some(message) = map.get("Message").and_then(Value::as_str) {
+                found.push(message.to_owned());
+            }
+            for (key, v) in map {
+                if key != "Message" {
+                    collect_messages(v, found);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +451,23 @@ mod tests {
         assert_eq!(pairs["code_challenge_method"], "S256");
         assert_eq!(pairs["code_challenge"], challenge.as_str());
         assert!(!url.as_str().contains("client-secret-value"));
+    }
+
+    #[test]
+    fn api_answers_are_read() {
+        let ok = json!({"Ack": "Success", "Order": [{"OrderID": "N1"}]});
+        assert_eq!(parse_api_answer(&ok).unwrap(), 1);
+        let empty = json!({"Ack": "Warning", "Messages": []});
+        assert_eq!(parse_api_answer(&empty).unwrap(), 0);
+        let refused = json!({"Ack": "Error", "Messages": [{"Error": {"Message": "Invalid API key", "SeverityLevel": "Error"}}]});
+        match parse_api_answer(&refused) {
+            Err(ApiError::Refused(m)) => assert_eq!(m, "Invalid API key"),
+            other => panic!("{other:?}"),
+        }
+        let flat =
+            json!({"Ack": "Error", "Messages": {"Error": [{"Message": "a"}, {"Message": "b"}]}});
+        assert!(matches!(parse_api_answer(&flat), Err(ApiError::Refused(m)) if m == "a; b"));
+        assert!(parse_api_answer(&json!({"x": 1})).is_err());
     }
 
     #[test]

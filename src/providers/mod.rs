@@ -1,6 +1,8 @@
 //! One module per platform: its URLs, its token answers, its API calls. What they share (the HTTP
 //! client, reading an answer safely, naming a failure) lives here.
 
+pub mod api;
+pub mod bol;
 pub mod maropost;
 
 use std::time::Duration;
@@ -55,12 +57,41 @@ pub enum TokenError {
     /// More than [`MAX_TOKEN_RESPONSE`] bytes.
     #[error("answered with more data than a token answer can hold")]
     TooLarge,
+    /// An access token that should be a JWT and is not.
+    #[error("answered with an access token that is not a JWT")]
+    NotAJwt,
+    /// A JWT access token without the claim that names the account.
+    #[error("answered with an access token without the {0:?} claim that names the account")]
+    MissingClaim(String),
+    /// A refreshed token names another account than the install's.
+    #[error("answered with a token for another account")]
+    OtherAccount,
 }
 
 impl TokenError {
     /// Whether the platform failed to answer in time (a `504` rather than a `502`).
     pub fn is_timeout(&self) -> bool {
         matches!(self, Self::Timeout)
+    }
+
+    /// Whether trying again later may succeed: no answer, or a server error or rate limit.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout | Self::Unreachable => true,
+            Self::Status(status) => *status >= 500 || *status == 429,
+            Self::Rejected { error, .. } => {
+                matches!(error.as_str(), "temporarily_unavailable" | "server_error")
+            }
+            _ => false,
+        }
+    }
+
+    /// The OAuth `error` code, when the platform sent one.
+    pub fn oauth_error(&self) -> Option<&str> {
+        match self {
+            Self::Rejected { error, .. } => Some(error),
+            _ => None,
+        }
     }
 
     fn from_transport(err: &reqwest::Error) -> Self {

@@ -3,6 +3,7 @@
 //! a whole install on a fresh machine and let tests drive real redirects. They check requests as
 //! strictly as a real provider would, so a flow that works here is a flow that checks its inputs.
 
+pub mod bol;
 pub mod maropost;
 
 use askama::Template;
@@ -13,27 +14,33 @@ use axum::{
 };
 
 use crate::{
-    app::AppState, crypto::Keyring, error::render_or_plain, providers::maropost::MaropostConfig,
+    app::AppState,
+    crypto::Keyring,
+    error::render_or_plain,
+    providers::{bol::BolConfig, maropost::MaropostConfig},
 };
 
 /// The sandbox's state: one part per platform.
 pub struct Sandbox {
     /// The Maropost stand-in, when Maropost is enabled.
     pub maropost: Option<maropost::SandboxMaropost>,
+    /// The bol.com stand-in.
+    pub bol: Option<bol::SandboxBol>,
 }
 
 impl Sandbox {
     /// A sandbox that expects the credentials and redirect URIs storelink is configured with.
-    pub fn new(keyring: &Keyring, maropost: Option<&MaropostConfig>) -> Self {
+    pub fn new(keyring: &Keyring, maropost: Option<&MaropostConfig>, bol: &BolConfig) -> Self {
         Self {
             maropost: maropost.map(|config| maropost::SandboxMaropost::new(keyring, config)),
+            bol: Some(bol::SandboxBol::new(keyring, bol)),
         }
     }
 }
 
 /// The sandbox routes.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(maropost::router())
+    Router::new().merge(maropost::router()).merge(bol::router())
 }
 
 #[derive(Template)]

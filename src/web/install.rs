@@ -18,11 +18,17 @@ use tower_sessions::Session;
 
 use crate::{
     app::AppState,
-    db::installs::{self, Initiator, NewInstall},
+    db::{
+        installs::{self, Initiator, InstallingUser, NewInstall, Saved},
+        tokens::{self, AuthKind, FreshTokens, NewConnection},
+    },
     domain::{DomainError, StoreDomain},
     error::{AppError, render_or_plain},
     flow::{self, Provider},
-    providers::{maropost, shorten},
+    providers::{
+        bol::{self, BolToken, Grant},
+        maropost, shorten,
+    },
 };
 
 /// Session key of the install the success page shows.
@@ -39,6 +45,8 @@ pub fn router() -> Router<AppState> {
             get(start_maropost_get).post(start_maropost_post),
         )
         .route(maropost::CALLBACK_PATH, get(maropost_callback))
+        .route("/install/bol", get(start_bol).post(start_bol))
+        .route(bol::CALLBACK_PATH, get(bol_callback))
         .route("/installed", get(installed))
 }
 
@@ -46,6 +54,7 @@ pub fn router() -> Router<AppState> {
 #[template(path = "landing.html")]
 struct LandingPage {
     maropost_enabled: bool,
+    bol_enabled: bool,
     sandbox: bool,
     store_domain: String,
     error: Option<String>,
@@ -55,6 +64,7 @@ impl LandingPage {
     fn new(state: &AppState) -> Self {
         Self {
             maropost_enabled: state.maropost.is_some(),
+            bol_enabled: state.bol.code_flow().is_some(),
             sandbox: state.sandbox.is_some(),
             store_domain: String::new(),
             error: None,
@@ -121,6 +131,17 @@ async fn start_maropost(
     Ok(Redirect::to(url.as_str()).into_response())
 }
 
+/// Records a new flow and sends the retailer to bol.com to approve storelink.
+async fn start_bol(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
+    let client = state.bol.code_flow().ok_or(AppError::NotFound)?;
+    let started = flow::start(&state.flow_context(), &session, Provider::Bol, None).await?;
+    let url = state
+        .bol
+        .authorize_url(client, &started.state, &started.pkce_challenge);
+    tracing::info!("bol.com connection started");
+    Ok(Redirect::to(url.as_str()).into_response())
+}
+
 /// `400` with the landing form, the typed value and the reason.
 fn refused_domain(state: &AppState, typed: &str, error: &DomainError) -> Response {
     let page = LandingPage {
@@ -153,30 +174,12 @@ async fn maropost_callback(
     params: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let config = state.maropost.as_ref().ok_or(AppError::NotFound)?;
-    let Query(params) = params.map_err(|_| AppError::BadRequest {
-        title: "This callback could not be read",
-        message: "The address Maropost sent you back to is malformed.".into(),
-    })?;
     let provider = Provider::Maropost;
-
+    let params = read_callback(params, provider)?;
     if let Some(error) = params.error.as_deref() {
         return provider_error(&state, &session, provider, &params, error).await;
     }
-
-    let code = params
-        .code
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| AppError::BadRequest {
-            title: "This callback carried no code",
-            message: "Maropost sent you back without an authorization code.".into(),
-        })?;
-    if code.len() > MAX_CODE_LEN || !code.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(AppError::BadRequest {
-            title: "This callback carried a malformed code",
-            message: "The authorization code is not one Maropost would send.".into(),
-        });
-    }
+    let code = checked_code(&params, provider)?;
 
     let (flow_domain, verifier, initiated_by) = match params.state.as_deref() {
         Some(s) => {
@@ -230,6 +233,132 @@ async fn maropost_callback(
         initiated_by = initiated_by.as_str(),
         "maropost install stored"
     );
+    completed(&session, saved).await
+}
+
+/// bol.com's callback: the same checks as Maropost's, then the code is exchanged (Basic auth,
+/// PKCE) and the install is keyed by the access token's account claim.
+async fn bol_callback(
+    State(state): State<AppState>,
+    session: Session,
+    params: Result<Query<CallbackParams>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let client = state.bol.code_flow().ok_or(AppError::NotFound)?;
+    let provider = Provider::Bol;
+    let params = read_callback(params, provider)?;
+    if let Some(error) = params.error.as_deref() {
+        return provider_error(&state, &session, provider, &params, error).await;
+    }
+    let code = checked_code(&params, provider)?;
+    // bol.com never starts a flow by itself: a callback without our state is not ours.
+    let flow_state = params.state.as_deref().unwrap_or_default();
+    let returned = flow::finish(&state.flow_context(), &session, provider, flow_state).await?;
+
+    let now = state.clock.unix();
+    let grant = Grant::AuthorizationCode {
+        code,
+        verifier: &returned.pkce_verifier,
+        redirect_uri: &state.bol.redirect_uri,
+    };
+    let claim = Some(state.bol.account_claim.as_str());
+    let token = bol::request_token(
+        &state.http,
+        &state.bol.token_url,
+        client,
+        &grant,
+        claim,
+        now,
+    )
+    .await
+    .map_err(|source| AppError::Token {
+        provider: provider.display_name(),
+        source,
+    })?;
+    let saved = save_bol_install(&state, &token, now).await?;
+    tracing::info!(
+        install_id = %saved.id,
+        reinstall = saved.reinstall,
+        expires_at = token.expires_at,
+        "bol.com install stored"
+    );
+    completed(&session, saved).await
+}
+
+/// Stores a code-flow bol.com install keyed by the token's account claim, with its tokens.
+async fn save_bol_install(state: &AppState, token: &BolToken, now: i64) -> Result<Saved, AppError> {
+    let account = token
+        .account
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("a checked bol.com token lacks its account"))?;
+    let name = format!("Retailer {account}");
+    let connection = NewConnection {
+        install: NewInstall {
+            provider: Provider::Bol.as_str(),
+            account_id: account,
+            store_domain: None,
+            store_name: Some(&name),
+            timezone: None,
+            scope: token.scope.as_deref(),
+            user: InstallingUser::default(),
+            billing_address: None,
+            initiated_by: Initiator::Storelink,
+            access_token: token.access_token.expose_secret().as_bytes(),
+        },
+        kind: AuthKind::Code,
+        client: None,
+        tokens: FreshTokens {
+            access_token: &token.access_token,
+            refresh_token: token.refresh_token.as_ref(),
+            expires_at: token.expires_at,
+        },
+        actor: "merchant",
+    };
+    Ok(tokens::save_connection(&state.db, &state.keyring, &connection, now).await?)
+}
+
+/// The callback's query, or a `400` that names the platform.
+fn read_callback(
+    params: Result<Query<CallbackParams>, QueryRejection>,
+    provider: Provider,
+) -> Result<CallbackParams, AppError> {
+    let Query(params) = params.map_err(|_| AppError::BadRequest {
+        title: "This callback could not be read",
+        message: format!(
+            "The address {} sent you back to is malformed.",
+            provider.display_name()
+        ),
+    })?;
+    Ok(params)
+}
+
+/// The callback's authorization code: present, of a sane length, printable ASCII.
+fn checked_code(params: &CallbackParams, provider: Provider) -> Result<&str, AppError> {
+    let code = params
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| AppError::BadRequest {
+            title: "This callback carried no code",
+            message: format!(
+                "{} sent you back without an authorization code.",
+                provider.display_name()
+            ),
+        })?;
+    if code.len() > MAX_CODE_LEN || !code.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::BadRequest {
+            title: "This callback carried a malformed code",
+            message: format!(
+                "The authorization code is not one {} would send.",
+                provider.display_name()
+            ),
+        });
+    }
+    Ok(code)
+}
+
+/// The last step of every callback: remember the install for this browser's success page and
+/// `303` there, so a reload never replays the code.
+async fn completed(session: &Session, saved: Saved) -> Result<Response, AppError> {
     session
         .insert(
             COMPLETED_INSTALL_KEY,

@@ -3,6 +3,7 @@
 pub mod console;
 pub mod health;
 pub mod install;
+pub mod webhooks;
 
 use axum::response::{IntoResponse, Response};
 

@@ -45,6 +45,23 @@ async fn every_page_passes_the_page_checks() {
                 Expect::Status(400),
                 "request refused",
             ),
+            // The same for bol.com: a forged state, a malformed authorize request, and the
+            // sandbox's page that creates a retailer's own API credentials.
+            (
+                "/oauth/bol/callback?code=abc&state=forged-state-value",
+                Expect::ClientError,
+                "cannot be used",
+            ),
+            (
+                "/sandbox/bol/authorize",
+                Expect::Status(400),
+                "request refused",
+            ),
+            (
+                "/sandbox/bol/credentials",
+                Expect::Success,
+                "API credentials",
+            ),
         ];
         for (path, expect, heading) in pages {
             b.goto_expecting(path, *expect).await?;

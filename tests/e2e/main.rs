@@ -21,3 +21,4 @@ mod harness;
 
 mod accessibility;
 mod merchant;
+mod operator;

@@ -1,5 +1,6 @@
-//! Merchant journeys on Maropost Commerce Cloud, through the built-in sandbox: approve, deny,
-//! and a mistyped store domain. Every page visited also passes [`crate::checks`].
+//! Merchant journeys through the built-in sandboxes: on Maropost Commerce Cloud approve, deny,
+//! and a mistyped store domain; on bol.com a retailer connecting its account. Every page
+//! visited also passes [`crate::checks`].
 
 use anyhow::ensure;
 
@@ -155,6 +156,53 @@ async fn merchant_mistypes_the_store_domain() {
         b.click_button(INSTALL_BUTTON).await?;
         b.assert_path("/sandbox/maropost/oauth/v2/auth").await?;
         b.assert_text_contains("evil.example").await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// Journey 4: a retailer connects its bol.com account through the sandbox: Connect, pick the
+/// account and approve on the sandbox's page, and land on the success page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retailer_connects_a_bol_account() {
+    harness::run("retailer_connects_a_bol_account", |mut t| async move {
+        let b = &mut t.browser;
+        b.goto("/").await?;
+        b.assert_text_contains("bol.com").await?;
+        b.click_button("Connect bol.com").await?;
+
+        b.assert_path("/sandbox/bol/authorize").await?;
+        b.assert_h1_contains("retailer account").await?;
+        b.assert_text_contains("Sandbox").await?;
+        b.assert_text_contains("Tulip Traders (retailer 1100001)")
+            .await?;
+        b.click_button("Approve").await?;
+
+        b.assert_path("/installed").await?;
+        b.assert_h1_contains("Retailer 1100001 is connected")
+            .await?;
+        b.assert_text_contains("bol.com").await?;
+
+        let rows = installs(&t.app).await?;
+        ensure!(
+            rows == [(
+                "bol".to_owned(),
+                String::new(),
+                "active".to_owned(),
+                "storelink".to_owned()
+            )],
+            "expected one active bol.com install, found {rows:?}"
+        );
+        let kinds = t
+            .app
+            .count(
+                "SELECT COUNT(*) FROM credentials WHERE kind IN ('access_token', 'refresh_token')",
+            )
+            .await?;
+        ensure!(
+            kinds == 2,
+            "expected a sealed access and refresh token, found {kinds}"
+        );
         Ok(())
     })
     .await;

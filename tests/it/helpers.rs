@@ -1,5 +1,6 @@
 //! The shared `TestApp`: the app in-process on `127.0.0.1:0`, a temporary database, a clock the
-//! tests move, and a stand-in Maropost (wiremock) that records every request.
+//! tests move, and a stand-in Maropost and bol.com (one wiremock server, bol.com under `/bol/`)
+//! that records every request.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -21,6 +22,14 @@ pub const CLIENT_ID: &str = "test-client-id";
 pub const CLIENT_SECRET: &str = "test-client-secret-7f3a9c";
 pub const TOKEN_PATH: &str = "/oauth/v2/token";
 pub const AUTHORIZE_PATH: &str = "/oauth/v2/auth";
+pub const BOL_CLIENT_ID: &str = "bol-intermediary-id";
+pub const BOL_CLIENT_SECRET: &str = "bol-intermediary-secret-4d1e";
+pub const BOL_AUTHORIZE_PATH: &str = "/bol/authorize";
+pub const BOL_TOKEN_PATH: &str = "/bol/token";
+/// `BOL_API_URL`: the Retailer API's base on the stand-in.
+pub const BOL_API_PATH: &str = "/bol/retailer";
+/// Where the stand-in Maropost serves its API (`{store_domain}` filled in).
+pub const MAROPOST_API_PATH: &str = "/maropost/{store_domain}/do/WS/NetoAPI";
 
 /// How a test wants its app.
 pub struct Options {
@@ -31,6 +40,8 @@ pub struct Options {
     pub public_url: Option<Url>,
     /// Point the token URL somewhere else (e.g. a closed port).
     pub token_url: Option<Url>,
+    /// `BOL_ACCOUNT_CLAIM`.
+    pub bol_account_claim: Option<String>,
 }
 
 impl Default for Options {
@@ -41,6 +52,7 @@ impl Default for Options {
             http_timeout: Duration::from_secs(10),
             public_url: None,
             token_url: None,
+            bol_account_claim: None,
         }
     }
 }
@@ -51,9 +63,11 @@ pub struct TestApp {
     pub db: SqlitePool,
     pub state: AppState,
     pub clock: ManualClock,
-    /// The stand-in Maropost.
+    /// The stand-in Maropost, and bol.com under `/bol/`.
     pub maropost: MockServer,
     pub dir: tempfile::TempDir,
+    /// What the app was built with (a second process on the same database uses them too).
+    pub settings: Settings,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -87,9 +101,17 @@ pub async fn spawn_with(options: Options) -> TestApp {
             Some(options.token_url.unwrap_or_else(|| {
                 Url::parse(&format!("{}{TOKEN_PATH}", maropost.uri())).unwrap()
             }));
+        let stand_in = |path: &str| Some(Url::parse(&format!("{}{path}", maropost.uri())).unwrap());
+        settings.bol.client_id = Some(BOL_CLIENT_ID.into());
+        settings.bol.client_secret = Some(SecretString::from(BOL_CLIENT_SECRET));
+        settings.bol.authorize_url = stand_in(BOL_AUTHORIZE_PATH);
+        settings.bol.token_url = stand_in(BOL_TOKEN_PATH);
+        settings.bol.api_url = stand_in(BOL_API_PATH);
+        settings.bol.account_claim = options.bol_account_claim;
+        settings.maropost.api_url_template = Some(format!("{}{MAROPOST_API_PATH}", maropost.uri()));
     }
     let clock = ManualClock::new();
-    let app = Application::build(settings, Arc::new(clock.clone()))
+    let app = Application::build(settings.clone(), Arc::new(clock.clone()))
         .await
         .expect("the app builds");
     let base = Url::parse(&format!("http://localhost:{}/", app.port())).unwrap();
@@ -102,6 +124,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         clock,
         maropost,
         dir,
+        settings,
     }
 }
 

@@ -3,9 +3,12 @@
 
 mod helpers;
 
+mod bol;
 mod console;
+mod console_events;
 mod install_flow;
 mod logs_and_startup;
 mod sandbox;
 mod storage;
 mod web;
+mod webhooks;

@@ -9,18 +9,23 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{Nav, auth::Operator, auth::verify_csrf, fmt_time, non_empty, query_string};
+use super::{
+    Nav, auth::Operator, auth::verify_csrf, events::EventRow, fmt_time, non_empty, query_string,
+};
 use crate::{
     app::AppState,
     db::{
-        audit, credentials,
+        audit, credentials, events,
         installs::{self, Cursor, Install, ListFilter, Revoked},
     },
     error::{AppError, render_or_plain},
+    webhooks,
 };
 
 /// Rows per page.
 pub const PAGE_SIZE: i64 = 50;
+/// Events shown on a store's page.
+const RECENT_EVENTS: i64 = 20;
 /// Session key of a one-time message for the detail page.
 const FLASH_KEY: &str = "console.flash";
 
@@ -110,6 +115,8 @@ struct ListPage {
     statuses: &'static [(&'static str, &'static str)],
     next: Option<String>,
     first: Option<String>,
+    /// Order notifications per status over the last 24 hours.
+    event_counts: Vec<(String, i64)>,
 }
 
 /// The list's query: filters and the cursor.
@@ -174,6 +181,12 @@ pub async fn list(
                 .unwrap_or(0),
         })
         .collect();
+    let day_ago = state.clock.unix() - 24 * 60 * 60;
+    let event_counts = events::counts_by_status_since(&state.db, day_ago)
+        .await?
+        .into_iter()
+        .map(|(status, n)| (status.unwrap_or_default(), n))
+        .collect();
     Ok(render_or_plain(&ListPage {
         nav: Nav::from(&operator),
         total: counts.iter().map(|c| c.count).sum(),
@@ -186,6 +199,7 @@ pub async fn list(
         statuses: &STATUSES,
         next,
         first,
+        event_counts,
     }))
 }
 
@@ -248,9 +262,21 @@ struct DetailPage {
     last_installed_at: String,
     credentials: Vec<CredentialRow>,
     history: Vec<AuditRow>,
+    /// Maropost order notifications: where to send them, whether a key is set, the latest.
+    webhook: Option<WebhookSection>,
+    /// bol.com: how the connection authenticates and when its access token expires.
+    tokens: Option<super::connections::TokenSection>,
 }
 
-async fn find_install(state: &AppState, id: &str) -> Result<Install, AppError> {
+/// The detail page's order-notifications section (Maropost installs).
+struct WebhookSection {
+    url: String,
+    has_key: bool,
+    events: Vec<EventRow>,
+}
+
+/// The install with this id, or `404` (ids that cannot exist are refused without a query).
+pub async fn find_install(state: &AppState, id: &str) -> Result<Install, AppError> {
     // Ids are 32 hex characters; anything else cannot exist, so don't ask the database.
     if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::NotFound);
@@ -258,6 +284,15 @@ async fn find_install(state: &AppState, id: &str) -> Result<Install, AppError> {
     installs::find(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)
+}
+
+/// Leaves a one-time message for the next detail page this operator sees.
+pub async fn flash(operator: &Operator, message: &str) -> Result<(), AppError> {
+    operator
+        .session
+        .insert(FLASH_KEY, message)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
 }
 
 /// `GET /console/installs/{id}`.
@@ -305,6 +340,18 @@ pub async fn detail(
                 .collect()
         })
         .unwrap_or_default();
+    let webhook = match install.provider.as_str() {
+        "maropost" => Some(WebhookSection {
+            url: webhooks::webhook_url(&state.public_url, &install.id).to_string(),
+            has_key: webhooks::has_webhook_key(&state.db, &install.id).await?,
+            events: events::latest_for_install(&state.db, &install.id, RECENT_EVENTS)
+                .await?
+                .into_iter()
+                .map(EventRow::from)
+                .collect(),
+        }),
+        _ => None,
+    };
     let user_name = [
         install.user_first_name.as_deref(),
         install.user_last_name.as_deref(),
@@ -330,6 +377,8 @@ pub async fn detail(
         last_installed_at: fmt_time(install.last_installed_at),
         credentials,
         history,
+        webhook,
+        tokens: super::connections::token_section(&state, &install).await?,
     }))
 }
 

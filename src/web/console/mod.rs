@@ -5,6 +5,8 @@
 
 pub mod audit;
 pub mod auth;
+pub mod connections;
+pub mod events;
 pub mod installs;
 pub mod login;
 
@@ -28,6 +30,23 @@ pub fn router() -> Router<AppState> {
             get(installs::confirm_revoke).post(installs::revoke),
         )
         .route("/console/audit", get(audit::list))
+        .route(
+            "/console/installs/{id}/test",
+            post(connections::test_connection),
+        )
+        .route(
+            "/console/connections/bol/new",
+            get(connections::new_bol_connection),
+        )
+        .route(
+            "/console/connections/bol",
+            post(connections::create_bol_connection),
+        )
+        .route("/console/events", get(events::list))
+        .route(
+            "/console/installs/{id}/webhook-key",
+            post(events::set_webhook_key),
+        )
 }
 
 /// What every console page's header needs.

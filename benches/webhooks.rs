@@ -1,0 +1,468 @@
+//! Load benchmark of the Maropost webhook: durable events per second and latency percentiles.
+//!
+//! ```sh
+//! scripts/bench-webhooks                     # = cargo bench --bench webhooks -- 64 connections, 10 s
+//! cargo bench --bench webhooks -- --connections 128 --seconds 20 --dir /var/tmp
+//! cargo bench --bench webhooks -- --mode naive   # one commit per request, for comparison
+//! cargo bench --bench webhooks -- --log 2>/dev/null   # with request logging, as in production
+//! ```
+//!
+//! It starts the real app (release build, its own Tokio runtime) on 127.0.0.1 with a fresh SQLite
+//! database (WAL, `synchronous=FULL`), creates one install with a webhook key, then opens N
+//! keep-alive HTTP/1.1 connections to it and posts valid order notifications as fast as each
+//! connection gets its answers: fresh EventIDs, and every tenth request a repeat of a recent one.
+//! After a one-second warm-up it measures for the given time, then checks that the database holds
+//! exactly the distinct events that were answered 200.
+//!
+//! Only 127.0.0.1 is ever contacted. The database must be on a real disk (not tmpfs), or the
+//! fsyncs cost nothing and the figure means nothing: the file system is printed.
+//!
+//! Run by `cargo test --all-targets` (without `--bench`), it does a short smoke run instead.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    str::FromStr as _,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path as UrlPath, State},
+    http::StatusCode,
+    routing::post,
+};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::TokioIo;
+use storelink::{
+    app::Application,
+    clock::SystemClock,
+    config::Settings,
+    crypto::MasterKey,
+    db::installs::{self, Initiator, InstallingUser, NewInstall},
+    webhooks,
+};
+
+const KEY: &str = "bench-webhook-key-6d1f0a";
+
+#[derive(Debug, Clone)]
+struct Options {
+    connections: usize,
+    seconds: f64,
+    warmup: f64,
+    repeat_every: u64,
+    dir: Option<PathBuf>,
+    naive: bool,
+    log: bool,
+    smoke: bool,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this without it.
+    let smoke = !args.iter().any(|a| a == "--bench");
+    let mut options = Options {
+        connections: if smoke { 4 } else { 64 },
+        seconds: if smoke { 0.5 } else { 10.0 },
+        warmup: if smoke { 0.2 } else { 1.0 },
+        repeat_every: 10,
+        dir: None,
+        naive: false,
+        log: false,
+        smoke,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--bench" => {}
+            "--log" => options.log = true,
+            "--connections" => options.connections = value("--connections")?.parse()?,
+            "--seconds" => options.seconds = value("--seconds")?.parse()?,
+            "--warmup" => options.warmup = value("--warmup")?.parse()?,
+            "--repeat-every" => options.repeat_every = value("--repeat-every")?.parse()?,
+            "--dir" => options.dir = Some(PathBuf::from(value("--dir")?)),
+            "--mode" => {
+                options.naive = match value("--mode")?.as_str() {
+                    "storelink" => false,
+                    "naive" => true,
+                    other => anyhow::bail!("--mode: storelink or naive, not {other}"),
+                }
+            }
+            other => anyhow::bail!(
+                "unknown argument {other}; use --connections N --seconds S --warmup S \
+                 --repeat-every K --dir PATH --mode storelink|naive --log"
+            ),
+        }
+    }
+    anyhow::ensure!(options.connections > 0, "--connections must be at least 1");
+    anyhow::ensure!(
+        options.repeat_every > 1,
+        "--repeat-every must be at least 2"
+    );
+    Ok(options)
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = options()?;
+    if options.log {
+        // As `storelink serve` logs: a line per request on stderr (RUST_LOG, default info).
+        storelink::telemetry::init();
+    }
+    let dir = match &options.dir {
+        Some(parent) => tempfile::tempdir_in(parent)?,
+        None => tempfile::tempdir()?,
+    };
+    let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+
+    // The server gets a runtime of its own, as it would in its own process.
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("server")
+        .build()?;
+    let (address, install_id, db, stop) = server.block_on(start_server(&database_url, &options))?;
+
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("client")
+        .build()?;
+    let report = client.block_on(load(address, &install_id, &options))?;
+
+    // Check: exactly the distinct events answered 200 are stored.
+    let stored: i64 = server.block_on(async {
+        sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&db)
+            .await
+    })?;
+    let (journal, synchronous): (String, i64) = server.block_on(async {
+        let journal = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&db)
+            .await?;
+        let synchronous = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&db)
+            .await?;
+        Ok::<_, sqlx::Error>((journal, synchronous))
+    })?;
+    let _ = stop.send(());
+    server.shutdown_timeout(Duration::from_secs(5));
+
+    report.print(&options, dir.path(), &journal, synchronous);
+    anyhow::ensure!(report.errors == 0, "{} requests failed", report.errors);
+    anyhow::ensure!(
+        stored as u64 == report.distinct_stored,
+        "the database holds {stored} events, but {} distinct events were acknowledged",
+        report.distinct_stored
+    );
+    Ok(())
+}
+
+/// Starts storelink (or the naive comparison server) and creates the install events are sent to.
+async fn start_server(
+    database_url: &str,
+    options: &Options,
+) -> anyhow::Result<(
+    SocketAddr,
+    String,
+    storelink::db::Db,
+    tokio::sync::oneshot::Sender<()>,
+)> {
+    let mut settings = Settings::sandbox_defaults(database_url.to_owned());
+    settings.master_key = Some(MasterKey::generate_base64());
+    let app = Application::build(settings, Arc::new(SystemClock)).await?;
+    let state = app.state();
+    let install_id = installs::save(
+        &state.db,
+        &state.keyring,
+        &NewInstall {
+            provider: "maropost",
+            account_id: "bench-store",
+            store_domain: Some("bench.example.com"),
+            store_name: Some("Bench"),
+            timezone: None,
+            scope: None,
+            user: InstallingUser::default(),
+            billing_address: None,
+            initiated_by: Initiator::Storelink,
+            access_token: b"token",
+        },
+        0,
+    )
+    .await?
+    .id;
+    webhooks::set_webhook_key(&state.db, &state.keyring, &install_id, KEY, 0).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let address = if options.naive {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let router = Router::new()
+            .route("/webhooks/maropost/{install_id}", post(naive))
+            .with_state(state.db.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        address
+    } else {
+        let address = SocketAddr::from_str(&format!("127.0.0.1:{}", app.port()))?;
+        tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        address
+    };
+    Ok((address, install_id, state.db.clone(), stop))
+}
+
+/// The comparison: parse, then one transaction and one fsync per request.
+async fn naive(
+    State(db): State<storelink::db::Db>,
+    UrlPath(install_id): UrlPath<String>,
+    body: Bytes,
+) -> StatusCode {
+    let Ok(event) = webhooks::event::parse(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let order = event.order.as_ref();
+    let result = sqlx::query(
+        "INSERT INTO events (install_id, event_id, event_type, sent_time, order_id, order_status,
+             received_at, raw_body)
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7) ON CONFLICT (install_id, event_id) DO NOTHING",
+    )
+    .bind(&install_id)
+    .bind(&event.event_id)
+    .bind(&event.event_type)
+    .bind(&event.current_time)
+    .bind(order.map(|o| o.order_id.clone()))
+    .bind(order.map(|o| o.status.as_str()))
+    .bind(String::from_utf8_lossy(&body).into_owned())
+    .execute(&db)
+    .await;
+    match result {
+        Ok(_) => StatusCode::OK,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn event_xml(event_id: u64) -> Bytes {
+    Bytes::from(format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Event><CurrentTime>2024-01-03 01:11:12</CurrentTime>\
+         <EventID>{event_id}</EventID><EventType>Order</EventType><Order><OrderID>N{}</OrderID>\
+         <OrderStatus>Pick</OrderStatus></Order></Event>",
+        10_000 + event_id % 5_000
+    ))
+}
+
+struct ConnectionResult {
+    latencies_us: Vec<u32>,
+    acknowledged: Vec<u64>,
+    repeats: u64,
+    errors: u64,
+}
+
+struct Report {
+    measured: Duration,
+    latencies_us: Vec<u32>,
+    requests: u64,
+    repeats: u64,
+    errors: u64,
+    distinct_stored: u64,
+}
+
+/// Runs the connections: warm-up, then the measured window.
+async fn load(address: SocketAddr, install_id: &str, options: &Options) -> anyhow::Result<Report> {
+    let next_id = Arc::new(AtomicU64::new(1));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let path = format!("/webhooks/maropost/{install_id}");
+    let mut tasks = Vec::with_capacity(options.connections);
+    for _ in 0..options.connections {
+        tasks.push(tokio::spawn(connection(
+            address,
+            path.clone(),
+            options.repeat_every,
+            next_id.clone(),
+            measuring.clone(),
+            done.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(options.warmup)).await;
+    measuring.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(options.seconds)).await;
+    measuring.store(false, Ordering::SeqCst);
+    let measured = started.elapsed();
+    done.store(true, Ordering::SeqCst);
+
+    let mut latencies_us = Vec::new();
+    let mut acknowledged = Vec::new();
+    let (mut requests, mut repeats, mut errors) = (0, 0, 0);
+    for task in tasks {
+        let result = task.await??;
+        requests += result.latencies_us.len() as u64;
+        latencies_us.extend(result.latencies_us);
+        acknowledged.extend(result.acknowledged);
+        repeats += result.repeats;
+        errors += result.errors;
+    }
+    acknowledged.sort_unstable();
+    acknowledged.dedup();
+    latencies_us.sort_unstable();
+    Ok(Report {
+        measured,
+        latencies_us,
+        requests,
+        repeats,
+        errors,
+        distinct_stored: acknowledged.len() as u64,
+    })
+}
+
+/// One keep-alive connection posting events back to back until `done`; records latencies only
+/// while `measuring`, and every acknowledged EventID always.
+async fn connection(
+    address: SocketAddr,
+    path: String,
+    repeat_every: u64,
+    next_id: Arc<AtomicU64>,
+    measuring: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+) -> anyhow::Result<ConnectionResult> {
+    let stream = tokio::net::TcpStream::connect(address).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(driver);
+    let mut result = ConnectionResult {
+        latencies_us: Vec::with_capacity(64 * 1024),
+        acknowledged: Vec::with_capacity(64 * 1024),
+        repeats: 0,
+        errors: 0,
+    };
+    let mut sent = 0u64;
+    while !done.load(Ordering::Relaxed) {
+        sent += 1;
+        let fresh = next_id.fetch_add(1, Ordering::Relaxed);
+        let repeat = sent.is_multiple_of(repeat_every) && fresh > 1_000;
+        let event_id = if repeat { fresh - 1_000 } else { fresh };
+        let request = hyper::Request::post(path.as_str())
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/xml")
+            .header("NETO_NOTIFICATION", "Order")
+            .header("NETOAPI_KEY", KEY)
+            .body(Full::new(event_xml(event_id)))?;
+        let measure = measuring.load(Ordering::Relaxed);
+        let started = Instant::now();
+        sender.ready().await?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        response.into_body().collect().await?;
+        let took = started.elapsed();
+        if status == StatusCode::OK {
+            result.acknowledged.push(event_id);
+        } else {
+            result.errors += 1;
+        }
+        if measure {
+            result
+                .latencies_us
+                .push(took.as_micros().min(u32::MAX as u128) as u32);
+            result.repeats += u64::from(repeat);
+        }
+    }
+    Ok(result)
+}
+
+impl Report {
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p / 100.0) * (self.latencies_us.len() - 1) as f64).round() as usize;
+        f64::from(self.latencies_us[rank]) / 1000.0
+    }
+
+    fn print(&self, options: &Options, dir: &Path, journal: &str, synchronous: i64) {
+        let rate = self.requests as f64 / self.measured.as_secs_f64();
+        println!(
+            "storelink webhook benchmark{}",
+            if options.smoke {
+                " (smoke run; use `cargo bench --bench webhooks` for real figures)"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "  server      {} ({} cores), database on {} ({}), journal_mode={journal}, synchronous={}",
+            if options.naive {
+                "naive: one commit per request"
+            } else {
+                "storelink: group commit"
+            },
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            filesystem(dir),
+            dir.display(),
+            match synchronous {
+                2 => "FULL",
+                3 => "EXTRA",
+                1 => "NORMAL",
+                _ => "OFF",
+            },
+        );
+        println!(
+            "  logging     {}",
+            if options.log {
+                "on (--log): a line per request on stderr, as `storelink serve`"
+            } else {
+                "off (no log subscriber; --log turns it on)"
+            }
+        );
+        println!(
+            "  load        {} connections, {:.1} s measured after {:.1} s warm-up, 1 in {} a repeated EventID",
+            options.connections,
+            self.measured.as_secs_f64(),
+            options.warmup,
+            options.repeat_every
+        );
+        println!(
+            "  throughput  {:.0} events/s ({} requests, {} of them repeats, {} errors)",
+            rate, self.requests, self.repeats, self.errors
+        );
+        println!(
+            "  latency ms  p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+            self.percentile(50.0),
+            self.percentile(90.0),
+            self.percentile(99.0),
+            self.percentile(99.9),
+            self.percentile(100.0)
+        );
+        println!(
+            "  stored      {} distinct events, each answered 200 only after its commit",
+            self.distinct_stored
+        );
+    }
+}
+
+/// The file system `path` is on (Linux), so a tmpfs run is noticed.
+fn filesystem(path: &Path) -> String {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return "unknown file system".into();
+    };
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (_, mount, kind) = (fields.next()?, fields.next()?, fields.next()?);
+            path.starts_with(mount)
+                .then(|| (mount.len(), kind.to_owned()))
+        })
+        .max()
+        .map_or_else(|| "unknown file system".into(), |(_, kind)| kind)
+}

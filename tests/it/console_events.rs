@@ -1,0 +1,225 @@
+//! Order notifications in the console: setting a store's webhook key, then seeing what arrives.
+
+use crate::helpers::*;
+
+const EMAIL: &str = "events-ops@example.com";
+const PASSWORD: &str = "events operator password";
+const KEY: &str = "store-netoapi-key-5d8e21";
+
+fn event_xml(event_id: &str, order: &str, status: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Event><CurrentTime>2024-01-03 01:11:12</CurrentTime>\
+         <EventID>{event_id}</EventID><EventType>Order</EventType><Order><OrderID>{order}</OrderID>\
+         <OrderStatus>{status}</OrderStatus></Order></Event>"
+    )
+}
+
+fn csrf_in(body: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = body.find(marker).expect("a csrf_token field") + marker.len();
+    body[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn operator(app: &TestApp) -> reqwest::Client {
+    let hash = storelink::password::hash(&secrecy::SecretString::from(PASSWORD)).unwrap();
+    storelink::db::operators::add(&app.db, EMAIL, &hash, 0)
+        .await
+        .unwrap();
+    let browser = browser();
+    let page = browser
+        .get(app.url("/console/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let response = browser
+        .post(app.url("/console/login"))
+        .form(&[
+            ("email", EMAIL),
+            ("password", PASSWORD),
+            ("csrf_token", &csrf_in(&page)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    browser
+}
+
+async fn page(app: &TestApp, browser: &reqwest::Client, path: &str) -> (u16, String) {
+    let response = browser.get(app.url(path)).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn set_key(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    id: &str,
+    key: &str,
+    csrf: &str,
+) -> reqwest::Response {
+    browser
+        .post(app.url(&format!("/console/installs/{id}/webhook-key")))
+        .form(&[("webhook_key", key), ("csrf_token", csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn post_event(url: &str, key: &str, body: String) -> u16 {
+    reqwest::Client::new()
+        .post(url)
+        .header("NETO_NOTIFICATION", "Order")
+        .header("NETOAPI_KEY", key)
+        .header("content-type", "application/xml")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_operator_sets_the_key_and_sees_the_events_that_arrive() {
+    let app = spawn_app().await;
+    app.install(&browser(), "s1", "events.example.com", "tok")
+        .await;
+    let id: String = sqlx::query_scalar("SELECT id FROM installs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let browser = operator(&app).await;
+
+    // The detail page shows the URL to paste and that no key is set.
+    let (status, detail) = page(&app, &browser, &format!("/console/installs/{id}")).await;
+    assert_eq!(status, 200);
+    let hook_url = app.url(&format!("/webhooks/maropost/{id}")).to_string();
+    assert!(detail.contains(&hook_url), "the full webhook URL is shown");
+    assert!(detail.contains("API Settings"), "with instructions");
+    assert!(detail.contains("No key is set yet"));
+    assert_eq!(
+        post_event(&hook_url, KEY, event_xml("1", "N1", "Pick")).await,
+        401
+    );
+
+    // Setting it needs the CSRF token.
+    assert_eq!(
+        set_key(&app, &browser, &id, KEY, "forged").await.status(),
+        403
+    );
+    let csrf = csrf_in(&detail);
+    let response = set_key(&app, &browser, &id, KEY, &csrf).await;
+    assert_eq!(response.status(), 303);
+    let (_, detail) = page(&app, &browser, &format!("/console/installs/{id}")).await;
+    assert!(detail.contains("The webhook key is saved"));
+    assert!(detail.contains("A key is set"));
+    assert!(!detail.contains(KEY), "the key is never shown");
+    let action: String =
+        sqlx::query_scalar("SELECT actor FROM audit_log WHERE action = 'webhook_key_set'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(action, format!("operator:{EMAIL}"));
+
+    // Events sent with the key are stored and shown.
+    assert_eq!(
+        post_event(&hook_url, KEY, event_xml("34", "N10154", "Pick")).await,
+        200
+    );
+    assert_eq!(
+        post_event(&hook_url, KEY, event_xml("35", "N10155", "Dispatched")).await,
+        200
+    );
+    assert_eq!(
+        post_event(&hook_url, "wrong-key", event_xml("36", "N10156", "New")).await,
+        401
+    );
+    let (_, detail) = page(&app, &browser, &format!("/console/installs/{id}")).await;
+    assert!(detail.contains("N10154") && detail.contains("N10155"));
+    assert!(!detail.contains("N10156"));
+
+    let (status, all) = page(&app, &browser, "/console/events").await;
+    assert_eq!(status, 200);
+    assert!(
+        all.find("N10155").unwrap() < all.find("N10154").unwrap(),
+        "newest first"
+    );
+    let (_, picked) = page(&app, &browser, "/console/events?status=Pick").await;
+    assert!(picked.contains("N10154") && !picked.contains("N10155"));
+    let (_, by_order) = page(&app, &browser, "/console/events?order=N10155").await;
+    assert!(by_order.contains("N10155") && !by_order.contains("N10154"));
+    let (_, by_install) = page(&app, &browser, &format!("/console/events?install={id}")).await;
+    assert!(by_install.contains("N10154"));
+    let (_, other_install) = page(&app, &browser, "/console/events?install=0000").await;
+    assert!(other_install.contains("No notifications"));
+    assert_eq!(
+        page(&app, &browser, "/console/events?before=abc").await.0,
+        400
+    );
+
+    // The stores page counts the last 24 hours per status.
+    let (_, stores) = page(&app, &browser, "/console").await;
+    assert!(stores.contains("<strong>1</strong> Pick"), "{stores}");
+    assert!(stores.contains("<strong>1</strong> Dispatched"));
+    app.clock.advance(time::Duration::hours(25));
+    let (_, later) = page(&app, &browser, "/console").await;
+    assert!(!later.contains("<strong>1</strong> Pick"));
+}
+
+#[tokio::test]
+async fn the_webhook_key_is_sealed_and_bad_keys_are_refused() {
+    let app = spawn_app().await;
+    app.install(&browser(), "s1", "events.example.com", "tok")
+        .await;
+    let id: String = sqlx::query_scalar("SELECT id FROM installs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let browser = operator(&app).await;
+    let (_, detail) = page(&app, &browser, &format!("/console/installs/{id}")).await;
+    let csrf = csrf_in(&detail);
+
+    for bad in ["", "has space", &"k".repeat(600)] {
+        let response = set_key(&app, &browser, &id, bad, &csrf).await;
+        assert_eq!(response.status(), 400, "{bad:.10}");
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM credentials WHERE kind = 'webhook_key'")
+            .await,
+        0
+    );
+
+    assert_eq!(set_key(&app, &browser, &id, KEY, &csrf).await.status(), 303);
+    for entry in std::fs::read_dir(app.dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "stored sealed"
+        );
+    }
+
+    // A revoked install takes no key; an unknown one is a 404; anonymous is sent to log in.
+    storelink::db::installs::revoke(&app.db, &id, "operator:x", 1)
+        .await
+        .unwrap();
+    assert_eq!(set_key(&app, &browser, &id, KEY, &csrf).await.status(), 400);
+    assert_eq!(
+        set_key(
+            &app,
+            &browser,
+            "0123456789abcdef0123456789abcdef",
+            KEY,
+            &csrf
+        )
+        .await
+        .status(),
+        404
+    );
+    let anonymous = crate::helpers::browser();
+    let response = set_key(&app, &anonymous, &id, KEY, &csrf).await;
+    assert_eq!(response.status(), 303);
+    assert!(location(&response).starts_with("/console/login"));
+}
