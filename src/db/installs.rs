@@ -105,6 +105,9 @@ pub struct Install {
     pub status: String,
     /// `storelink` or `panel`.
     pub initiated_by: String,
+    /// `code` (a merchant authorized storelink) or `client_credentials` (an operator entered
+    /// the retailer's own credentials).
+    pub auth_kind: String,
     /// First install, Unix seconds.
     pub installed_at: i64,
     /// Latest install, Unix seconds.

@@ -405,6 +405,8 @@ struct InstalledPage {
     store_domain: Option<String>,
     provider: &'static str,
     reinstall: bool,
+    /// How the merchant disconnects, on their platform.
+    disconnect: &'static str,
 }
 
 /// What the success page shows, kept in the session of the browser that completed the install
@@ -434,5 +436,12 @@ async fn installed(State(state): State<AppState>, session: Session) -> Result<Re
         store_domain: install.store_domain.clone(),
         provider: provider.display_name(),
         reinstall: completed.reinstall,
+        disconnect: match provider {
+            Provider::Maropost => "remove the add-on in your Maropost control panel (Add-ons)",
+            Provider::Bol => {
+                "remove storelink under Settings > Services > API settings > Authorized parties \
+                 in your bol.com account"
+            }
+        },
     }))
 }

@@ -370,8 +370,9 @@ pub async fn detail(
         user_email: install.user_email.clone().unwrap_or_default(),
         user_id: install.user_id.clone().unwrap_or_default(),
         billing,
-        initiated_by: match install.initiated_by.as_str() {
-            "panel" => "from the platform's control panel",
+        initiated_by: match (install.auth_kind.as_str(), install.initiated_by.as_str()) {
+            ("client_credentials", _) => "by an operator, with the retailer's own credentials",
+            (_, "panel") => "from the platform's control panel",
             _ => "from storelink's install page",
         },
         last_installed_at: fmt_time(install.last_installed_at),
