@@ -63,7 +63,7 @@ const ROWS_PER_STATEMENT: usize = 64;
 /// row. Exact when the transaction holds the write lock (`BEGIN IMMEDIATE`), as the webhook
 /// writer's does: nobody else can add one of these events between the look and the insert.
 ///
-/// Per [`ROWS_PER_STATEMENT`] events: one `SELECT` that returns only the repeats, then one
+/// Per 64 events: one `SELECT` that returns only the repeats, then one
 /// `INSERT` of the rest. Each statement is a round trip to SQLite's thread and each row it
 /// returns one more message, so this is far cheaper than a statement (or a `RETURNING` row) per
 /// event when hundreds are committed at once.

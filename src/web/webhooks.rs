@@ -11,7 +11,8 @@
 //! 5. stored (or already stored: a repeated EventID) → `200`; the database could not take it →
 //!    `503`.
 //!
-//! Answers are short plain text: the caller is a machine. Nothing is stored before step 5, and
+//! Steps 2 to 5 are [`crate::webhooks::Intake::accept`]. Answers are short plain text: the
+//! caller is a machine. Nothing is stored before step 5, and
 //! neither the key nor the body is ever logged.
 
 use axum::{
@@ -26,7 +27,7 @@ use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
 use crate::{
     app::AppState,
-    webhooks::{KEY_HEADER, MAX_BODY, Refusal as Intake},
+    webhooks::{KEY_HEADER, MAX_BODY, Refusal as IntakeRefusal},
 };
 
 /// The webhook routes. They carry no session and have their own body limit.
@@ -42,7 +43,7 @@ enum Refusal {
     TooLarge,
     UnreadableBody,
     /// Decided by the intake (install, key, document, storage).
-    Intake(Intake),
+    Intake(IntakeRefusal),
 }
 
 impl IntoResponse for Refusal {
@@ -56,23 +57,23 @@ impl IntoResponse for Refusal {
                 StatusCode::BAD_REQUEST,
                 "the body could not be read".to_owned(),
             ),
-            Self::Intake(Intake::UnknownInstall) => (
+            Self::Intake(IntakeRefusal::UnknownInstall) => (
                 StatusCode::NOT_FOUND,
                 "no install has this webhook address".to_owned(),
             ),
-            Self::Intake(Intake::Revoked) => (
+            Self::Intake(IntakeRefusal::Revoked) => (
                 StatusCode::GONE,
                 "this install has been revoked; its notifications are no longer accepted"
                     .to_owned(),
             ),
-            Self::Intake(Intake::Unauthorized) => (
+            Self::Intake(IntakeRefusal::Unauthorized) => (
                 StatusCode::UNAUTHORIZED,
                 format!("missing or wrong {KEY_HEADER}"),
             ),
-            Self::Intake(Intake::Malformed(e)) => {
+            Self::Intake(IntakeRefusal::Malformed(e)) => {
                 (StatusCode::BAD_REQUEST, format!("malformed event: {e}"))
             }
-            Self::Intake(Intake::Unavailable) => (
+            Self::Intake(IntakeRefusal::Unavailable) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the event could not be stored; please retry later".to_owned(),
             ),
@@ -113,7 +114,7 @@ async fn receive(
 
     let install_id = install_id
         .filter(|id| plausible_install_id(id))
-        .ok_or(Refusal::Intake(Intake::UnknownInstall))?;
+        .ok_or(Refusal::Intake(IntakeRefusal::UnknownInstall))?;
     let written = state
         .webhooks
         .accept(
