@@ -335,7 +335,9 @@ async fn check_keys_in_use(db: &Db, keyring: &Keyring) -> anyhow::Result<()> {
 fn spawn_sweeper(state: AppState, sessions: SqliteStore) -> JoinHandle<()> {
     use tower_sessions::ExpiredDeletion as _;
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(SWEEP_EVERY);
+        // The first sweep waits a full period: start-up (and tests) need the database more.
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + SWEEP_EVERY, SWEEP_EVERY);
         loop {
             tick.tick().await;
             if let Err(e) = sessions.delete_expired().await {
