@@ -27,7 +27,7 @@ use axum::{
     Form, Json, Router,
     extract::{Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
@@ -35,10 +35,9 @@ use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use url::Url;
 use zeroize::Zeroizing;
 
-use super::error_page;
+use super::{error_page, oauth_error};
 use crate::{
     app::AppState,
     crypto::{Keyring, constant_time_eq, hex, hmac_sha256, random_hex},
@@ -376,19 +375,12 @@ async fn authorize_decision(
 
 /// `303` to the verified redirect URI with `pairs` and the state.
 fn redirect_back(params: &AuthorizeParams, pairs: &[(&str, &str)]) -> Response {
-    let Ok(mut url) = Url::parse(&params.redirect_uri) else {
-        return error_page(StatusCode::BAD_REQUEST, PLATFORM, "Malformed redirect_uri.");
-    };
-    {
-        let mut query = url.query_pairs_mut();
-        for (k, v) in pairs {
-            query.append_pair(k, v);
-        }
-        if let Some(state) = params.state.as_deref().filter(|s| !s.is_empty()) {
-            query.append_pair("state", state);
-        }
-    }
-    Redirect::to(url.as_str()).into_response()
+    super::redirect_back(
+        PLATFORM,
+        &params.redirect_uri,
+        params.state.as_deref(),
+        pairs,
+    )
 }
 
 fn redirect_error(params: &AuthorizeParams, error: &str, description: &str) -> Response {
@@ -408,14 +400,6 @@ struct TokenForm {
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
     refresh_token: Option<String>,
-}
-
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": error, "error_description": description})),
-    )
-        .into_response()
 }
 
 fn invalid_grant(description: &str) -> Response {
@@ -728,7 +712,7 @@ mod tests {
 
     fn sandbox() -> SandboxBol {
         let keyring = Keyring::new(MasterKey::from_base64(&MasterKey::generate_base64()).unwrap());
-        let public = Url::parse("http://localhost:3000").unwrap();
+        let public = url::Url::parse("http://localhost:3000").unwrap();
         let config = BolConfig::resolve(&BolSettings::default(), true, &public).unwrap();
         SandboxBol::new(&keyring, &config)
     }

@@ -59,3 +59,35 @@ fn error_page(status: StatusCode, platform: &str, message: &str) -> Response {
     )
         .into_response()
 }
+
+/// `303` back to an already verified redirect URI with `pairs` and the state, the way a
+/// provider answers an authorize request.
+fn redirect_back(
+    platform: &str,
+    redirect_uri: &str,
+    state: Option<&str>,
+    pairs: &[(&str, &str)],
+) -> Response {
+    let Ok(mut url) = url::Url::parse(redirect_uri) else {
+        return error_page(StatusCode::BAD_REQUEST, platform, "Malformed redirect_uri.");
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in pairs {
+            query.append_pair(k, v);
+        }
+        if let Some(state) = state.filter(|s| !s.is_empty()) {
+            query.append_pair("state", state);
+        }
+    }
+    axum::response::Redirect::to(url.as_str()).into_response()
+}
+
+/// An OAuth error answer from a token endpoint.
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}
