@@ -25,6 +25,8 @@ const OPERATOR_KEY: &str = "console.operator";
 const CSRF_KEY: &str = "console.csrf";
 /// Idle time after which a console session ends.
 pub const IDLE_TIMEOUT_SECS: i64 = 30 * 60;
+/// Activity is recorded in the session at most this often.
+const LAST_SEEN_STEP_SECS: i64 = 60;
 /// Time after login at which a console session ends, however busy.
 pub const ABSOLUTE_TIMEOUT_SECS: i64 = 12 * 60 * 60;
 
@@ -119,11 +121,15 @@ impl FromRequestParts<AppState> for Operator {
             session.flush().await.map_err(|e| internal(e.into()))?;
             return Err(LoginRequired { expired: timed_out }.into_response());
         }
-        who.last_seen = now;
-        session
-            .insert(OPERATOR_KEY, &who)
-            .await
-            .map_err(|e| internal(e.into()))?;
+        // Record activity at most once a minute: each record is a durable write, and the idle
+        // timeout does not need finer steps.
+        if now - who.last_seen >= LAST_SEEN_STEP_SECS {
+            who.last_seen = now;
+            session
+                .insert(OPERATOR_KEY, &who)
+                .await
+                .map_err(|e| internal(e.into()))?;
+        }
         let csrf_token = csrf_token(&session).await.map_err(internal)?;
         Ok(Self {
             id: who.id,
