@@ -31,13 +31,12 @@ use axum::{
     routing::{get, post},
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
-use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
-use super::{error_page, oauth_error};
+use super::{codes::CodeStore, error_page, oauth_error};
 use crate::{
     app::AppState,
     crypto::{Keyring, constant_time_eq, hex, hmac_sha256, random_hex},
@@ -50,12 +49,9 @@ const PLATFORM: &str = "bol.com";
 pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 120;
 /// How long a sandbox refresh token lives, in seconds (bol.com's live about a year).
 pub const REFRESH_TOKEN_LIFETIME_SECS: i64 = 365 * 24 * 60 * 60;
-/// How long an issued code may be exchanged, in seconds.
-pub const CODE_LIFETIME_SECS: i64 = 60;
+pub use super::codes::CODE_LIFETIME_SECS;
 /// Requests per second per retailer the orders endpoint answers before `429`.
 pub const RATE_LIMIT_PER_SECOND: u32 = 5;
-/// Codes held at most; past this the sandbox refuses new approvals until old ones expire.
-const MAX_CODES: usize = 10_000;
 /// Spent refresh tokens remembered at most.
 const MAX_SPENT: usize = 100_000;
 
@@ -66,14 +62,6 @@ pub const RETAILERS: [(&str, &str); 3] = [
     ("1100003", "Stroopwafel Supplies"),
 ];
 
-/// A code issued on Approve, waiting to be exchanged.
-struct IssuedCode {
-    redirect_uri: String,
-    retailer: String,
-    code_challenge: Option<String>,
-    expires_at: i64,
-}
-
 /// The bol.com stand-in's state.
 pub struct SandboxBol {
     /// storelink's intermediary client, as the sandbox has it registered.
@@ -82,7 +70,7 @@ pub struct SandboxBol {
     access_key: Zeroizing<[u8; 32]>,
     refresh_key: Zeroizing<[u8; 32]>,
     credentials_key: Zeroizing<[u8; 32]>,
-    codes: Mutex<HashMap<String, IssuedCode>>,
+    codes: CodeStore<String>,
     /// Spent refresh tokens' nonces, with when they would have expired.
     spent: Mutex<HashMap<String, i64>>,
     /// Per retailer: when the current one-second window started, and requests in it.
@@ -104,7 +92,7 @@ impl SandboxBol {
             access_key: key("sandbox bol access tokens"),
             refresh_key: key("sandbox bol refresh tokens"),
             credentials_key: key("sandbox bol client credentials"),
-            codes: Mutex::new(HashMap::new()),
+            codes: CodeStore::default(),
             spent: Mutex::new(HashMap::new()),
             windows: Mutex::new(HashMap::new()),
         }
@@ -348,28 +336,18 @@ async fn authorize_decision(
             "Pick one of the sandbox's retailer accounts.",
         );
     };
-    let now = state.clock.unix();
-    let code = random_hex(24);
-    {
-        let mut codes = locked(&sandbox.codes);
-        codes.retain(|_, c| c.expires_at >= now);
-        if codes.len() >= MAX_CODES {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                PLATFORM,
-                "Too many approvals are waiting to be exchanged; try again in a minute.",
-            );
-        }
-        codes.insert(
-            code.clone(),
-            IssuedCode {
-                redirect_uri: params.redirect_uri.clone(),
-                retailer,
-                code_challenge: params.code_challenge.clone().filter(|c| !c.is_empty()),
-                expires_at: now + CODE_LIFETIME_SECS,
-            },
+    let Some(code) = sandbox.codes.issue(
+        retailer,
+        &params.redirect_uri,
+        params.code_challenge.as_deref(),
+        state.clock.unix(),
+    ) else {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            PLATFORM,
+            "Too many approvals are waiting to be exchanged; try again in a minute.",
         );
-    }
+    };
     redirect_back(&params, &[("code", &code)])
 }
 
@@ -508,31 +486,16 @@ fn bad_client() -> Response {
 }
 
 fn exchange_code(sandbox: &SandboxBol, form: &TokenForm, client_id: &str, now: i64) -> Response {
-    // Taking the code out spends it, whatever the outcome below.
-    let issued = form
-        .code
-        .as_deref()
-        .and_then(|code| locked(&sandbox.codes).remove(code));
-    let Some(issued) = issued else {
-        return invalid_grant("Code doesn't exist, has been used, or is invalid for the client");
+    let retailer = match sandbox.codes.redeem(
+        form.code.as_deref(),
+        form.redirect_uri.as_deref(),
+        form.code_verifier.as_deref(),
+        now,
+    ) {
+        Ok(retailer) => retailer,
+        Err(description) => return invalid_grant(description),
     };
-    if now > issued.expires_at {
-        return invalid_grant("Code has expired");
-    }
-    if form.redirect_uri.as_deref() != Some(issued.redirect_uri.as_str()) {
-        return invalid_grant("redirect_uri does not match the authorization request");
-    }
-    if let Some(challenge) = &issued.code_challenge {
-        let Some(verifier) = form.code_verifier.clone().filter(|v| !v.is_empty()) else {
-            return invalid_grant("code_verifier is required");
-        };
-        let computed =
-            PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier));
-        if !constant_time_eq(computed.as_str().as_bytes(), challenge.as_bytes()) {
-            return invalid_grant("code_verifier does not match the code challenge");
-        }
-    }
-    token_answer(sandbox, &issued.retailer, client_id, now)
+    token_answer(sandbox, &retailer, client_id, now)
 }
 
 fn refresh(sandbox: &SandboxBol, form: &TokenForm, client_id: &str, now: i64) -> Response {

@@ -4,11 +4,6 @@
 //! Codes are single use and live 60 seconds. Access tokens are signed (HMAC under a key derived
 //! from the master key), so they can be checked statelessly and stay valid across restarts.
 
-use std::{
-    collections::HashMap,
-    sync::{Mutex, MutexGuard},
-};
-
 use askama::Template;
 use axum::{
     Form, Json, Router,
@@ -17,13 +12,12 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::{error_page, oauth_error};
+use super::{codes::CodeStore, error_page, oauth_error};
 use crate::{
     app::AppState,
     crypto::{Keyring, constant_time_eq, hex, hmac_sha256, random_hex},
@@ -33,18 +27,7 @@ use crate::{
 };
 
 const PLATFORM: &str = "Maropost";
-/// How long an issued code may be exchanged, in seconds.
-pub const CODE_LIFETIME_SECS: i64 = 60;
-/// Codes held at most; past this the sandbox refuses new approvals until old ones expire.
-const MAX_CODES: usize = 10_000;
-
-/// A code issued on Approve, waiting to be exchanged.
-struct IssuedCode {
-    redirect_uri: String,
-    store_domain: StoreDomain,
-    code_challenge: Option<String>,
-    expires_at: i64,
-}
+pub use super::codes::CODE_LIFETIME_SECS;
 
 /// The Maropost stand-in's state.
 pub struct SandboxMaropost {
@@ -52,7 +35,7 @@ pub struct SandboxMaropost {
     client_secret: SecretString,
     redirect_uri: String,
     token_key: Zeroizing<[u8; 32]>,
-    codes: Mutex<HashMap<String, IssuedCode>>,
+    codes: CodeStore<StoreDomain>,
 }
 
 impl SandboxMaropost {
@@ -65,13 +48,8 @@ impl SandboxMaropost {
             token_key: keyring
                 .current()
                 .derive_subkey("sandbox maropost access tokens"),
-            codes: Mutex::new(HashMap::new()),
+            codes: CodeStore::default(),
         }
-    }
-
-    fn codes(&self) -> MutexGuard<'_, HashMap<String, IssuedCode>> {
-        // A panic while holding the lock cannot leave the map inconsistent: use it as it is.
-        self.codes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A new access token for `domain`: a random nonce and its signature.
@@ -237,28 +215,18 @@ async fn authorize_decision(
             "The merchant denied the add-on access.",
         );
     }
-    let now = state.clock.unix();
-    let code = random_hex(24);
-    {
-        let mut codes = sandbox.codes();
-        codes.retain(|_, c| c.expires_at >= now);
-        if codes.len() >= MAX_CODES {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                PLATFORM,
-                "Too many approvals are waiting to be exchanged; try again in a minute.",
-            );
-        }
-        codes.insert(
-            code.clone(),
-            IssuedCode {
-                redirect_uri: params.redirect_uri.clone(),
-                store_domain: domain,
-                code_challenge: params.code_challenge.clone().filter(|c| !c.is_empty()),
-                expires_at: now + CODE_LIFETIME_SECS,
-            },
+    let Some(code) = sandbox.codes.issue(
+        domain,
+        &params.redirect_uri,
+        params.code_challenge.as_deref(),
+        state.clock.unix(),
+    ) else {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            PLATFORM,
+            "Too many approvals are waiting to be exchanged; try again in a minute.",
         );
-    }
+    };
     redirect_back(&params, &[("code", &code)])
 }
 
@@ -325,36 +293,18 @@ async fn token(
             "Client authentication failed.",
         );
     }
-    // Taking the code out spends it, whatever the outcome below.
-    let issued = form
-        .code
-        .as_deref()
-        .and_then(|code| sandbox.codes().remove(code));
-    let invalid = |d| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", d);
-    let Some(issued) = issued else {
-        return invalid("Code doesn't exist or is invalid for the client");
-    };
-    if state.clock.unix() > issued.expires_at {
-        return invalid("Code has expired");
-    }
-    if form.redirect_uri.as_deref() != Some(issued.redirect_uri.as_str()) {
-        return invalid("redirect_uri does not match the authorization request");
-    }
-    if let Some(challenge) = &issued.code_challenge {
-        let Some(verifier) = form.code_verifier.filter(|v| !v.is_empty()) else {
-            return invalid("code_verifier is required");
-        };
-        let computed =
-            PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier));
-        if !constant_time_eq(computed.as_str().as_bytes(), challenge.as_bytes()) {
-            return invalid("code_verifier does not match the code challenge");
+    let domain = match sandbox.codes.redeem(
+        form.code.as_deref(),
+        form.redirect_uri.as_deref(),
+        form.code_verifier.as_deref(),
+        state.clock.unix(),
+    ) {
+        Ok(domain) => domain,
+        Err(description) => {
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", description);
         }
-    }
-    Json(token_answer(
-        &issued.store_domain,
-        &sandbox.issue_token(&issued.store_domain),
-    ))
-    .into_response()
+    };
+    Json(token_answer(&domain, &sandbox.issue_token(&domain))).into_response()
 }
 
 /// A token answer in Maropost's shape, with store details made up from the domain.

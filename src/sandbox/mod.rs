@@ -4,6 +4,7 @@
 //! strictly as a real provider would, so a flow that works here is a flow that checks its inputs.
 
 pub mod bol;
+pub mod codes;
 pub mod maropost;
 
 use askama::Template;
