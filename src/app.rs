@@ -278,13 +278,22 @@ fn session_layer(store: &SqliteStore, public_url: &Url) -> SessionManagerLayer<S
         .with_expiry(Expiry::OnInactivity(SESSION_IDLE))
 }
 
-/// Loads the master key; in sandbox mode without one, creates a development key beside the
+/// Loads the master key (and any previous ones); in sandbox mode without one, creates a development key beside the
 /// database (once) and says so loudly.
-fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
+pub fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
+    let previous = settings
+        .previous_master_keys
+        .iter()
+        .enumerate()
+        .map(|(i, encoded)| {
+            MasterKey::from_base64(encoded)
+                .map_err(|e| anyhow::anyhow!("STORELINK_PREVIOUS_MASTER_KEYS: key {}: {e}", i + 1))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if let Some(encoded) = &settings.master_key {
         let key = MasterKey::from_base64(encoded)
             .map_err(|e| anyhow::anyhow!("STORELINK_MASTER_KEY: {e}"))?;
-        return Ok(Keyring::new(key));
+        return Ok(Keyring::with_previous(key, previous));
     }
     if !settings.sandbox {
         anyhow::bail!("STORELINK_MASTER_KEY: required outside sandbox mode");
@@ -297,7 +306,7 @@ fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
         "sandbox mode: credentials are sealed with a development key kept in a file; \
          set STORELINK_MASTER_KEY (see `storelink keygen`) for real use"
     );
-    Ok(Keyring::new(key))
+    Ok(Keyring::with_previous(key, previous))
 }
 
 /// `storelink.db` -> `storelink.db.master-key`, beside the database.

@@ -32,6 +32,9 @@ pub enum Command {
     Migrate,
     /// Print a new random master key (base64 of 32 bytes) for STORELINK_MASTER_KEY.
     Keygen,
+    /// Re-seal every stored credential under STORELINK_MASTER_KEY (the end of a key rotation:
+    /// start with the new key and STORELINK_PREVIOUS_MASTER_KEYS, run this, then drop the old key).
+    RotateKeys,
     /// Manage console operators.
     #[command(subcommand)]
     Operator(OperatorCommand),
@@ -77,6 +80,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keygen => {
             println!("{}", MasterKey::generate_base64().expose_secret());
+            Ok(())
+        }
+        Command::RotateKeys => {
+            let settings = Settings::from_env()?;
+            let keyring = crate::app::load_keyring(&settings)?;
+            let pool = db::connect(&settings.database_url).await?;
+            db::migrate(&pool).await?;
+            let result = db::credentials::reseal_all(&pool, &keyring).await;
+            pool.close().await;
+            let count = result?;
+            println!(
+                "{count} value(s) re-sealed under key {}; the previous keys are no longer needed",
+                keyring.current().id()
+            );
             Ok(())
         }
         Command::Operator(command) => {

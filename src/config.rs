@@ -38,6 +38,9 @@ pub struct Settings {
     pub database_url: String,
     /// `STORELINK_MASTER_KEY` (base64 of 32 bytes).
     pub master_key: Option<SecretString>,
+    /// `STORELINK_PREVIOUS_MASTER_KEYS`: earlier master keys (comma-separated base64) that still
+    /// open what they sealed, until `storelink rotate-keys` has re-sealed it all.
+    pub previous_master_keys: Vec<SecretString>,
     /// `STORELINK_SANDBOX`.
     pub sandbox: bool,
     /// The Maropost Commerce Cloud settings (`MAROPOST_*`).
@@ -125,6 +128,15 @@ impl Settings {
             ));
         }
         let master_key = get("STORELINK_MASTER_KEY").map(|v| SecretString::from(v.trim()));
+        let previous_master_keys = get("STORELINK_PREVIOUS_MASTER_KEYS")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(SecretString::from)
+                    .collect()
+            })
+            .unwrap_or_default();
 
         let maropost = MaropostSettings {
             client_id: get("MAROPOST_CLIENT_ID").map(|v| v.trim().to_owned()),
@@ -202,6 +214,7 @@ impl Settings {
             public_url,
             database_url,
             master_key,
+            previous_master_keys,
             sandbox,
             maropost,
             bol,
@@ -217,6 +230,7 @@ impl Settings {
             public_url: None,
             database_url: database_url.into(),
             master_key: None,
+            previous_master_keys: Vec::new(),
             sandbox: true,
             maropost: MaropostSettings {
                 accept_panel_installs: true,

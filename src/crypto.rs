@@ -199,6 +199,11 @@ impl Keyring {
         }
     }
 
+    /// A keyring whose `previous` keys still open what they sealed (during a key rotation).
+    pub fn with_previous(current: MasterKey, previous: Vec<MasterKey>) -> Self {
+        Self { current, previous }
+    }
+
     /// The key that seals new values.
     pub fn current(&self) -> &MasterKey {
         &self.current

@@ -34,7 +34,11 @@ impl Kind {
 
 /// The associated data a credential is sealed with: it binds the ciphertext to its row.
 pub fn associated_data(install_id: &str, kind: Kind) -> Vec<u8> {
-    format!("{install_id}|{}", kind.as_str()).into_bytes()
+    associated_data_of(install_id, kind.as_str())
+}
+
+fn associated_data_of(install_id: &str, kind: &str) -> Vec<u8> {
+    format!("{install_id}|{kind}").into_bytes()
 }
 
 /// Seals `secret` for `install_id` and stores it, replacing any earlier one of the same kind.
@@ -162,4 +166,87 @@ pub async fn erase_all(conn: &mut SqliteConnection, install_id: &str) -> sqlx::R
         .execute(conn)
         .await?;
     Ok(result.rows_affected())
+}
+
+/// A stored credential as read for re-sealing: install id, kind, key id, nonce, ciphertext.
+type SealedRow = (String, String, String, Vec<u8>, Vec<u8>);
+
+/// Re-seals every credential (and every PKCE verifier of a flow in progress) that is not sealed
+/// under the keyring's current key, in one transaction: the last step of a key rotation, after
+/// which the previous keys are no longer needed. Returns how many values were re-sealed.
+pub async fn reseal_all(db: &Db, keyring: &Keyring) -> anyhow::Result<u64> {
+    use anyhow::Context as _;
+    let current = keyring.current().id().to_owned();
+    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
+    let rows: Vec<SealedRow> = sqlx::query_as(
+        "SELECT install_id, kind, key_id, nonce, ciphertext FROM credentials WHERE key_id <> $1",
+    )
+    .bind(&current)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut resealed = 0;
+    for (install_id, kind, key_id, nonce, ciphertext) in rows {
+        let aad = associated_data_of(&install_id, &kind);
+        let plain = keyring
+            .open(
+                &Sealed {
+                    key_id,
+                    nonce,
+                    ciphertext,
+                },
+                &aad,
+            )
+            .with_context(|| format!("cannot open the {kind} of install {install_id}"))?;
+        let sealed = keyring.seal(&plain, &aad);
+        sqlx::query(
+            "UPDATE credentials SET key_id = $1, nonce = $2, ciphertext = $3
+             WHERE install_id = $4 AND kind = $5",
+        )
+        .bind(&sealed.key_id)
+        .bind(&sealed.nonce)
+        .bind(&sealed.ciphertext)
+        .bind(&install_id)
+        .bind(&kind)
+        .execute(&mut *tx)
+        .await?;
+        resealed += 1;
+    }
+    let flows: Vec<(String, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        "SELECT state_hash, verifier_key_id, verifier_nonce, verifier_ciphertext
+         FROM oauth_states WHERE verifier_key_id <> $1 AND used_at IS NULL",
+    )
+    .bind(&current)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (state_hash, key_id, nonce, ciphertext) in flows {
+        let Ok(plain) = keyring.open(
+            &Sealed {
+                key_id,
+                nonce,
+                ciphertext,
+            },
+            state_hash.as_bytes(),
+        ) else {
+            // A flow that cannot be opened can never finish: drop it rather than block rotation.
+            sqlx::query("DELETE FROM oauth_states WHERE state_hash = $1")
+                .bind(&state_hash)
+                .execute(&mut *tx)
+                .await?;
+            continue;
+        };
+        let sealed = keyring.seal(&plain, state_hash.as_bytes());
+        sqlx::query(
+            "UPDATE oauth_states SET verifier_key_id = $1, verifier_nonce = $2,
+                 verifier_ciphertext = $3 WHERE state_hash = $4",
+        )
+        .bind(&sealed.key_id)
+        .bind(&sealed.nonce)
+        .bind(&sealed.ciphertext)
+        .bind(&state_hash)
+        .execute(&mut *tx)
+        .await?;
+        resealed += 1;
+    }
+    tx.commit().await?;
+    Ok(resealed)
 }

@@ -157,3 +157,117 @@ async fn a_tampered_ciphertext_does_not_open() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn the_master_key_can_be_rotated() {
+    // Setup: an install sealed under the app's first key, and a flow in progress.
+    let app = spawn_app().await;
+    app.install(&browser(), "s1", "a.example.com", TOKEN).await;
+    app.start_install(&browser(), "b.example.com").await;
+    let old_key = app
+        .settings
+        .master_key
+        .clone()
+        .expect("the test app has a key");
+    let old_id = app.state.keyring.current().id().to_owned();
+    let url = format!("sqlite://{}", app.dir.path().join("storelink.db").display());
+
+    // A new key alone cannot start: the stored credentials were sealed under the old one.
+    let new_key = MasterKey::generate_base64();
+    let mut settings = Settings::sandbox_defaults(url.clone());
+    settings.sandbox = false;
+    settings.master_key = Some(new_key.clone());
+    assert!(
+        Application::build(settings.clone(), Arc::new(SystemClock))
+            .await
+            .is_err()
+    );
+
+    // With the old key as a previous key it starts, and everything still opens.
+    let mut rotating = settings.clone();
+    rotating.previous_master_keys = vec![old_key.clone()];
+    let during = Application::build(rotating, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let id: String = sqlx::query_scalar("SELECT id FROM installs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let stored = credentials::load(&app.db, &id, Kind::AccessToken)
+        .await
+        .unwrap()
+        .unwrap();
+    let aad = credentials::associated_data(&id, Kind::AccessToken);
+    assert_eq!(
+        during
+            .state()
+            .keyring
+            .open_string(&stored.sealed, &aad)
+            .unwrap()
+            .expose_secret(),
+        TOKEN
+    );
+    drop(during);
+
+    // Exec: `storelink rotate-keys`, the real command.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_storelink"))
+        .env_clear()
+        .current_dir(app.dir.path())
+        .env("STORELINK_DATABASE_URL", &url)
+        .env("STORELINK_SANDBOX", "off")
+        .env("STORELINK_MASTER_KEY", new_key.expose_secret())
+        .env("STORELINK_PREVIOUS_MASTER_KEYS", old_key.expose_secret())
+        .arg("rotate-keys")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("2 value(s) re-sealed"));
+
+    // Check: everything is under the new key, still opens, and the new key alone starts.
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT key_id FROM credentials
+         UNION ALL SELECT verifier_key_id FROM oauth_states WHERE used_at IS NULL",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|id| *id != old_id), "{ids:?}");
+    let after = Application::build(settings, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let stored = credentials::load(&app.db, &id, Kind::AccessToken)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        after
+            .state()
+            .keyring
+            .open_string(&stored.sealed, &aad)
+            .unwrap()
+            .expose_secret(),
+        TOKEN
+    );
+    assert_eq!(stored.sealed.key_id, after.state().keyring.current().id());
+}
+
+#[tokio::test]
+async fn a_malformed_previous_key_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings =
+        Settings::sandbox_defaults(format!("sqlite://{}", dir.path().join("x.db").display()));
+    settings.sandbox = false;
+    settings.master_key = Some(MasterKey::generate_base64());
+    settings.previous_master_keys = vec![secrecy::SecretString::from("nope")];
+    let err = Application::build(settings, Arc::new(SystemClock))
+        .await
+        .err()
+        .expect("start-up refused");
+    assert!(format!("{err:#}").starts_with("STORELINK_PREVIOUS_MASTER_KEYS: key 1"));
+}
