@@ -23,8 +23,9 @@ async fn main() -> std::process::ExitCode {
 
 /// Reads `.env` from the working directory if there is one; a malformed file is an error.
 fn load_dotenv() -> Result<(), dotenvy::Error> {
-    match dotenvy::dotenv() {
-        Ok(_) => Ok(()),
+    // Only the working directory's file: `dotenvy::dotenv()` would also search parent folders.
+    match dotenvy::from_path(".env") {
+        Ok(()) => Ok(()),
         Err(e) if e.not_found() => Ok(()),
         Err(e) => Err(e),
     }

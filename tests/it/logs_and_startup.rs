@@ -256,3 +256,25 @@ async fn keygen_prints_a_usable_key_and_migrate_creates_the_schema() {
     .unwrap();
     assert_eq!(tables, 4);
 }
+
+#[tokio::test]
+async fn the_working_directorys_dot_env_is_read_and_only_that_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "STORELINK_SANDBOX=perhaps\n").unwrap();
+    let output = storelink(dir.path(), &[])
+        .arg("migrate")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("STORELINK_SANDBOX"));
+
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let output = storelink(&sub, &[]).arg("migrate").output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "a parent folder's .env is not read: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
