@@ -45,7 +45,8 @@ use storelink::{
     clock::SystemClock,
     config::Settings,
     crypto::MasterKey,
-    db::installs::{self, Initiator, InstallingUser, NewInstall},
+    db::installs::{self, NewInstall},
+    domain::{Initiator, InstallingUser, Platform},
     webhooks,
 };
 
@@ -180,7 +181,7 @@ async fn start_server(
         &state.db,
         &state.keyring,
         &NewInstall {
-            provider: "maropost",
+            platform: Platform::Maropost,
             account_id: "bench-store",
             store_domain: Some("bench.example.com"),
             store_name: Some("Bench"),
@@ -195,7 +196,7 @@ async fn start_server(
     )
     .await?
     .id;
-    webhooks::set_webhook_key(&state.db, &state.keyring, &install_id, KEY, 0).await?;
+    webhooks::set_webhook_key(&state.db, &state.keyring, &install_id, KEY, "system", 0).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let address = if options.naive {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -227,7 +228,7 @@ async fn naive(
     UrlPath(install_id): UrlPath<String>,
     body: Bytes,
 ) -> StatusCode {
-    let Ok(event) = webhooks::event::parse(&body) else {
+    let Ok(event) = webhooks::order_xml::parse(&body) else {
         return StatusCode::BAD_REQUEST;
     };
     let order = event.order.as_ref();

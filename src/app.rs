@@ -1,7 +1,7 @@
-//! The application: its shared state, its routes at a glance, and serving them until asked to
-//! stop.
+//! The application: building it from its settings, its routes at a glance, and serving them until
+//! asked to stop. The state handlers share is [`crate::state`].
 
-use std::{future::Future, net::SocketAddr, ops::Deref, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use axum::{
@@ -11,26 +11,32 @@ use axum::{
     response::Response,
 };
 use tokio::{net::TcpListener, task::JoinHandle};
-use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
-use tower_sessions_sqlx_store::SqliteStore;
 use url::Url;
 
 use crate::{
+    api_access::ApiAccess,
+    client_addr::TrustedProxies,
     clock::Clock,
-    config::Settings,
-    crypto::{Keyring, MasterKey},
-    db::{self, Db, credentials, oauth_states},
-    flow::FlowContext,
+    config::{ServerLimits, Settings},
+    db::{self, oauth_states, sessions::HashedSessionStore},
+    flow, keys,
+    limits::InstallLimits,
+    measure,
+    password::PasswordChecks,
     providers::{
-        self,
         bol::{
             BolConfig,
-            tokens::{BolTokens, RefreshPolicy},
+            lifecycle::{BolTokens, RefreshPolicy},
         },
+        http,
         maropost::MaropostConfig,
+        outbound::Outbound,
     },
-    sandbox, telemetry, web,
+    sandbox::{self, Sandbox},
+    serve,
+    state::{App, AppState},
+    telemetry, web,
     webhooks::Intake,
 };
 
@@ -42,61 +48,18 @@ pub const SESSION_IDLE: time::Duration = time::Duration::minutes(30);
 const MAX_FORM_BODY: usize = 64 * 1024;
 /// How often expired sessions and old flows are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
-
-/// What every handler can reach.
-pub struct App {
-    /// The database.
-    pub db: Db,
-    /// Seals and opens credentials.
-    pub keyring: Keyring,
-    /// The time (moved by tests).
-    pub clock: Arc<dyn Clock>,
-    /// Client for calls to platforms; never follows redirects.
-    pub http: reqwest::Client,
-    /// The URL merchants reach storelink at.
-    pub public_url: Url,
-    /// Whether the built-in sandbox providers are served.
-    pub sandbox: Option<sandbox::Sandbox>,
-    /// Maropost, when enabled.
-    pub maropost: Option<MaropostConfig>,
-    /// bol.com: its endpoints always (a retailer's own credentials need only those), the code
-    /// flow when storelink's intermediary client is configured.
-    pub bol: BolConfig,
-    /// Every bol.com access token is had through this (see [`crate::providers::bol::tokens`]).
-    pub bol_tokens: BolTokens,
-    /// Checks and stores received webhook events, committing them in groups (see
-    /// [`crate::webhooks::writer`]).
-    pub webhooks: Intake,
-}
-
-impl App {
-    /// What the flow functions need.
-    pub fn flow_context(&self) -> FlowContext<'_> {
-        FlowContext {
-            db: &self.db,
-            keyring: &self.keyring,
-            clock: self.clock.as_ref(),
-        }
-    }
-}
-
-/// The state handed to handlers: cheap to clone.
-#[derive(Clone)]
-pub struct AppState(pub Arc<App>);
-
-impl Deref for AppState {
-    type Target = App;
-    fn deref(&self) -> &App {
-        &self.0
-    }
-}
+/// How long a login waits for a free password check before it is refused (503).
+const PASSWORD_CHECK_WAIT: Duration = Duration::from_secs(5);
 
 /// A built application, bound to its port, ready to serve.
 pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
-    session_store: SqliteStore,
+    session_store: HashedSessionStore,
+    server_limits: ServerLimits,
+    /// `STORELINK_METRICS_BIND`'s listener, when set.
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Application {
@@ -115,42 +78,68 @@ impl Application {
         let db =
             db::connect_with_busy_timeout(&settings.database_url, settings.busy_timeout).await?;
         db::migrate(&db).await?;
-        let keyring = load_keyring(&settings)?;
-        check_keys_in_use(&db, &keyring).await?;
+        let keyring = keys::load_keyring(&settings)?;
+        keys::check_keys_in_use(&db, &keyring).await?;
 
-        let session_store = SqliteStore::new(db.clone())
-            .with_table_name("sessions")
-            .map_err(|e| anyhow::anyhow!("session table name: {e}"))?;
-        session_store
-            .migrate()
-            .await
-            .context("failed to create the sessions table")?;
+        let session_store = HashedSessionStore::new(db.clone())?;
+        session_store.migrate().await?;
 
         let maropost = MaropostConfig::resolve(&settings.maropost, settings.sandbox, &public_url)?;
         let bol = BolConfig::resolve(&settings.bol, settings.sandbox, &public_url)?;
         let sandbox = settings
             .sandbox
-            .then(|| sandbox::Sandbox::new(&keyring, maropost.as_ref(), &bol));
+            .then(|| Sandbox::new(&keyring, clock.clone(), maropost.as_ref(), &bol));
         let webhooks = Intake::start(db.clone());
         let state = AppState(Arc::new(App {
             db,
             keyring,
             clock,
-            http: providers::http_client(settings.http_timeout)?,
+            http: http::client(settings.http_timeout)?,
+            outbound: Outbound::new(settings.http_timeout, settings.allow_private_endpoints)?,
             public_url: public_url.clone(),
-            sandbox,
+            sandbox: sandbox.is_some(),
             maropost,
             bol,
             bol_tokens: BolTokens::new(RefreshPolicy::default()),
             webhooks,
+            api: ApiAccess::new(settings.api.rate_limit),
+            proxy_max_response: settings.api.proxy_max_response,
+            trusted_proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
+            install_limits: InstallLimits::per_minute(settings.install_rate_limit),
+            password_checks: PasswordChecks::new(settings.max_password_checks, PASSWORD_CHECK_WAIT),
+            readiness: Default::default(),
         }));
-        let router = router(state.clone(), session_layer(&session_store, &public_url));
+        measure::install();
+        let metrics_listener =
+            match settings.metrics.bind {
+                Some(address) => Some(TcpListener::bind(address).await.with_context(|| {
+                    format!("STORELINK_METRICS_BIND: cannot listen on {address}")
+                })?),
+                None => None,
+            };
+        let mut router = router(
+            state.clone(),
+            sandbox,
+            session_layer(&session_store, &public_url),
+        );
+        if let Some(token) = settings.metrics.token.clone() {
+            router = router.merge(web::metrics::behind_token(token).with_state(state.clone()));
+        }
         Ok(Self {
             listener,
             router,
             state,
             session_store,
+            server_limits: settings.server.clone(),
+            metrics_listener,
         })
+    }
+
+    /// Where `/metrics` is served apart (`STORELINK_METRICS_BIND`), if it is.
+    pub fn metrics_address(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The port actually bound (useful with port 0).
@@ -180,20 +169,40 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sweeper = spawn_sweeper(self.state.clone(), self.session_store.clone());
+        let metrics = self.metrics_listener.map(|listener| {
+            let router = web::metrics::open().with_state(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
+        // Asked to stop: first say so on /readyz and keep serving for the drain delay, so a
+        // load balancer sends its new requests elsewhere before the listener closes.
+        let readiness = self.state.readiness.clone();
+        let drain_delay = self.server_limits.drain_delay;
+        let shutdown = async move {
+            shutdown.await;
+            readiness.drain();
+            if !drain_delay.is_zero() {
+                tracing::info!(
+                    seconds = drain_delay.as_secs_f64(),
+                    "draining: /readyz answers 503"
+                );
+                tokio::time::sleep(drain_delay).await;
+            }
+        };
         tracing::info!(
             address = %self.listener.local_addr()?,
             public_url = %self.state.public_url,
-            sandbox = self.state.sandbox.is_some(),
+            sandbox = self.state.sandbox,
             "storelink is listening"
         );
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served = serve::serve(self.listener, self.router, self.server_limits, shutdown).await;
         sweeper.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         // Requests in flight have had their answers; write anything still queued, then stop.
         self.state.webhooks.shutdown().await;
         self.state.db.close().await;
@@ -203,46 +212,58 @@ impl Application {
 }
 
 /// All routes, with sessions, security headers and request logging.
-fn router(state: AppState, sessions: SessionManagerLayer<SqliteStore>) -> Router {
+fn router(
+    state: AppState,
+    sandbox: Option<Sandbox>,
+    sessions: SessionManagerLayer<HashedSessionStore>,
+) -> Router {
     let mut pages = Router::new()
         .merge(web::install::router())
         .merge(web::console::router())
         .merge(web::health::router());
-    if state.sandbox.is_some() {
-        pages = pages.merge(sandbox::router());
+    if let Some(sandbox) = sandbox {
+        // The stand-ins carry their own state: they are platforms, not part of storelink.
+        pages = pages.merge(sandbox::router(sandbox));
     }
     let pages = pages
         .layer(sessions)
         // Forms are small; a body past this is refused before it is read in full.
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BODY))
-        // Pages hold states, codes' outcomes and (later) console data: never cache them.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BODY));
 
     let https = state.public_url.scheme() == "https";
     Router::new()
         .merge(pages)
         // Machine-facing: no session, and a body limit of its own.
-        .merge(web::webhooks::router())
-        .nest_service("/static", ServeDir::new("static"))
+        .merge(web::receiving::router())
+        .merge(web::api::router())
+        .merge(web::assets::router())
+        // Counted by the route they matched (the pattern, never the raw path).
+        .route_layer(axum::middleware::from_fn(measure::http))
         .fallback(web::not_found)
         .layer(axum::middleware::map_response_with_state(
             https,
             security_headers,
         ))
         .layer(telemetry::trace_layer())
+        // Outside the trace layer, so the request's span carries its id.
+        .layer(axum::middleware::from_fn(telemetry::request_id))
         .with_state(state)
 }
 
 /// Sets the headers every response carries, error pages and 404s included.
 async fn security_headers(State(https): State<bool>, mut response: Response) -> Response {
     let headers = response.headers_mut();
+    // Pages hold states, codes' outcomes and console data: no answer is cached, whichever part
+    // of storelink (or the fallback) gave it, unless it said otherwise itself (the embedded
+    // assets, whose versioned URLs never change their content).
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; object-src 'none'; \
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+             object-src 'none'; \
              base-uri 'none'; frame-ancestors 'none'",
         ),
     );
@@ -268,7 +289,10 @@ async fn security_headers(State(https): State<bool>, mut response: Response) -> 
 
 /// The session layer: HttpOnly, SameSite=Lax (so the cookie comes back on the platform's
 /// redirect to our callback), Secure when the public URL is https, ending after 30 idle minutes.
-fn session_layer(store: &SqliteStore, public_url: &Url) -> SessionManagerLayer<SqliteStore> {
+fn session_layer(
+    store: &HashedSessionStore,
+    public_url: &Url,
+) -> SessionManagerLayer<HashedSessionStore> {
     SessionManagerLayer::new(store.clone())
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -278,70 +302,8 @@ fn session_layer(store: &SqliteStore, public_url: &Url) -> SessionManagerLayer<S
         .with_expiry(Expiry::OnInactivity(SESSION_IDLE))
 }
 
-/// Loads the master key (and any previous ones); in sandbox mode without one, creates a development key beside the
-/// database (once) and says so loudly.
-pub fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
-    let previous = settings
-        .previous_master_keys
-        .iter()
-        .enumerate()
-        .map(|(i, encoded)| {
-            MasterKey::from_base64(encoded)
-                .map_err(|e| anyhow::anyhow!("STORELINK_PREVIOUS_MASTER_KEYS: key {}: {e}", i + 1))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if let Some(encoded) = &settings.master_key {
-        let key = MasterKey::from_base64(encoded)
-            .map_err(|e| anyhow::anyhow!("STORELINK_MASTER_KEY: {e}"))?;
-        return Ok(Keyring::with_previous(key, previous));
-    }
-    if !settings.sandbox {
-        anyhow::bail!("STORELINK_MASTER_KEY: required outside sandbox mode");
-    }
-    let path = dev_key_path(&settings.database_url);
-    let (key, created) = MasterKey::load_or_create_dev_key(&path)?;
-    tracing::warn!(
-        path = %path.display(),
-        created,
-        "sandbox mode: credentials are sealed with a development key kept in a file; \
-         set STORELINK_MASTER_KEY (see `storelink keygen`) for real use"
-    );
-    Ok(Keyring::with_previous(key, previous))
-}
-
-/// `storelink.db` -> `storelink.db.master-key`, beside the database.
-fn dev_key_path(database_url: &str) -> std::path::PathBuf {
-    match db::sqlite_path(database_url) {
-        Some(path) => {
-            let mut name = path.file_name().unwrap_or_default().to_os_string();
-            name.push(".master-key");
-            path.with_file_name(name)
-        }
-        None => std::path::PathBuf::from("storelink.master-key"),
-    }
-}
-
-/// Refuses to start when stored credentials were sealed under a key this process lacks: better
-/// a clear stop now than credentials that cannot be opened when they are needed.
-async fn check_keys_in_use(db: &Db, keyring: &Keyring) -> anyhow::Result<()> {
-    let unknown: Vec<String> = credentials::key_ids_in_use(db)
-        .await?
-        .into_iter()
-        .filter(|id| !keyring.has_key(id))
-        .collect();
-    if !unknown.is_empty() {
-        anyhow::bail!(
-            "STORELINK_MASTER_KEY: stored credentials were sealed under key id {}, but the \
-             configured key has id {}; start with the key they were sealed with",
-            unknown.join(", "),
-            keyring.current().id()
-        );
-    }
-    Ok(())
-}
-
-/// Every minute: deletes expired sessions and flows older than a day.
-fn spawn_sweeper(state: AppState, sessions: SqliteStore) -> JoinHandle<()> {
+/// Every minute: deletes expired sessions, then [`sweep_once`].
+fn spawn_sweeper(state: AppState, sessions: HashedSessionStore) -> JoinHandle<()> {
     use tower_sessions::ExpiredDeletion as _;
     tokio::spawn(async move {
         // The first sweep waits a full period: start-up (and tests) need the database more.
@@ -352,12 +314,21 @@ fn spawn_sweeper(state: AppState, sessions: SqliteStore) -> JoinHandle<()> {
             if let Err(e) = sessions.delete_expired().await {
                 tracing::warn!(error = %e, "failed to delete expired sessions");
             }
-            let cutoff = state.clock.unix() - 24 * 60 * 60;
-            if let Err(e) = oauth_states::delete_older_than(&state.db, cutoff).await {
-                tracing::warn!(error = %e, "failed to delete old authorization flows");
-            }
+            sweep_once(&state).await;
         }
     })
+}
+
+/// Deletes flows that expired more than [`flow::SWEEP_AFTER_EXPIRY_SECS`] ago, and forgets
+/// rate-limited clients whose allowance is full again.
+pub async fn sweep_once(state: &AppState) {
+    let cutoff = state.clock.unix() - flow::STATE_LIFETIME_SECS - flow::SWEEP_AFTER_EXPIRY_SECS;
+    match oauth_states::delete_older_than(&state.db, cutoff).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(flows = n, "expired authorization flows deleted"),
+        Err(e) => tracing::warn!(error = %e, "failed to delete old authorization flows"),
+    }
+    state.install_limits.sweep();
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

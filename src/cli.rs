@@ -1,4 +1,5 @@
-//! The command line: `storelink [serve]`, `migrate`, `keygen`, `operator add/list/remove`.
+//! The command line: `storelink [serve]`, `migrate`, `keygen`, `rotate-keys`,
+//! `operator add/list/remove`, `api-key create/list/revoke`.
 
 use std::sync::Arc;
 
@@ -10,7 +11,8 @@ use crate::{
     clock::{Clock as _, SystemClock},
     config::Settings,
     crypto::MasterKey,
-    db::{self, operators},
+    db::{self, api_keys, operators},
+    domain::api_key::ApiKeySecret,
     password,
 };
 
@@ -38,6 +40,26 @@ pub enum Command {
     /// Manage console operators.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Manage keys for the vendor API.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+/// `storelink api-key ...`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key; it is printed once, alone on one line of standard output.
+    Create {
+        /// A name for the key (what the audit log and the console call it).
+        name: String,
+    },
+    /// List keys: names, when created, when last used (never the keys).
+    List,
+    /// Revoke a key: its requests are refused from the next one on.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
 }
 
 /// `storelink operator ...`
@@ -84,7 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::RotateKeys => {
             let settings = Settings::from_env()?;
-            let keyring = crate::app::load_keyring(&settings)?;
+            let keyring = crate::keys::load_keyring(&settings)?;
             let pool = db::connect(&settings.database_url).await?;
             db::migrate(&pool).await?;
             let result = db::credentials::reseal_all(&pool, &keyring).await;
@@ -104,7 +126,66 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             pool.close().await;
             result
         }
+        Command::ApiKey(command) => {
+            let settings = Settings::from_env()?;
+            let pool = db::connect(&settings.database_url).await?;
+            db::migrate(&pool).await?;
+            let result = api_key(&pool, command).await;
+            pool.close().await;
+            result
+        }
     }
+}
+
+/// Who the audit log says ran a command.
+const CLI_ACTOR: &str = "cli";
+
+async fn api_key(pool: &db::Db, command: ApiKeyCommand) -> anyhow::Result<()> {
+    let now = SystemClock.unix();
+    match command {
+        ApiKeyCommand::Create { name } => {
+            let name = api_keys::checked_name(&name)?;
+            let key = ApiKeySecret::generate();
+            api_keys::create(
+                pool,
+                &name,
+                &key.hash(),
+                &key.shown_prefix(),
+                CLI_ACTOR,
+                now,
+            )
+            .await?;
+            eprintln!("API key {name} created. It is shown once, here; store it now:");
+            println!("{}", key.expose());
+        }
+        ApiKeyCommand::List => {
+            for key in api_keys::list(pool).await? {
+                let last = key
+                    .last_used_at
+                    .map(crate::clock::fmt_time)
+                    .unwrap_or_else(|| "never".into());
+                let state = key
+                    .revoked_at
+                    .map(|at| format!("revoked {}", crate::clock::fmt_time(at)))
+                    .unwrap_or_else(|| "live".into());
+                println!(
+                    "{}\t{}…\tcreated {}\tlast used: {last}\t{state}",
+                    key.name,
+                    key.prefix,
+                    crate::clock::fmt_time(key.created_at)
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { name } => {
+            match api_keys::revoke(pool, name.trim(), CLI_ACTOR, now).await? {
+                api_keys::Revoked::Now => println!("API key {} revoked", name.trim()),
+                api_keys::Revoked::Missing => {
+                    anyhow::bail!("no live API key is named {:?}", name.trim())
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn operator(pool: &db::Db, command: OperatorCommand) -> anyhow::Result<()> {
@@ -123,7 +204,7 @@ async fn operator(pool: &db::Db, command: OperatorCommand) -> anyhow::Result<()>
             for op in operators::list(pool).await? {
                 let last = op
                     .last_login_at
-                    .map(crate::web::console::fmt_time)
+                    .map(crate::clock::fmt_time)
                     .unwrap_or_else(|| "never".into());
                 println!("{}\tlast login: {last}", op.email);
             }

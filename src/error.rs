@@ -3,13 +3,13 @@
 
 use askama::Template;
 use axum::{
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
 
 use crate::{
     flow::{FlowError, StateError},
-    providers::TokenError,
+    providers::token::TokenError,
 };
 
 /// A failed request.
@@ -55,6 +55,20 @@ pub enum AppError {
         /// The `error_description` parameter, shortened.
         description: Option<String>,
     },
+    /// Too many requests of this kind from this client address: answered `429` with
+    /// `Retry-After`.
+    #[error("rate limited for {retry_after} s")]
+    RateLimited {
+        /// Seconds until the client may try again.
+        retry_after: u64,
+    },
+    /// storelink cannot take this request now (too much of the same work is running): `503`
+    /// with `Retry-After`.
+    #[error("busy; retry after {retry_after} s")]
+    Busy {
+        /// Seconds after which trying again makes sense.
+        retry_after: u64,
+    },
     /// A failure of ours.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -75,8 +89,9 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-/// The error page.
-#[derive(Template)]
+/// The error page. A copy rides along in the response's extensions, so that a part of the site
+/// with a layout of its own (the console) can show the same words in that layout.
+#[derive(Debug, Clone, Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
     /// HTTP status code.
@@ -85,8 +100,29 @@ pub struct ErrorPage {
     pub title: String,
     /// Explanation.
     pub message: String,
-    /// Whether to offer "start again".
-    pub offer_restart: bool,
+    /// The way on, as `(href, label)`: "Start again" after a failed installation, the home page
+    /// after a 404; none when waiting is the answer.
+    pub next: Option<(&'static str, &'static str)>,
+}
+
+/// Where a merchant starts an installation again.
+const START_AGAIN: Option<(&str, &str)> = Some(("/", "Start again"));
+
+impl AppError {
+    /// A short, stable name for the kind of failure (for metrics; never holds input).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::BadRequest { .. } => "bad_request",
+            Self::Forbidden { .. } => "forbidden",
+            Self::NotFound => "not_found",
+            Self::State(_) => "state",
+            Self::Token { .. } => "token",
+            Self::ProviderError { .. } => "provider_error",
+            Self::Internal(_) => "internal",
+            #[allow(unreachable_patterns)]
+            _ => "other",
+        }
+    }
 }
 
 impl AppError {
@@ -100,20 +136,22 @@ impl AppError {
             Self::State(_) => StatusCode::BAD_REQUEST,
             Self::Token { source, .. } if source.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
             Self::Token { .. } | Self::ProviderError { .. } => StatusCode::BAD_GATEWAY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn page(&self) -> ErrorPage {
         let status = self.status().as_u16();
-        let (title, message, offer_restart) = match self {
+        let (title, message, next) = match self {
             Self::BadRequest { title, message } | Self::Forbidden { title, message } => {
-                ((*title).to_owned(), message.clone(), true)
+                ((*title).to_owned(), message.clone(), START_AGAIN)
             }
             Self::NotFound => (
                 "Page not found".to_owned(),
                 "There is nothing at this address.".to_owned(),
-                true,
+                Some(("/", "Go to the home page")),
             ),
             Self::State(e) => (
                 "This installation link cannot be used".to_owned(),
@@ -121,14 +159,14 @@ impl AppError {
                     "{}. Nothing was installed. Start the installation again from the beginning.",
                     capitalize(&e.to_string())
                 ),
-                true,
+                START_AGAIN,
             ),
             Self::Token { provider, source } => (
                 format!("{provider} did not complete the installation"),
                 format!(
                     "{provider}'s token endpoint {source}. Nothing was stored; you can try again."
                 ),
-                true,
+                START_AGAIN,
             ),
             Self::ProviderError {
                 provider,
@@ -144,20 +182,38 @@ impl AppError {
                         "{provider} answered \u{201c}{error}\u{201d}. Nothing was installed."
                     ),
                 },
-                true,
+                START_AGAIN,
+            ),
+            Self::RateLimited { retry_after } => (
+                "Too many attempts".to_owned(),
+                format!(
+                    "Too many requests like this one have come from your network. Try again in \
+                     {retry_after} second{}.",
+                    if *retry_after == 1 { "" } else { "s" }
+                ),
+                None,
+            ),
+            Self::Busy { retry_after } => (
+                "Busy".to_owned(),
+                format!(
+                    "storelink is handling too many requests like this one. Try again in \
+                     {retry_after} second{}.",
+                    if *retry_after == 1 { "" } else { "s" }
+                ),
+                None,
             ),
             Self::Internal(_) => (
                 "Something went wrong on our side".to_owned(),
                 "The request could not be completed. It has been logged; please try again later."
                     .to_owned(),
-                false,
+                None,
             ),
         };
         ErrorPage {
             status,
             title,
             message,
-            offer_restart,
+            next,
         }
     }
 }
@@ -180,7 +236,15 @@ impl IntoResponse for AppError {
             _ if status.is_server_error() => tracing::warn!(error = %self, "request failed"),
             _ => tracing::info!(error = %self, "request refused"),
         }
-        (status, render_or_plain(&self.page())).into_response()
+        let page = self.page();
+        let mut response = (status, render_or_plain(&page)).into_response();
+        response.extensions_mut().insert(page);
+        if let Self::RateLimited { retry_after } | Self::Busy { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response
     }
 }
 

@@ -13,49 +13,19 @@ use crate::{
     clock::Clock,
     crypto::{Keyring, constant_time_eq, random_hex, sha256_hex},
     db::{Db, oauth_states},
-    domain::StoreDomain,
+    domain::{Platform, StoreDomain},
 };
 
 /// How long a started flow may take, in seconds.
 pub const STATE_LIFETIME_SECS: i64 = 10 * 60;
+/// Flows are deleted this long after they expire (until then a late or replayed callback is
+/// told "expired" or "used" rather than "unknown").
+pub const SWEEP_AFTER_EXPIRY_SECS: i64 = 5 * 60;
+/// Unused flows one browser may hold at once: starting another drops its oldest.
+pub const MAX_LIVE_FLOWS_PER_BROWSER: i64 = 10;
 
 /// Session key of the random value that ties flows to this browser.
 const BROWSER_BINDING_KEY: &str = "flow.browser_binding";
-
-/// The platforms storelink runs flows for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    /// Maropost Commerce Cloud.
-    Maropost,
-    /// bol.com.
-    Bol,
-}
-
-impl Provider {
-    /// The name stored in the database and used in routes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Maropost => "maropost",
-            Self::Bol => "bol",
-        }
-    }
-
-    /// The name shown to people.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Self::Maropost => "Maropost Commerce Cloud",
-            Self::Bol => "bol.com",
-        }
-    }
-
-    fn from_stored(name: &str) -> Option<Self> {
-        match name {
-            "maropost" => Some(Self::Maropost),
-            "bol" => Some(Self::Bol),
-            _ => None,
-        }
-    }
-}
 
 /// A flow that has just been started: what goes into the authorize URL.
 pub struct StartedFlow {
@@ -119,14 +89,15 @@ pub struct FlowContext<'a> {
     pub clock: &'a dyn Clock,
 }
 
-/// Starts a flow for `provider` in this browser's session.
+/// Starts a flow for `platform` in this browser's session.
 pub async fn start(
     ctx: &FlowContext<'_>,
     session: &Session,
-    provider: Provider,
+    platform: Platform,
     store_domain: Option<&StoreDomain>,
 ) -> anyhow::Result<StartedFlow> {
     let binding = browser_binding(session).await?;
+    let browser_hash = sha256_hex(binding.as_bytes());
     let state = CsrfToken::new_random_len(32);
     let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
     let state_hash = sha256_hex(state.secret().as_bytes());
@@ -137,25 +108,27 @@ pub async fn start(
         ctx.db,
         &oauth_states::NewFlow {
             state_hash: &state_hash,
-            provider: provider.as_str(),
-            browser_hash: &sha256_hex(binding.as_bytes()),
+            platform,
+            browser_hash: &browser_hash,
             store_domain: store_domain.map(StoreDomain::as_str),
             verifier: &sealed,
             created_at: ctx.clock.unix(),
         },
     )
     .await?;
+    // One browser cannot pile up flows: its oldest unused ones make room.
+    oauth_states::keep_newest_unused(ctx.db, &browser_hash, MAX_LIVE_FLOWS_PER_BROWSER).await?;
     Ok(StartedFlow {
         state,
         pkce_challenge,
     })
 }
 
-/// Checks a callback's state for `provider` and spends it.
+/// Checks a callback's state for `platform` and spends it.
 pub async fn finish(
     ctx: &FlowContext<'_>,
     session: &Session,
-    provider: Provider,
+    platform: Platform,
     state: &str,
 ) -> Result<ReturnedFlow, FlowError> {
     // A state far longer than ours cannot be one of ours; don't hash megabytes to find out.
@@ -168,11 +141,11 @@ pub async fn finish(
         .map_err(anyhow::Error::from)?
         .ok_or(StateError::Unknown)?;
 
-    let started_for = Provider::from_stored(&stored.provider).ok_or(StateError::Unknown)?;
-    if started_for != provider {
+    let started_for = stored.platform;
+    if started_for != platform {
         return Err(StateError::OtherProvider {
             started_for: started_for.display_name(),
-            arrived_at: provider.display_name(),
+            arrived_at: platform.display_name(),
         }
         .into());
     }
@@ -217,6 +190,11 @@ pub async fn finish(
         store_domain,
         pkce_verifier: PkceCodeVerifier::new(verifier.expose_secret().to_owned()),
     })
+}
+
+/// Whether this browser has started a flow here (it holds a flow binding in its session).
+pub async fn has_started_flows(session: &Session) -> anyhow::Result<bool> {
+    Ok(session.get::<String>(BROWSER_BINDING_KEY).await?.is_some())
 }
 
 /// The browser's binding, created on its first flow. It lives in the session, which survives a

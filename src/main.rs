@@ -10,7 +10,13 @@ async fn main() -> std::process::ExitCode {
         eprintln!("storelink: .env: {e}");
         return std::process::ExitCode::FAILURE;
     }
-    telemetry::init();
+    match telemetry::LogFormat::from_env() {
+        Ok(format) => telemetry::init_with(format),
+        Err(e) => {
+            eprintln!("storelink: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     match cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

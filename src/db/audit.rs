@@ -29,6 +29,13 @@ pub enum Action {
     NeedsAttention,
     /// An operator tested a connection (the detail says how it went).
     TestConnection,
+    /// An operator created a vendor API key.
+    ApiKeyCreated,
+    /// An operator revoked a vendor API key.
+    ApiKeyRevoked,
+    /// A vendor API key read an install's access token (at most one entry per key, install and
+    /// minute).
+    TokenRead,
 }
 
 impl Action {
@@ -46,11 +53,34 @@ impl Action {
             Self::WebhookKeySet => "webhook_key_set",
             Self::NeedsAttention => "needs_attention",
             Self::TestConnection => "test_connection",
+            Self::ApiKeyCreated => "api_key_created",
+            Self::ApiKeyRevoked => "api_key_revoked",
+            Self::TokenRead => "token_read",
+        }
+    }
+
+    /// The action in words, as pages show it ("Webhook key set").
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Install => "Installed",
+            Self::Reinstall => "Installed again",
+            Self::Revoke => "Revoked",
+            Self::Login => "Logged in",
+            Self::LoginFailed => "Login failed",
+            Self::Lockout => "Locked out",
+            Self::LoginRefused => "Login refused",
+            Self::Logout => "Logged out",
+            Self::WebhookKeySet => "Webhook key set",
+            Self::NeedsAttention => "Needs attention",
+            Self::TestConnection => "Connection tested",
+            Self::ApiKeyCreated => "API key created",
+            Self::ApiKeyRevoked => "API key revoked",
+            Self::TokenRead => "Access token read",
         }
     }
 
     /// Every action, for the audit page's filter.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 14] = [
         Self::Install,
         Self::Reinstall,
         Self::Revoke,
@@ -62,12 +92,35 @@ impl Action {
         Self::WebhookKeySet,
         Self::NeedsAttention,
         Self::TestConnection,
+        Self::ApiKeyCreated,
+        Self::ApiKeyRevoked,
+        Self::TokenRead,
     ];
 
     /// The action stored as `name`.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == name)
     }
+}
+
+/// Who an entry's actor is, as pages show it: `operator:op@example.com` is "op@example.com",
+/// `api-key:backend` is "API key backend", `merchant` is "Merchant", and so on; an actor this
+/// version does not know is shown as stored.
+pub fn actor_label(actor: &str) -> String {
+    if let Some(email) = actor.strip_prefix("operator:") {
+        return email.to_owned();
+    }
+    if let Some(name) = actor.strip_prefix("api-key:") {
+        return format!("API key {name}");
+    }
+    match actor {
+        "merchant" => "Merchant",
+        "system" => "storelink",
+        "anonymous" => "Someone not logged in",
+        "cli" => "Command line",
+        other => other,
+    }
+    .to_owned()
 }
 
 /// One row of the audit log.
@@ -83,11 +136,30 @@ pub struct Entry {
     pub action: String,
     /// The install concerned, if any.
     pub install_id: Option<String>,
-    /// Human-readable detail; never a secret.
+    /// What happened, in storelink's own words; never a secret, never a value from outside.
     pub detail: String,
+    /// The values from outside, as a JSON array of `[name, value]` pairs (see [`Entry::fields`]).
+    #[sqlx(rename = "fields")]
+    pub fields_json: String,
+}
+
+impl Entry {
+    /// The entry's values from outside, in order: `(name, value)`.
+    pub fn fields(&self) -> Vec<(String, String)> {
+        serde_json::from_str(&self.fields_json).unwrap_or_default()
+    }
+}
+
+/// Values from outside for an audit entry: each is stored and shown apart from the entry's
+/// text, under its name.
+pub type Fields<'a> = &'a [(&'a str, &'a str)];
+
+fn fields_json(fields: Fields<'_>) -> String {
+    serde_json::to_string(fields).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// Appends an entry, inside the caller's transaction so it commits with the change it records.
+/// `detail` is storelink's own words; anything from outside goes into `fields`.
 pub async fn record(
     conn: &mut SqliteConnection,
     at: i64,
@@ -95,15 +167,18 @@ pub async fn record(
     action: Action,
     install_id: Option<&str>,
     detail: &str,
+    fields: Fields<'_>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, install_id, detail) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO audit_log (at, actor, action, install_id, detail, fields)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(at)
     .bind(actor)
     .bind(action.as_str())
     .bind(install_id)
     .bind(detail)
+    .bind(fields_json(fields))
     .execute(conn)
     .await?;
     Ok(())
@@ -112,7 +187,7 @@ pub async fn record(
 /// The newest entries for one install, newest first.
 pub async fn for_install(db: &Db, install_id: &str, limit: i64) -> sqlx::Result<Vec<Entry>> {
     sqlx::query_as(
-        "SELECT id, at, actor, action, install_id, detail FROM audit_log
+        "SELECT id, at, actor, action, install_id, detail, fields FROM audit_log
          WHERE install_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(install_id)
@@ -129,9 +204,10 @@ pub async fn record_now(
     action: Action,
     install_id: Option<&str>,
     detail: &str,
+    fields: Fields<'_>,
 ) -> sqlx::Result<()> {
     let mut conn = db.acquire().await?;
-    record(&mut conn, at, actor, action, install_id, detail).await
+    record(&mut conn, at, actor, action, install_id, detail, fields).await
 }
 
 /// What the audit page filters by.
@@ -151,7 +227,7 @@ pub async fn list(
     limit: i64,
 ) -> sqlx::Result<Vec<Entry>> {
     sqlx::query_as(
-        "SELECT id, at, actor, action, install_id, detail FROM audit_log
+        "SELECT id, at, actor, action, install_id, detail, fields FROM audit_log
          WHERE ($1 IS NULL OR install_id = $1)
            AND ($2 IS NULL OR action = $2)
            AND ($3 IS NULL OR id < $3)
@@ -163,4 +239,59 @@ pub async fn list(
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+/// Where a page of [`list`] stands: how many entries match the filter, and how many of them
+/// come before the page that starts below `before` (are on earlier pages).
+pub async fn position(db: &Db, filter: &Filter, before: Option<i64>) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM($3 IS NOT NULL AND id >= $3), 0) FROM audit_log
+         WHERE ($1 IS NULL OR install_id = $1)
+           AND ($2 IS NULL OR action = $2)",
+    )
+    .bind(&filter.install_id)
+    .bind(filter.action.map(Action::as_str))
+    .bind(before)
+    .fetch_one(db)
+    .await
+}
+
+/// The `before` of the page ahead of the one that starts below `before`, for a "Previous"
+/// link: `None` when that page is the first.
+pub async fn previous_before(
+    db: &Db,
+    filter: &Filter,
+    before: i64,
+    page_size: i64,
+) -> sqlx::Result<Option<i64>> {
+    // The previous page is the `page_size` entries from `before` upwards; the entry just above
+    // them, if any, is where that page starts below.
+    sqlx::query_scalar(
+        "SELECT id FROM audit_log
+         WHERE ($1 IS NULL OR install_id = $1)
+           AND ($2 IS NULL OR action = $2)
+           AND id >= $3
+         ORDER BY id ASC LIMIT 1 OFFSET $4",
+    )
+    .bind(&filter.install_id)
+    .bind(filter.action.map(Action::as_str))
+    .bind(before)
+    .bind(page_size)
+    .fetch_optional(db)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_and_actors_read_as_words() {
+        assert_eq!(Action::WebhookKeySet.label(), "Webhook key set");
+        assert!(Action::ALL.iter().all(|a| !a.label().contains('_')));
+        assert_eq!(actor_label("operator:op@example.com"), "op@example.com");
+        assert_eq!(actor_label("api-key:backend"), "API key backend");
+        assert_eq!(actor_label("merchant"), "Merchant");
+        assert_eq!(actor_label("something-new"), "something-new");
+    }
 }

@@ -112,10 +112,19 @@ pub async fn open(
     let Some(stored) = load(db, install_id, kind).await? else {
         return Ok(None);
     };
-    let secret = keyring
-        .open_string(&stored.sealed, &associated_data(install_id, kind))
-        .map_err(|e| anyhow::anyhow!("cannot open the stored {}: {e}", kind.as_str()))?;
-    Ok(Some(secret))
+    open_sealed(keyring, install_id, kind, &stored.sealed).map(Some)
+}
+
+/// Opens a credential of `kind` read for `install_id` (with its install, say).
+pub fn open_sealed(
+    keyring: &Keyring,
+    install_id: &str,
+    kind: Kind,
+    sealed: &Sealed,
+) -> anyhow::Result<SecretString> {
+    keyring
+        .open_string(sealed, &associated_data(install_id, kind))
+        .map_err(|e| anyhow::anyhow!("cannot open the stored {}: {e}", kind.as_str()))
 }
 
 /// Erases one credential of an install, inside the caller's transaction.

@@ -9,9 +9,13 @@ use std::collections::HashSet;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Db;
-use crate::{crypto::Sealed, db::credentials::Kind};
+use crate::{
+    crypto::Sealed,
+    db::credentials::Kind,
+    domain::{InstallStatus, OrderStatus},
+};
 
-/// An event to store. The fields come from a validated [`crate::webhooks::event::OrderEvent`].
+/// An event to store. The fields come from a validated [`crate::webhooks::order_event::OrderEvent`].
 #[derive(Clone)]
 pub struct NewEvent {
     /// The install it was sent for.
@@ -25,7 +29,7 @@ pub struct NewEvent {
     /// `<OrderID>`.
     pub order_id: Option<String>,
     /// `<OrderStatus>`.
-    pub order_status: Option<String>,
+    pub order_status: Option<OrderStatus>,
     /// When storelink received it, Unix seconds.
     pub received_at: i64,
     /// The document as received.
@@ -99,7 +103,7 @@ pub async fn insert_many(
                 .push_bind(&event.event_type)
                 .push_bind(&event.sent_time)
                 .push_bind(&event.order_id)
-                .push_bind(&event.order_status)
+                .push_bind(event.order_status)
                 .push_bind(event.received_at)
                 .push_bind(&event.raw_body);
         });
@@ -187,7 +191,7 @@ pub struct Event {
     /// `<OrderID>`.
     pub order_id: Option<String>,
     /// `<OrderStatus>`.
-    pub order_status: Option<String>,
+    pub order_status: Option<OrderStatus>,
     /// When storelink received it, Unix seconds.
     pub received_at: i64,
 }
@@ -216,8 +220,8 @@ pub struct Filter {
     pub install_id: Option<String>,
     /// One order (`<OrderID>`, exact).
     pub order_id: Option<String>,
-    /// One order status, as Maropost writes it (`Pick`, `On Hold`, ...).
-    pub status: Option<String>,
+    /// One order status.
+    pub status: Option<OrderStatus>,
 }
 
 /// One page of events matching `filter`, newest first, starting after `before` (the `id` of the
@@ -232,30 +236,93 @@ pub async fn list(
     before: Option<i64>,
     limit: i64,
 ) -> sqlx::Result<Vec<Event>> {
-    let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
-    let mut clause = " WHERE ";
-    let mut and = |query: &mut QueryBuilder<'_, Sqlite>| {
-        query.push(clause);
-        clause = " AND ";
-    };
-    if let Some(install_id) = &filter.install_id {
-        and(&mut query);
-        query.push("install_id = ").push_bind(install_id.clone());
-    }
-    if let Some(order_id) = &filter.order_id {
-        and(&mut query);
-        query.push("order_id = ").push_bind(order_id.clone());
-    }
-    if let Some(status) = &filter.status {
-        and(&mut query);
-        query.push("order_status = ").push_bind(status.clone());
-    }
+    let mut query =
+        QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1"));
+    push_filter(&mut query, filter);
     if let Some(before) = before {
-        and(&mut query);
-        query.push("id < ").push_bind(before);
+        query.push(" AND id < ").push_bind(before);
     }
     query
         .push(" ORDER BY id DESC LIMIT ")
+        .push_bind(limit.clamp(0, 1000));
+    query.build_query_as().fetch_all(db).await
+}
+
+/// Where a page of [`list`] stands: how many events match `filter`, and how many of them come
+/// before the page that starts below `before` (are on earlier pages).
+pub async fn position(db: &Db, filter: &Filter, before: Option<i64>) -> sqlx::Result<(i64, i64)> {
+    let mut query = QueryBuilder::<Sqlite>::new("SELECT COUNT(*), ");
+    match before {
+        Some(before) => {
+            query
+                .push("COALESCE(SUM(id >= ")
+                .push_bind(before)
+                .push("), 0)");
+        }
+        None => {
+            query.push("0");
+        }
+    }
+    query.push(" FROM events WHERE 1 = 1");
+    push_filter(&mut query, filter);
+    query.build_query_as().fetch_one(db).await
+}
+
+/// The `before` of the page ahead of the one that starts below `before`, for a "Previous"
+/// link: `None` when that page is the first.
+pub async fn previous_before(
+    db: &Db,
+    filter: &Filter,
+    before: i64,
+    page_size: i64,
+) -> sqlx::Result<Option<i64>> {
+    // The previous page is the `page_size` events from `before` upwards; the one just above
+    // them, if any, is where that page starts below.
+    let mut query = QueryBuilder::<Sqlite>::new("SELECT id FROM events WHERE 1 = 1");
+    push_filter(&mut query, filter);
+    query
+        .push(" AND id >= ")
+        .push_bind(before)
+        .push(" ORDER BY id ASC LIMIT 1 OFFSET ")
+        .push_bind(page_size);
+    query.build_query_scalar().fetch_optional(db).await
+}
+
+/// Adds `filter`'s conditions to a query that ends in `WHERE 1 = 1`; only those in use, so
+/// SQLite can pick the index that serves them.
+fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &Filter) {
+    if let Some(install_id) = &filter.install_id {
+        query
+            .push(" AND install_id = ")
+            .push_bind(install_id.clone());
+    }
+    if let Some(order_id) = &filter.order_id {
+        query.push(" AND order_id = ").push_bind(order_id.clone());
+    }
+    if let Some(status) = filter.status {
+        query.push(" AND order_status = ").push_bind(status);
+    }
+}
+
+/// The events stored after event `after` (an `id`; 0 for the start), oldest first, of one
+/// install or of all: a feed to poll. Ids only grow, and a transaction's events become visible
+/// together once it commits (SQLite has one writer), so polling with the last `id` seen never
+/// skips or repeats an event.
+pub async fn feed(
+    db: &Db,
+    install_id: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Event>> {
+    let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
+    query.push(" WHERE id > ").push_bind(after);
+    if let Some(install_id) = install_id {
+        query
+            .push(" AND install_id = ")
+            .push_bind(install_id.to_owned());
+    }
+    query
+        .push(" ORDER BY id LIMIT ")
         .push_bind(limit.clamp(0, 1000));
     query.build_query_as().fetch_all(db).await
 }
@@ -281,10 +348,22 @@ pub async fn raw_body(db: &Db, id: i64) -> sqlx::Result<Option<String>> {
 pub async fn counts_by_status_since(
     db: &Db,
     since_unix: i64,
-) -> sqlx::Result<Vec<(Option<String>, i64)>> {
+) -> sqlx::Result<Vec<(Option<OrderStatus>, i64)>> {
     sqlx::query_as(
         "SELECT order_status, COUNT(*) AS n FROM events WHERE received_at >= $1
          GROUP BY order_status ORDER BY n DESC, order_status",
+    )
+    .bind(since_unix)
+    .fetch_all(db)
+    .await
+}
+
+/// How many events arrived on each UTC day (`day` = Unix seconds / 86,400) at or after
+/// `since_unix`, as `(day, count)`; days without any are left out.
+pub async fn counts_by_day_since(db: &Db, since_unix: i64) -> sqlx::Result<Vec<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT received_at / 86400 AS day, COUNT(*) FROM events WHERE received_at >= $1
+         GROUP BY day ORDER BY day",
     )
     .bind(since_unix)
     .fetch_all(db)
@@ -308,14 +387,19 @@ pub async fn counts_by_install_since(db: &Db, since_unix: i64) -> sqlx::Result<V
 #[derive(Debug, Clone)]
 pub struct Receiver {
     /// `active`, `revoked`, `needs_attention`.
-    pub status: String,
+    pub status: InstallStatus,
     /// The sealed `NETOAPI_KEY`, when one has been set.
     pub webhook_key: Option<Sealed>,
 }
 
 /// The install `install_id` as the webhook route sees it, or `None` when there is none.
 pub async fn receiver(db: &Db, install_id: &str) -> sqlx::Result<Option<Receiver>> {
-    type Row = (String, Option<String>, Option<Vec<u8>>, Option<Vec<u8>>);
+    type Row = (
+        InstallStatus,
+        Option<String>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+    );
     let row: Option<Row> = sqlx::query_as(
         "SELECT i.status, c.key_id, c.nonce, c.ciphertext
          FROM installs i

@@ -7,44 +7,15 @@ use super::{
     audit::{self, Action},
     credentials::{self, Kind},
 };
-use crate::crypto::{Keyring, random_hex};
-
-/// How an install was started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Initiator {
-    /// The merchant clicked "Install" on storelink's landing page.
-    Storelink,
-    /// The merchant started it from the platform's control panel (no state of ours).
-    Panel,
-}
-
-impl Initiator {
-    /// The name stored in the `initiated_by` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Storelink => "storelink",
-            Self::Panel => "panel",
-        }
-    }
-}
-
-/// The person who installed the add-on, as the platform names them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InstallingUser {
-    /// The platform's user id.
-    pub id: Option<String>,
-    /// Given name.
-    pub first_name: Option<String>,
-    /// Family name.
-    pub last_name: Option<String>,
-    /// Email address.
-    pub email: Option<String>,
-}
+use crate::{
+    crypto::{Keyring, Sealed, random_hex},
+    domain::{AuthKind, Initiator, InstallStatus, InstallingUser, Platform},
+};
 
 /// What an install (or re-install) stores. The access token is sealed on the way in.
 pub struct NewInstall<'a> {
-    /// `maropost`, `bol`, ...
-    pub provider: &'a str,
+    /// The platform.
+    pub platform: Platform,
     /// The platform's id for the store or account.
     pub account_id: &'a str,
     /// The store's host name.
@@ -79,8 +50,9 @@ pub struct Saved {
 pub struct Install {
     /// Public random id.
     pub id: String,
-    /// `maropost`, `bol`, ...
-    pub provider: String,
+    /// The platform (stored in the `provider` column).
+    #[sqlx(rename = "provider")]
+    pub platform: Platform,
     /// The platform's id for the store or account.
     pub account_id: String,
     /// Host name.
@@ -101,13 +73,13 @@ pub struct Install {
     pub user_email: Option<String>,
     /// JSON text.
     pub billing_address: Option<String>,
-    /// `active`, `revoked`, `needs_attention`.
-    pub status: String,
-    /// `storelink` or `panel`.
-    pub initiated_by: String,
-    /// `code` (a merchant authorized storelink) or `client_credentials` (an operator entered
+    /// Where it stands.
+    pub status: InstallStatus,
+    /// How it was started.
+    pub initiated_by: Initiator,
+    /// How it gets its access tokens (a merchant authorized storelink, or an operator entered
     /// the retailer's own credentials).
-    pub auth_kind: String,
+    pub auth_kind: AuthKind,
     /// First install, Unix seconds.
     pub installed_at: i64,
     /// Latest install, Unix seconds.
@@ -150,22 +122,67 @@ pub async fn save_in(
     now: i64,
     actor: &str,
 ) -> anyhow::Result<Saved> {
-    let billing = new.billing_address.as_ref().map(|v| v.to_string());
-    let candidate_id = random_hex(16);
-
     // Write first, so SQLite takes the write lock at once rather than upgrading a read lock
-    // (which fails instead of waiting when two installs race).
+    // (which fails instead of waiting when two installs race). The row's key goes in here; the
+    // store's facts are written below, for a new install and a re-install alike.
     let inserted: Option<String> = sqlx::query_scalar(
-        "INSERT INTO installs (id, provider, account_id, store_domain, store_name, timezone, scope,
-             user_id, user_first_name, user_last_name, user_email, billing_address,
-             status, initiated_by, installed_at, last_installed_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active', $13, $14, $14, $14)
+        "INSERT INTO installs (id, provider, account_id, status, initiated_by, installed_at,
+             last_installed_at, updated_at)
+         VALUES ($1, $2, $3, 'active', $4, $5, $5, $5)
          ON CONFLICT (provider, account_id) DO NOTHING
          RETURNING id",
     )
-    .bind(&candidate_id)
-    .bind(new.provider)
+    .bind(random_hex(16))
+    .bind(new.platform)
     .bind(new.account_id)
+    .bind(new.initiated_by)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+
+    let named = new
+        .store_domain
+        .or(new.store_name)
+        .unwrap_or(new.account_id);
+    // The store's name comes from the platform: a value, not part of the text.
+    let fields = [("store", named)];
+    let (id, reinstall, detail) = match inserted {
+        Some(id) => {
+            let detail = format!("installed ({})", new.initiated_by.describe());
+            (id, false, detail)
+        }
+        None => {
+            let (id, old_status, old_domain): (String, InstallStatus, Option<String>) =
+                sqlx::query_as(
+                    "SELECT id, status, store_domain FROM installs
+                     WHERE provider = $1 AND account_id = $2",
+                )
+                .bind(new.platform)
+                .bind(new.account_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut detail = format!("re-installed ({})", new.initiated_by.describe());
+            if old_domain.as_deref() != new.store_domain {
+                // A stored domain is a checked StoreDomain (letters, digits, dots, hyphens):
+                // it cannot pass itself off as more text.
+                detail.push_str(&format!(
+                    "; domain was {}",
+                    old_domain.as_deref().unwrap_or("unset")
+                ));
+            }
+            if old_status != InstallStatus::Active {
+                detail.push_str(&format!("; status was {old_status}, now active"));
+            }
+            (id, true, detail)
+        }
+    };
+    sqlx::query(
+        "UPDATE installs SET store_domain = $1, store_name = $2, timezone = $3, scope = $4,
+             user_id = $5, user_first_name = $6, user_last_name = $7, user_email = $8,
+             billing_address = $9, status = 'active', initiated_by = $10,
+             last_installed_at = $11, updated_at = $11
+         WHERE id = $12",
+    )
     .bind(new.store_domain)
     .bind(new.store_name)
     .bind(new.timezone)
@@ -174,72 +191,12 @@ pub async fn save_in(
     .bind(&new.user.first_name)
     .bind(&new.user.last_name)
     .bind(&new.user.email)
-    .bind(&billing)
-    .bind(new.initiated_by.as_str())
+    .bind(new.billing_address.as_ref().map(|v| v.to_string()))
+    .bind(new.initiated_by)
     .bind(now)
-    .fetch_optional(&mut *tx)
+    .bind(&id)
+    .execute(&mut *tx)
     .await?;
-
-    let (id, reinstall, detail) = match inserted {
-        Some(id) => {
-            let detail = format!(
-                "installed {} ({})",
-                new.store_domain
-                    .or(new.store_name)
-                    .unwrap_or(new.account_id),
-                describe_initiator(new.initiated_by)
-            );
-            (id, false, detail)
-        }
-        None => {
-            let (id, old_status, old_domain): (String, String, Option<String>) = sqlx::query_as(
-                "SELECT id, status, store_domain FROM installs
-                 WHERE provider = $1 AND account_id = $2",
-            )
-            .bind(new.provider)
-            .bind(new.account_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE installs SET store_domain = $1, store_name = $2, timezone = $3, scope = $4,
-                     user_id = $5, user_first_name = $6, user_last_name = $7, user_email = $8,
-                     billing_address = $9, status = 'active', initiated_by = $10,
-                     last_installed_at = $11, updated_at = $11
-                 WHERE id = $12",
-            )
-            .bind(new.store_domain)
-            .bind(new.store_name)
-            .bind(new.timezone)
-            .bind(new.scope)
-            .bind(&new.user.id)
-            .bind(&new.user.first_name)
-            .bind(&new.user.last_name)
-            .bind(&new.user.email)
-            .bind(&billing)
-            .bind(new.initiated_by.as_str())
-            .bind(now)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-            let mut detail = format!(
-                "re-installed {} ({})",
-                new.store_domain
-                    .or(new.store_name)
-                    .unwrap_or(new.account_id),
-                describe_initiator(new.initiated_by)
-            );
-            if old_domain.as_deref() != new.store_domain {
-                detail.push_str(&format!(
-                    "; domain was {}",
-                    old_domain.as_deref().unwrap_or("unset")
-                ));
-            }
-            if old_status != "active" {
-                detail.push_str(&format!("; status was {old_status}, now active"));
-            }
-            (id, true, detail)
-        }
-    };
 
     credentials::store(
         &mut *tx,
@@ -255,15 +212,8 @@ pub async fn save_in(
     } else {
         Action::Install
     };
-    audit::record(&mut *tx, now, actor, action, Some(&id), &detail).await?;
+    audit::record(&mut *tx, now, actor, action, Some(&id), &detail, &fields).await?;
     Ok(Saved { id, reinstall })
-}
-
-fn describe_initiator(initiator: Initiator) -> &'static str {
-    match initiator {
-        Initiator::Storelink => "started on storelink",
-        Initiator::Panel => "started from the platform's control panel",
-    }
 }
 
 /// The install with this id, if any.
@@ -274,14 +224,82 @@ pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<Install>> {
         .await
 }
 
+/// How many installs of each platform were first installed at or after `since_unix`.
+pub async fn installed_since_by_platform(
+    db: &Db,
+    since_unix: i64,
+) -> sqlx::Result<Vec<(Platform, i64)>> {
+    sqlx::query_as(
+        "SELECT provider, COUNT(*) FROM installs WHERE installed_at >= $1
+         GROUP BY provider ORDER BY provider",
+    )
+    .bind(since_unix)
+    .fetch_all(db)
+    .await
+}
+
+/// The names pages show for these installs (store name, else domain, else account id), as
+/// `(id, name)`, in one query; ids with no install are left out.
+pub async fn display_names(db: &Db, ids: &[&str]) -> sqlx::Result<Vec<(String, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
+    sqlx::query_as(
+        "SELECT id, COALESCE(NULLIF(store_name, ''), NULLIF(store_domain, ''), account_id) \
+         FROM installs WHERE id IN (SELECT value FROM json_each($1))",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+/// The install with this id and its sealed credential of `kind` (if one is stored), read
+/// together: the vendor API's hottest path needs both and this is one query.
+pub async fn find_with_credential(
+    db: &Db,
+    id: &str,
+    kind: Kind,
+) -> sqlx::Result<Option<(Install, Option<Sealed>)>> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        install: Install,
+        sealed_key_id: Option<String>,
+        sealed_nonce: Option<Vec<u8>>,
+        sealed_ciphertext: Option<Vec<u8>>,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT i.*, c.key_id AS sealed_key_id, c.nonce AS sealed_nonce,
+                c.ciphertext AS sealed_ciphertext
+         FROM installs i LEFT JOIN credentials c ON c.install_id = i.id AND c.kind = $2
+         WHERE i.id = $1",
+    )
+    .bind(id)
+    .bind(kind.as_str())
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| {
+        let sealed = match (row.sealed_key_id, row.sealed_nonce, row.sealed_ciphertext) {
+            (Some(key_id), Some(nonce), Some(ciphertext)) => Some(Sealed {
+                key_id,
+                nonce,
+                ciphertext,
+            }),
+            _ => None,
+        };
+        (row.install, sealed)
+    }))
+}
+
 /// The install of this provider's account, if any.
 pub async fn find_by_account(
     db: &Db,
-    provider: &str,
+    platform: Platform,
     account_id: &str,
 ) -> sqlx::Result<Option<Install>> {
     sqlx::query_as("SELECT * FROM installs WHERE provider = $1 AND account_id = $2")
-        .bind(provider)
+        .bind(platform)
         .bind(account_id)
         .fetch_optional(db)
         .await
@@ -290,10 +308,10 @@ pub async fn find_by_account(
 /// What the connected-stores page filters by.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    /// `maropost`, `bol`, ...
-    pub provider: Option<String>,
-    /// `active`, `revoked`, `needs_attention`.
-    pub status: Option<String>,
+    /// Only this platform's.
+    pub platform: Option<Platform>,
+    /// Only installs with this status.
+    pub status: Option<InstallStatus>,
     /// Any part of the domain or name.
     pub search: Option<String>,
 }
@@ -337,10 +355,119 @@ pub async fn list(
     limit: i64,
 ) -> sqlx::Result<Vec<Install>> {
     let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT * FROM installs WHERE 1 = 1");
-    if let Some(provider) = &filter.provider {
-        query.push(" AND provider = ").push_bind(provider);
+    push_filter(db, &mut query, filter).await?;
+    if let Some(cursor) = cursor {
+        query
+            .push(" AND (updated_at, id) < (")
+            .push_bind(cursor.updated_at)
+            .push(", ")
+            .push_bind(cursor.id.as_str())
+            .push(")");
     }
-    if let Some(status) = &filter.status {
+    query
+        .push(" ORDER BY updated_at DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    query.build_query_as().fetch_all(db).await
+}
+
+/// How many installs match a filter, for a pager: exact, except that a search stops counting at
+/// [`SEARCH_COUNT_CAP`] (`at_least`), since counting every match of a common term would cost more
+/// than the page itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// Installs that match (or the cap).
+    pub total: i64,
+    /// Whether there may be more than `total`.
+    pub at_least: bool,
+    /// Matching installs on pages before the one that starts after the cursor.
+    pub before: i64,
+}
+
+/// Where a search stops counting its matches.
+pub const SEARCH_COUNT_CAP: i64 = 1000;
+
+/// Where a page of [`list`] stands (see [`Standing`]).
+pub async fn position(
+    db: &Db,
+    filter: &ListFilter,
+    cursor: Option<&Cursor>,
+) -> sqlx::Result<Standing> {
+    // Each count is answered from the index that serves the filter (no row is read for a
+    // status or platform filter); a search's counts stop at the cap.
+    let searching = filter
+        .search
+        .as_deref()
+        .is_some_and(|s| !s.trim().is_empty());
+    let count = |after: Option<&Cursor>| {
+        let filter = filter.clone();
+        let after = after.cloned();
+        async move {
+            let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM installs WHERE 1 = 1",
+            );
+            push_filter(db, &mut query, &filter).await?;
+            if let Some(cursor) = &after {
+                query
+                    .push(" AND (updated_at, id) >= (")
+                    .push_bind(cursor.updated_at)
+                    .push(", ")
+                    .push_bind(cursor.id.clone())
+                    .push(")");
+            }
+            if searching {
+                query.push(" LIMIT ").push_bind(SEARCH_COUNT_CAP);
+            }
+            query.push(")");
+            query.build_query_scalar::<i64>().fetch_one(db).await
+        }
+    };
+    let total = count(None).await?;
+    let before = match cursor {
+        Some(cursor) => count(Some(cursor)).await?,
+        None => 0,
+    };
+    Ok(Standing {
+        total,
+        at_least: searching && total >= SEARCH_COUNT_CAP,
+        before,
+    })
+}
+
+/// The cursor of the page before the one that starts after `cursor`, for a "Previous" link:
+/// `None` when that page is the first (no cursor).
+pub async fn previous_cursor(
+    db: &Db,
+    filter: &ListFilter,
+    cursor: &Cursor,
+    page_size: i64,
+) -> sqlx::Result<Option<Cursor>> {
+    // The previous page is the `page_size` installs ending with the cursor's; the one just
+    // before them, if any, is its cursor.
+    let mut query =
+        sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT updated_at, id FROM installs WHERE 1 = 1");
+    push_filter(db, &mut query, filter).await?;
+    query
+        .push(" AND (updated_at, id) >= (")
+        .push_bind(cursor.updated_at)
+        .push(", ")
+        .push_bind(cursor.id.as_str())
+        .push(") ORDER BY updated_at ASC, id ASC LIMIT 1 OFFSET ")
+        .push_bind(page_size);
+    let found: Option<(i64, String)> = query.build_query_as().fetch_optional(db).await?;
+    Ok(found.map(|(updated_at, id)| Cursor { updated_at, id }))
+}
+
+/// Adds `filter`'s conditions to a query that ends in `WHERE 1 = 1`. Only the conditions in
+/// use are added, so SQLite can pick the index that serves the filter and the order together.
+async fn push_filter(
+    db: &Db,
+    query: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+    filter: &ListFilter,
+) -> sqlx::Result<()> {
+    if let Some(platform) = filter.platform {
+        query.push(" AND provider = ").push_bind(platform);
+    }
+    if let Some(status) = filter.status {
         query.push(" AND status = ").push_bind(status);
     }
     let search = filter
@@ -376,18 +503,7 @@ pub async fn list(
                 .push(" ESCAPE '\\')");
         }
     }
-    if let Some(cursor) = cursor {
-        query
-            .push(" AND (updated_at, id) < (")
-            .push_bind(cursor.updated_at)
-            .push(", ")
-            .push_bind(cursor.id.as_str())
-            .push(")");
-    }
-    query
-        .push(" ORDER BY updated_at DESC, id DESC LIMIT ")
-        .push_bind(limit);
-    query.build_query_as().fetch_all(db).await
+    Ok(())
 }
 
 /// Whether `text` matches so many installs that an ordered scan beats the trigram index.
@@ -411,8 +527,17 @@ fn fts_phrase(text: &str) -> String {
 }
 
 /// How many installs have each status (for the counts at the top of the console).
-pub async fn count_by_status(db: &Db) -> sqlx::Result<Vec<(String, i64)>> {
+pub async fn count_by_status(db: &Db) -> sqlx::Result<Vec<(InstallStatus, i64)>> {
     sqlx::query_as("SELECT status, COUNT(*) FROM installs GROUP BY status ORDER BY status")
+        .fetch_all(db)
+        .await
+}
+
+/// How many installs each platform has in each status (for metrics).
+pub async fn count_by_platform_and_status(
+    db: &Db,
+) -> sqlx::Result<Vec<(Platform, InstallStatus, i64)>> {
+    sqlx::query_as("SELECT provider, status, COUNT(*) FROM installs GROUP BY provider, status")
         .fetch_all(db)
         .await
 }
@@ -434,6 +559,18 @@ pub enum Revoked {
 /// Marks an install revoked and erases its credentials in one transaction, auditing who did it.
 /// A second revoke changes nothing.
 pub async fn revoke(db: &Db, id: &str, actor: &str, now: i64) -> anyhow::Result<Revoked> {
+    revoke_because(db, id, actor, None, now).await
+}
+
+/// [`revoke`], with the reason the revoker gave (a value from outside, kept apart in the audit
+/// entry's fields).
+pub async fn revoke_because(
+    db: &Db,
+    id: &str,
+    actor: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> anyhow::Result<Revoked> {
     let mut tx = db.begin().await?;
     let changed = sqlx::query(
         // Bumping the token version and dropping any refresh lease makes a refresh in flight
@@ -467,6 +604,10 @@ pub async fn revoke(db: &Db, id: &str, actor: &str, now: i64) -> anyhow::Result<
         Action::Revoke,
         Some(id),
         &format!("revoked; {erased} credential(s) erased"),
+        &reason
+            .map(|r| ("reason", r))
+            .into_iter()
+            .collect::<Vec<_>>(),
     )
     .await?;
     tx.commit().await?;

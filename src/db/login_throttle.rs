@@ -20,6 +20,15 @@ pub struct Subject {
 }
 
 impl Subject {
+    /// What kind of subject this is, for messages: "account" or "client address".
+    pub fn kind(&self) -> &'static str {
+        if self.key.starts_with("account:") {
+            "account"
+        } else {
+            "client address"
+        }
+    }
+
     /// One operator account, existing or not: 10 failures.
     pub fn account(email: &str) -> Self {
         Self {
@@ -47,35 +56,76 @@ pub async fn locked_for(db: &Db, subject: &Subject, now: i64) -> sqlx::Result<Op
     Ok(until.filter(|&u| u > now).map(|u| u - now))
 }
 
-/// Records a failure. Returns the lockout it started, in seconds, if it started one.
-pub async fn record_failure(db: &Db, subject: &Subject, now: i64) -> sqlx::Result<Option<i64>> {
-    // One statement, so concurrent failures cannot lose a count: a quiet window (no failure for
-    // WINDOW_SECS and no lock in force) starts the count again.
-    let failures: i64 = sqlx::query_scalar(
+/// What [`reserve`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// A failure is counted in advance: the password may be checked. If this failure reached
+    /// the threshold, it also started a lockout of this many seconds (for everyone after it).
+    Granted {
+        /// The lockout this reservation started, in seconds.
+        lock_started: Option<i64>,
+    },
+    /// Locked: refuse without checking the password, for this many more seconds.
+    Locked(i64),
+}
+
+/// Counts a failure for `subject` *before* its password is checked, in one statement, so that
+/// parallel attempts cannot all pass a check that reads the count first: of any number of
+/// simultaneous attempts, at most the threshold are granted before the lockout they start
+/// refuses the rest. An attempt that then succeeds gives its reservation back ([`release`],
+/// or [`clear`] for the account that logged in).
+pub async fn reserve(db: &Db, subject: &Subject, now: i64) -> sqlx::Result<Reservation> {
+    // Within one UPDATE every column reads its old value, so the new count is spelled out where
+    // the lockout needs it. The WHERE makes a locked subject's row return nothing: refused.
+    let counted: Option<(i64, i64)> = sqlx::query_as(
         "INSERT INTO login_throttle (subject, failures, last_failure_at, locked_until)
-         VALUES ($1, 1, $2, 0)
+         VALUES ($1, 1, $2, CASE WHEN 1 >= $4 THEN $2 + $5 ELSE 0 END)
          ON CONFLICT (subject) DO UPDATE SET
-             failures = CASE
-                 WHEN login_throttle.last_failure_at < $2 - $3 AND login_throttle.locked_until <= $2
-                 THEN 1 ELSE login_throttle.failures + 1 END,
-             last_failure_at = $2
-         RETURNING failures",
+             failures = CASE WHEN login_throttle.last_failure_at < $2 - $3
+                             THEN 1 ELSE login_throttle.failures + 1 END,
+             last_failure_at = $2,
+             locked_until = CASE
+                 WHEN (CASE WHEN login_throttle.last_failure_at < $2 - $3
+                            THEN 1 ELSE login_throttle.failures + 1 END) >= $4
+                 THEN $2 + min($5 << min(max((CASE WHEN login_throttle.last_failure_at < $2 - $3
+                            THEN 1 ELSE login_throttle.failures + 1 END) - $4, 0), 12), $6)
+                 ELSE login_throttle.locked_until END
+         WHERE login_throttle.locked_until <= $2
+         RETURNING failures, locked_until",
     )
     .bind(&subject.key)
     .bind(now)
     .bind(WINDOW_SECS)
-    .fetch_one(db)
+    .bind(subject.threshold)
+    .bind(FIRST_LOCK_SECS)
+    .bind(MAX_LOCK_SECS)
+    .fetch_optional(db)
     .await?;
-    if failures < subject.threshold {
-        return Ok(None);
+    match counted {
+        Some((_, locked_until)) => Ok(Reservation::Granted {
+            lock_started: (locked_until > now).then_some(locked_until - now),
+        }),
+        None => Ok(Reservation::Locked(
+            locked_for(db, subject, now).await?.unwrap_or(1),
+        )),
     }
-    let lock = lock_duration(failures - subject.threshold);
-    sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE subject = $2")
-        .bind(now + lock)
-        .bind(&subject.key)
-        .execute(db)
-        .await?;
-    Ok(Some(lock))
+}
+
+/// Gives back a reservation whose attempt was not a failure (the password was right, or it
+/// was never checked): one failure fewer, and no lockout if that leaves the count under the
+/// threshold.
+pub async fn release(db: &Db, subject: &Subject) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE login_throttle SET
+             failures = max(failures - 1, 0),
+             locked_until = CASE WHEN failures - 1 < $2 THEN 0 ELSE locked_until END
+         WHERE subject = $1",
+    )
+    .bind(&subject.key)
+    .bind(subject.threshold)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// After a successful login the account starts afresh.
@@ -96,6 +146,90 @@ pub fn lock_duration(extra: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn db() -> Db {
+        let db = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        sqlx::query(
+            "CREATE TABLE login_throttle (subject TEXT PRIMARY KEY, failures INTEGER NOT NULL,
+                 last_failure_at INTEGER NOT NULL, locked_until INTEGER NOT NULL DEFAULT 0)",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+        db
+    }
+
+    #[tokio::test]
+    async fn reservations_stop_at_the_threshold_and_start_the_lockout() {
+        let db = db().await;
+        let account = Subject::account("a@example.com");
+        for i in 1..10 {
+            assert_eq!(
+                reserve(&db, &account, 1000).await.unwrap(),
+                Reservation::Granted { lock_started: None },
+                "{i}"
+            );
+        }
+        assert_eq!(
+            reserve(&db, &account, 1000).await.unwrap(),
+            Reservation::Granted {
+                lock_started: Some(60)
+            },
+            "the tenth is checked and locks the rest out"
+        );
+        assert_eq!(
+            reserve(&db, &account, 1000).await.unwrap(),
+            Reservation::Locked(60)
+        );
+        // A right password among them gives its reservation back, and the lockout with it.
+        release(&db, &account).await.unwrap();
+        assert_eq!(locked_for(&db, &account, 1000).await.unwrap(), None);
+        // After the lockout, the next failure locks for twice as long.
+        reserve(&db, &account, 1000).await.unwrap();
+        assert_eq!(
+            reserve(&db, &account, 1061).await.unwrap(),
+            Reservation::Granted {
+                lock_started: Some(120)
+            }
+        );
+        // A quiet window starts the count again.
+        assert_eq!(
+            reserve(&db, &account, 1061 + 120 + WINDOW_SECS + 1)
+                .await
+                .unwrap(),
+            Reservation::Granted { lock_started: None }
+        );
+    }
+
+    #[tokio::test]
+    async fn parallel_reservations_grant_at_most_the_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = crate::db::connect(&url).await.unwrap();
+        sqlx::query(
+            "CREATE TABLE login_throttle (subject TEXT PRIMARY KEY, failures INTEGER NOT NULL,
+                 last_failure_at INTEGER NOT NULL, locked_until INTEGER NOT NULL DEFAULT 0)",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+        let account = Subject::account("a@example.com");
+        let results = futures_join(&db, &account).await;
+        let granted = results
+            .iter()
+            .filter(|r| matches!(r, Reservation::Granted { .. }))
+            .count();
+        assert_eq!(granted, 10, "{results:?}");
+    }
+
+    async fn futures_join(db: &Db, subject: &Subject) -> Vec<Reservation> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..120 {
+            let (db, subject) = (db.clone(), subject.clone());
+            tasks.spawn(async move { reserve(&db, &subject, 5000).await.unwrap() });
+        }
+        tasks.join_all().await
+    }
 
     #[test]
     fn lockout_doubles_up_to_an_hour() {

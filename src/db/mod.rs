@@ -3,6 +3,7 @@
 //! SQLite runs in WAL mode with `synchronous=FULL`, so a write that has been acknowledged survives
 //! a crash, and with a busy timeout, so concurrent writers wait instead of failing at once.
 
+pub mod api_keys;
 pub mod audit;
 pub mod credentials;
 pub mod events;
@@ -10,9 +11,14 @@ pub mod installs;
 pub mod login_throttle;
 pub mod oauth_states;
 pub mod operators;
-pub mod tokens;
+pub mod sessions;
+pub mod token_state;
 
-use std::{path::PathBuf, str::FromStr, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
 
 use anyhow::Context as _;
 use sqlx::{
@@ -32,7 +38,15 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
 }
 
 /// [`connect`], with writers waiting at most `busy_timeout` for one another (tests shorten it).
+///
+/// The database holds sealed credentials, session records and the audit log: its files
+/// (`PATH`, `PATH-wal`, `PATH-shm`) are created readable by storelink's user only (mode 0600,
+/// whatever the umask), and tightened to that if they exist with wider permissions.
 pub async fn connect_with_busy_timeout(url: &str, busy_timeout: Duration) -> anyhow::Result<Db> {
+    let path = sqlite_path(url);
+    if let Some(path) = &path {
+        create_private(path)?;
+    }
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| "STORELINK_DATABASE_URL is not a valid sqlite:// URL")?
         .create_if_missing(true)
@@ -40,11 +54,63 @@ pub async fn connect_with_busy_timeout(url: &str, busy_timeout: Duration) -> any
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(busy_timeout)
         .foreign_keys(true);
-    SqlitePoolOptions::new()
+    let db = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)
         .await
-        .with_context(|| format!("failed to open the database {}", display_url(url)))
+        .with_context(|| format!("failed to open the database {}", display_url(url)))?;
+    if let Some(path) = &path {
+        // SQLite gives the -wal and -shm files the main file's mode; make sure of it.
+        restrict_files(path)?;
+    }
+    Ok(db)
+}
+
+/// Creates the database file, empty, with mode 0600 if it does not exist yet, and tightens the
+/// modes of the files that do.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            // A missing directory and the like: SQLite names the problem when it opens the file.
+            Err(_) => return Ok(()),
+        }
+    }
+    restrict_files(path)
+}
+
+/// Sets mode 0600 on the database file and its `-wal` and `-shm` files where they exist with a
+/// wider mode.
+fn restrict_files(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = PathBuf::from(name);
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| {
+                        format!("cannot make {} private (mode 0600)", file.display())
+                    })?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Applies the migrations in `migrations/` that have not been applied yet.
@@ -91,6 +157,37 @@ mod tests {
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://x"), None);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn database_files_are_private_and_wider_modes_are_tightened() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let url = format!("sqlite://{}", path.display());
+        let mode = |suffix: &str| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            std::fs::metadata(PathBuf::from(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let db = connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE t (x)")
+            .execute(&db)
+            .await
+            .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            assert_eq!(mode(suffix), 0o600, "{suffix}");
+        }
+        db.close().await;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let db = connect(&url).await.unwrap();
+        assert_eq!(mode(""), 0o600, "a world-readable file is tightened");
+        db.close().await;
     }
 
     #[tokio::test]

@@ -3,13 +3,14 @@
 use sqlx::FromRow;
 
 use super::Db;
-use crate::crypto::Sealed;
+use crate::{crypto::Sealed, domain::Platform};
 
 /// A flow as stored.
 #[derive(Debug, Clone, FromRow)]
 pub struct StoredFlow {
-    /// `maropost`, `bol`, ...
-    pub provider: String,
+    /// The platform it was started for (stored in the `provider` column).
+    #[sqlx(rename = "provider")]
+    pub platform: Platform,
     /// SHA-256 of the browser binding kept in the session that started the flow.
     pub browser_hash: String,
     /// The store domain the flow was started for, where the provider has one.
@@ -38,8 +39,8 @@ impl StoredFlow {
 pub struct NewFlow<'a> {
     /// SHA-256 of the state.
     pub state_hash: &'a str,
-    /// `maropost`, `bol`, ...
-    pub provider: &'a str,
+    /// The platform it is started for.
+    pub platform: Platform,
     /// SHA-256 of the browser binding.
     pub browser_hash: &'a str,
     /// The store domain, where the provider has one.
@@ -58,7 +59,7 @@ pub async fn insert(db: &Db, flow: &NewFlow<'_>) -> sqlx::Result<()> {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(flow.state_hash)
-    .bind(flow.provider)
+    .bind(flow.platform)
     .bind(flow.browser_hash)
     .bind(flow.store_domain)
     .bind(&flow.verifier.key_id)
@@ -101,5 +102,22 @@ pub async fn delete_older_than(db: &Db, cutoff: i64) -> sqlx::Result<u64> {
         .bind(cutoff)
         .execute(db)
         .await?;
+    Ok(result.rows_affected())
+}
+
+/// Keeps at most `keep` unused flows of the browser `browser_hash` (the newest), deleting the
+/// others. Returns how many went.
+pub async fn keep_newest_unused(db: &Db, browser_hash: &str, keep: i64) -> sqlx::Result<u64> {
+    let result = sqlx::query(
+        "DELETE FROM oauth_states
+         WHERE browser_hash = $1 AND used_at IS NULL AND state_hash NOT IN (
+             SELECT state_hash FROM oauth_states
+             WHERE browser_hash = $1 AND used_at IS NULL
+             ORDER BY created_at DESC, rowid DESC LIMIT $2)",
+    )
+    .bind(browser_hash)
+    .bind(keep)
+    .execute(db)
+    .await?;
     Ok(result.rows_affected())
 }

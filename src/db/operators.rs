@@ -36,7 +36,7 @@ pub fn normalize_email(input: &str) -> Result<String, BadEmail> {
     if valid {
         Ok(email)
     } else {
-        Err(BadEmail(crate::providers::shorten(input, 80)))
+        Err(BadEmail(crate::domain::text::shorten(input, 80)))
     }
 }
 

@@ -10,14 +10,19 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::{
-    TokenError,
-    api::{ApiError, parse_json, read_body},
-    send_token_request, shorten, string_field,
+    api_call::{ApiError, TokenUnavailable, parse_json, read_body},
+    context::{Context, TestOutcome},
+    endpoints::{Endpoint, join, sandbox_issuer},
+    outbound::Outbound,
+    token::{TokenError, send_token_request, string_field},
 };
 use crate::{
     config::{ConfigError, MaropostSettings},
-    db::installs::InstallingUser,
-    domain::StoreDomain,
+    db::{
+        credentials::{self, Kind},
+        installs::Install,
+    },
+    domain::{InstallingUser, StoreDomain, text::shorten},
 };
 
 /// The production authorize endpoint.
@@ -31,8 +36,14 @@ pub const SANDBOX_CLIENT_ID: &str = "storelink-sandbox";
 /// The client secret the built-in sandbox expects when none is configured. Not a secret: the
 /// sandbox is a stand-in that runs inside storelink itself.
 pub const SANDBOX_CLIENT_SECRET: &str = "storelink-sandbox-secret";
+/// The header that carries the add-on's client id on API calls (`X_ACCESS_KEY`).
+pub const ACCESS_KEY_HEADER: &str = "x_access_key";
+/// The header that carries the store's access token on API calls (`X_SECRET_KEY`).
+pub const SECRET_KEY_HEADER: &str = "x_secret_key";
 /// Where Maropost sends the merchant back.
 pub const CALLBACK_PATH: &str = "/oauth/maropost/callback";
+/// The sandbox's issuer identifier, under the public URL (it sends it as `iss`).
+pub const SANDBOX_ISSUER_PATH: &str = "/sandbox/maropost";
 
 /// Maropost settings with every default filled in.
 #[derive(Debug, Clone)]
@@ -51,6 +62,11 @@ pub struct MaropostConfig {
     pub redirect_uri: Url,
     /// Accept callbacks with a code and no state.
     pub accept_panel_installs: bool,
+    /// More authorize parameters (`MAROPOST_AUTHORIZE_EXTRA_PARAMS`), after storelink's own.
+    pub authorize_extra_params: Vec<(String, String)>,
+    /// The issuer a callback's `iss` must equal when it carries one (`MAROPOST_ISSUER`; the
+    /// sandbox's in sandbox mode). `None`: not checked.
+    pub issuer: Option<String>,
 }
 
 impl MaropostConfig {
@@ -69,26 +85,20 @@ impl MaropostConfig {
             ),
             _ => return Ok(None),
         };
-        let url = |given: &Option<Url>, sandbox_path: &str, production: &str, var| match given {
-            Some(url) => Ok(url.clone()),
-            None if sandbox => join(public_url, sandbox_path, var),
-            None => Url::parse(production).map_err(|e| ConfigError {
-                var,
-                reason: e.to_string(),
-            }),
-        };
-        let authorize_url = url(
-            &settings.authorize_url,
-            "/sandbox/maropost/oauth/v2/auth",
-            AUTHORIZE_URL,
-            "MAROPOST_AUTHORIZE_URL",
-        )?;
-        let token_url = url(
-            &settings.token_url,
-            "/sandbox/maropost/oauth/v2/token",
-            TOKEN_URL,
-            "MAROPOST_TOKEN_URL",
-        )?;
+        let authorize_url = Endpoint {
+            configured: &settings.authorize_url,
+            sandbox_path: "/sandbox/maropost/oauth/v2/auth",
+            production: AUTHORIZE_URL,
+            var: "MAROPOST_AUTHORIZE_URL",
+        }
+        .resolve(sandbox, public_url)?;
+        let token_url = Endpoint {
+            configured: &settings.token_url,
+            sandbox_path: "/sandbox/maropost/oauth/v2/token",
+            production: TOKEN_URL,
+            var: "MAROPOST_TOKEN_URL",
+        }
+        .resolve(sandbox, public_url)?;
         let api_url_template = match &settings.api_url_template {
             Some(template) => template.clone(),
             None if sandbox => format!(
@@ -105,6 +115,12 @@ impl MaropostConfig {
             api_url_template,
             redirect_uri: join(public_url, CALLBACK_PATH, "STORELINK_PUBLIC_URL")?,
             accept_panel_installs: settings.accept_panel_installs,
+            authorize_extra_params: settings.authorize_extra_params.clone(),
+            issuer: settings.issuer.clone().or_else(|| {
+                // The sandbox sends its issuer; a platform configured elsewhere is not assumed to.
+                (sandbox && settings.authorize_url.is_none())
+                    .then(|| sandbox_issuer(public_url, SANDBOX_ISSUER_PATH))
+            }),
         }))
     }
 
@@ -123,7 +139,9 @@ impl MaropostConfig {
             .append_pair("store_domain", store_domain.as_str())
             .append_pair("state", state.secret())
             .append_pair("code_challenge", pkce.as_str())
-            .append_pair("code_challenge_method", pkce.method().as_str());
+            .append_pair("code_challenge_method", pkce.method().as_str())
+            // After ours, and never one of ours (refused at start-up).
+            .extend_pairs(&self.authorize_extra_params);
         url
     }
 
@@ -135,13 +153,6 @@ impl MaropostConfig {
                 .replace("{store_domain}", store_domain.as_str()),
         )
     }
-}
-
-fn join(base: &Url, path: &str, var: &'static str) -> Result<Url, ConfigError> {
-    base.join(path).map_err(|e| ConfigError {
-        var,
-        reason: e.to_string(),
-    })
 }
 
 /// What Maropost's token endpoint answers, checked.
@@ -268,9 +279,10 @@ fn parse_address(address: &Map<String, Value>) -> Value {
 
 /// Asks a store for one recent order (`GetOrder` filtered to orders placed since `since`, at
 /// most one, its id only): a cheap call that proves the access token works. Returns how many
-/// orders came back (0 or 1).
+/// orders came back (0 or 1). The URL is built from the store's domain, so the call goes
+/// through the outbound guard: the access token is never sent to an internal address.
 pub async fn get_recent_order(
-    http: &reqwest::Client,
+    outbound: &Outbound,
     config: &MaropostConfig,
     store_domain: &StoreDomain,
     access_token: &SecretString,
@@ -291,16 +303,19 @@ pub async fn get_recent_order(
             "OutputSelector": ["OrderID", "DatePlaced"],
         }
     });
-    let response = http
-        .post(url)
+    let response = outbound
+        .request(reqwest::Method::POST, url)?
         .header("NETOAPI_ACTION", "GetOrder")
-        .header("X_ACCESS_KEY", &config.client_id)
-        .header("X_SECRET_KEY", access_token.expose_secret())
+        .header(ACCESS_KEY_HEADER, &config.client_id)
+        .header(SECRET_KEY_HEADER, access_token.expose_secret())
         .header(reqwest::header::ACCEPT, "application/json")
         .json(&body)
         .send()
         .await
-        .map_err(|e| ApiError::from_transport(&e))?;
+        .map_err(|e| match Outbound::refusal(&e) {
+            Some(refusal) => ApiError::NotAllowed(refusal),
+            None => ApiError::from_transport(&e),
+        })?;
     let status = response.status().as_u16();
     let body = read_body(response).await?;
     if !(200..300).contains(&status) {
@@ -310,6 +325,58 @@ pub async fn get_recent_order(
         });
     }
     parse_api_answer(&parse_json(&body)?)
+}
+
+/// How far back "Test connection" looks for an order.
+const RECENT_ORDER_DAYS: i64 = 30;
+
+/// "Test connection": `GetOrder` for one recent order with the store's access token.
+pub async fn test_connection(
+    ctx: &Context<'_>,
+    config: Option<&MaropostConfig>,
+    install: &Install,
+) -> TestOutcome {
+    let platform = "Maropost";
+    let config = config.ok_or_else(|| format!("{platform} is not configured on this storelink"))?;
+    let domain = store_domain(install).map_err(|e| format!("{platform}: {e}"))?;
+    let token = access_token(ctx, install)
+        .await
+        .map_err(|e| format!("{platform}: {e}"))?;
+    let since = ctx.clock.now() - time::Duration::days(RECENT_ORDER_DAYS);
+    match get_recent_order(ctx.outbound, config, &domain, &token, since).await {
+        Ok(found) => Ok(format!(
+            "{platform} answered GetOrder with Ack Success ({found} order(s) placed in the last \
+             {RECENT_ORDER_DAYS} days, at most 1 asked for)"
+        )),
+        Err(e) => Err(format!("{platform}: {e}")),
+    }
+}
+
+/// The install's stored access token (the `X_SECRET_KEY` of API calls).
+pub async fn access_token(ctx: &Context<'_>, install: &Install) -> Result<SecretString, ApiError> {
+    credentials::open(ctx.db, ctx.keyring, &install.id, Kind::AccessToken)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = format!("{e:#}"), "cannot open a Maropost token");
+            ApiError::Token(TokenUnavailable::Internal)
+        })?
+        .ok_or(ApiError::NoCredentials("no access token"))
+}
+
+/// The install's store domain, checked again (it becomes the host of API calls).
+fn store_domain(install: &Install) -> Result<StoreDomain, ApiError> {
+    install
+        .store_domain
+        .as_deref()
+        .and_then(|d| StoreDomain::parse(d).ok())
+        .ok_or(ApiError::BadAddress("the store's domain is not known"))
+}
+
+/// Where the install's NetoAPI calls go.
+pub fn store_api_url(config: &MaropostConfig, install: &Install) -> Result<Url, ApiError> {
+    config
+        .api_url(&store_domain(install)?)
+        .map_err(|_| ApiError::BadAddress("MAROPOST_API_URL_TEMPLATE does not make a URL"))
 }
 
 /// Reads `Ack` (`Success`/`Warning` is an answer, `Error` a refusal with its messages).
@@ -451,6 +518,20 @@ mod tests {
         assert_eq!(pairs["code_challenge_method"], "S256");
         assert_eq!(pairs["code_challenge"], challenge.as_str());
         assert!(!url.as_str().contains("client-secret-value"));
+
+        let with_extra = MaropostConfig {
+            authorize_extra_params: vec![("prompt".into(), "consent".into())],
+            ..config
+        };
+        let url = with_extra.authorize_url(
+            &StoreDomain::parse("shop.example.com").unwrap(),
+            &state,
+            &challenge,
+        );
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        assert_eq!(pairs.len(), 8);
+        assert_eq!(pairs[7], ("prompt".to_owned(), "consent".to_owned()));
+        assert_eq!(pairs[0].0, "client_id");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! Codes are single use and live 60 seconds. Access tokens are signed (HMAC under a key derived
 //! from the master key), so they can be checked statelessly and stay valid across restarts.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::{
     Form, Json, Router,
@@ -17,13 +19,19 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::{codes::CodeStore, error_page, oauth_error};
+use super::{
+    codes::CodeStore,
+    pages::{Approval, ReturnTo, approve, error_page, oauth_error},
+};
 use crate::{
-    app::AppState,
+    clock::Clock,
     crypto::{Keyring, constant_time_eq, hex, hmac_sha256, random_hex},
     domain::StoreDomain,
     error::render_or_plain,
-    providers::maropost::MaropostConfig,
+    providers::{
+        endpoints::sandbox_issuer,
+        maropost::{MaropostConfig, SANDBOX_ISSUER_PATH},
+    },
 };
 
 const PLATFORM: &str = "Maropost";
@@ -34,21 +42,26 @@ pub struct SandboxMaropost {
     client_id: String,
     client_secret: SecretString,
     redirect_uri: String,
+    /// Sent as `iss` with every authorization answer.
+    issuer: String,
     token_key: Zeroizing<[u8; 32]>,
     codes: CodeStore<StoreDomain>,
+    clock: Arc<dyn Clock>,
 }
 
 impl SandboxMaropost {
     /// A stand-in that expects storelink's own Maropost settings.
-    pub fn new(keyring: &Keyring, config: &MaropostConfig) -> Self {
+    pub fn new(keyring: &Keyring, clock: Arc<dyn Clock>, config: &MaropostConfig) -> Self {
         Self {
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             redirect_uri: config.redirect_uri.to_string(),
+            issuer: sandbox_issuer(&config.redirect_uri, SANDBOX_ISSUER_PATH),
             token_key: keyring
                 .current()
                 .derive_subkey("sandbox maropost access tokens"),
             codes: CodeStore::default(),
+            clock,
         }
     }
 
@@ -75,8 +88,8 @@ impl SandboxMaropost {
     }
 }
 
-/// The stand-in's routes.
-pub fn router() -> Router<AppState> {
+/// The stand-in's routes, with its state.
+pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Arc<SandboxMaropost>) -> Router<S> {
     Router::new()
         .route(
             "/sandbox/maropost/oauth/v2/auth",
@@ -84,10 +97,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/sandbox/maropost/oauth/v2/token", post(token))
         .route("/sandbox/maropost/{store_domain}/do/WS/NetoAPI", post(api))
-}
-
-fn sandbox(state: &AppState) -> Option<&SandboxMaropost> {
-    state.sandbox.as_ref()?.maropost.as_ref()
+        .with_state(sandbox)
 }
 
 /// The authorize request's parameters, also carried through the Approve/Deny form.
@@ -151,8 +161,7 @@ fn check_authorize(sandbox: &SandboxMaropost, params: &AuthorizeParams) -> Check
         ));
     }
     if params.response_type.as_deref().is_some_and(|t| t != "code") {
-        return Checked::Redirect(redirect_error(
-            params,
+        return Checked::Redirect(return_to(sandbox, params).error(
             "unsupported_response_type",
             "Only response_type=code is supported.",
         ));
@@ -160,8 +169,7 @@ fn check_authorize(sandbox: &SandboxMaropost, params: &AuthorizeParams) -> Check
     if params.code_challenge.is_some()
         && params.code_challenge_method.as_deref().unwrap_or("plain") != "S256"
     {
-        return Checked::Redirect(redirect_error(
-            params,
+        return Checked::Redirect(return_to(sandbox, params).error(
             "invalid_request",
             "Only the S256 code challenge method is supported.",
         ));
@@ -177,13 +185,10 @@ fn check_authorize(sandbox: &SandboxMaropost, params: &AuthorizeParams) -> Check
 }
 
 async fn authorize_page(
-    State(state): State<AppState>,
+    State(sandbox): State<Arc<SandboxMaropost>>,
     Query(params): Query<AuthorizeParams>,
 ) -> Response {
-    let Some(sandbox) = sandbox(&state) else {
-        return crate::web::not_found().await;
-    };
-    match check_authorize(sandbox, &params) {
+    match check_authorize(&sandbox, &params) {
         Checked::Page(r) | Checked::Redirect(r) => r,
         Checked::Ok(domain) => render_or_plain(&AuthorizePage {
             platform: PLATFORM,
@@ -198,53 +203,34 @@ async fn authorize_page(
 }
 
 async fn authorize_decision(
-    State(state): State<AppState>,
+    State(sandbox): State<Arc<SandboxMaropost>>,
     Form(params): Form<AuthorizeParams>,
 ) -> Response {
-    let Some(sandbox) = sandbox(&state) else {
-        return crate::web::not_found().await;
-    };
-    let domain = match check_authorize(sandbox, &params) {
+    let domain = match check_authorize(&sandbox, &params) {
         Checked::Page(r) | Checked::Redirect(r) => return r,
         Checked::Ok(domain) => domain,
     };
-    if params.decision.as_deref() != Some("approve") {
-        return redirect_error(
-            &params,
-            "access_denied",
-            "The merchant denied the add-on access.",
-        );
-    }
-    let Some(code) = sandbox.codes.issue(
-        domain,
-        &params.redirect_uri,
-        params.code_challenge.as_deref(),
-        state.clock.unix(),
-    ) else {
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            PLATFORM,
-            "Too many approvals are waiting to be exchanged; try again in a minute.",
-        );
+    let approval = Approval {
+        back: return_to(&sandbox, &params),
+        decision: params.decision.as_deref(),
+        code_challenge: params.code_challenge.as_deref(),
+        denied: "The merchant denied the add-on access.",
+        // The store was checked with the request; there is always something to grant.
+        nothing_to_grant: "The store_domain is not valid.",
     };
-    redirect_back(&params, &[("code", &code)])
+    approve(&approval, &sandbox.codes, sandbox.clock.unix(), || {
+        Some(domain)
+    })
 }
 
-/// `303` to the verified redirect URI with `pairs` and the state.
-fn redirect_back(params: &AuthorizeParams, pairs: &[(&str, &str)]) -> Response {
-    super::redirect_back(
-        PLATFORM,
-        &params.redirect_uri,
-        params.state.as_deref(),
-        pairs,
-    )
-}
-
-fn redirect_error(params: &AuthorizeParams, error: &str, description: &str) -> Response {
-    redirect_back(
-        params,
-        &[("error", error), ("error_description", description)],
-    )
+/// Where the request's answer goes: its redirect URI, with its state.
+fn return_to<'a>(sandbox: &'a SandboxMaropost, params: &'a AuthorizeParams) -> ReturnTo<'a> {
+    ReturnTo {
+        platform: PLATFORM,
+        redirect_uri: &params.redirect_uri,
+        state: params.state.as_deref(),
+        issuer: &sandbox.issuer,
+    }
 }
 
 /// The token request's form.
@@ -259,12 +245,9 @@ struct TokenForm {
 }
 
 async fn token(
-    State(state): State<AppState>,
+    State(sandbox): State<Arc<SandboxMaropost>>,
     form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Some(sandbox) = sandbox(&state) else {
-        return crate::web::not_found().await;
-    };
     let Ok(Form(form)) = form else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -297,7 +280,7 @@ async fn token(
         form.code.as_deref(),
         form.redirect_uri.as_deref(),
         form.code_verifier.as_deref(),
-        state.clock.unix(),
+        sandbox.clock.unix(),
     ) {
         Ok(domain) => domain,
         Err(description) => {
@@ -358,13 +341,10 @@ fn ack_error(message: &str) -> Response {
 }
 
 async fn api(
-    State(state): State<AppState>,
+    State(sandbox): State<Arc<SandboxMaropost>>,
     Path(store_domain): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(sandbox) = sandbox(&state) else {
-        return crate::web::not_found().await;
-    };
     let header = |name: &str| {
         headers
             .get(name)
@@ -384,7 +364,7 @@ async fn api(
     match header("NETOAPI_ACTION") {
         "GetOrder" => Json(json!({
             "Order": sample_orders(),
-            "CurrentTime": state.clock.now().date().to_string(),
+            "CurrentTime": sandbox.clock.now().date().to_string(),
             "Ack": "Success",
         }))
         .into_response(),
@@ -415,7 +395,7 @@ mod tests {
         let config = MaropostConfig::resolve(&MaropostSettings::default(), true, &public)
             .unwrap()
             .unwrap();
-        SandboxMaropost::new(&keyring, &config)
+        SandboxMaropost::new(&keyring, Arc::new(crate::clock::SystemClock), &config)
     }
 
     #[test]

@@ -2,93 +2,55 @@
 //! endpoints and a few API calls, served only in sandbox mode. They let a new user click through
 //! a whole install on a fresh machine and let tests drive real redirects. They check requests as
 //! strictly as a real provider would, so a flow that works here is a flow that checks its inputs.
+//!
+//! They are mounted with their own state, as the platforms they stand in for: nothing in here
+//! reaches into storelink's application state.
 
 pub mod bol;
 pub mod codes;
 pub mod maropost;
+pub mod pages;
 
-use askama::Template;
-use axum::{
-    Router,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
+use std::sync::Arc;
+
+use axum::Router;
 
 use crate::{
-    app::AppState,
+    clock::Clock,
     crypto::Keyring,
-    error::render_or_plain,
     providers::{bol::BolConfig, maropost::MaropostConfig},
 };
 
-/// The sandbox's state: one part per platform.
+/// The stand-ins: one per platform.
 pub struct Sandbox {
     /// The Maropost stand-in, when Maropost is enabled.
     pub maropost: Option<maropost::SandboxMaropost>,
     /// The bol.com stand-in.
-    pub bol: Option<bol::SandboxBol>,
+    pub bol: bol::SandboxBol,
 }
 
 impl Sandbox {
-    /// A sandbox that expects the credentials and redirect URIs storelink is configured with.
-    pub fn new(keyring: &Keyring, maropost: Option<&MaropostConfig>, bol: &BolConfig) -> Self {
+    /// Stand-ins that expect the credentials and redirect URIs storelink is configured with,
+    /// on the application's clock.
+    pub fn new(
+        keyring: &Keyring,
+        clock: Arc<dyn Clock>,
+        maropost: Option<&MaropostConfig>,
+        bol: &BolConfig,
+    ) -> Self {
         Self {
-            maropost: maropost.map(|config| maropost::SandboxMaropost::new(keyring, config)),
-            bol: Some(bol::SandboxBol::new(keyring, bol)),
+            maropost: maropost
+                .map(|config| maropost::SandboxMaropost::new(keyring, clock.clone(), config)),
+            bol: bol::SandboxBol::new(keyring, clock, bol),
         }
     }
 }
 
-/// The sandbox routes.
-pub fn router() -> Router<AppState> {
-    Router::new().merge(maropost::router()).merge(bol::router())
-}
-
-#[derive(Template)]
-#[template(path = "sandbox/error.html")]
-struct SandboxErrorPage<'a> {
-    platform: &'a str,
-    message: &'a str,
-}
-
-/// A refusal shown on a sandbox page (where a real provider shows its own error page rather than
-/// redirecting to an unverified redirect URI).
-fn error_page(status: StatusCode, platform: &str, message: &str) -> Response {
-    (
-        status,
-        render_or_plain(&SandboxErrorPage { platform, message }),
-    )
-        .into_response()
-}
-
-/// `303` back to an already verified redirect URI with `pairs` and the state, the way a
-/// provider answers an authorize request.
-fn redirect_back(
-    platform: &str,
-    redirect_uri: &str,
-    state: Option<&str>,
-    pairs: &[(&str, &str)],
-) -> Response {
-    let Ok(mut url) = url::Url::parse(redirect_uri) else {
-        return error_page(StatusCode::BAD_REQUEST, platform, "Malformed redirect_uri.");
-    };
-    {
-        let mut query = url.query_pairs_mut();
-        for (k, v) in pairs {
-            query.append_pair(k, v);
-        }
-        if let Some(state) = state.filter(|s| !s.is_empty()) {
-            query.append_pair("state", state);
-        }
+/// The stand-ins' routes, each with its own state.
+pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+    let mut router = Router::new().merge(bol::router(Arc::new(sandbox.bol)));
+    if let Some(maropost) = sandbox.maropost {
+        router = router.merge(maropost::router(Arc::new(maropost)));
     }
-    axum::response::Redirect::to(url.as_str()).into_response()
-}
-
-/// An OAuth error answer from a token endpoint.
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (
-        status,
-        axum::Json(serde_json::json!({"error": error, "error_description": description})),
-    )
-        .into_response()
+    router
 }

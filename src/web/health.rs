@@ -1,15 +1,31 @@
-//! `/healthz`: `200 ok` when the database answers, for load balancers and orchestrators.
+//! For load balancers and orchestrators: `/healthz` (liveness: the process answers and its
+//! database does) and `/readyz` (readiness: the same, and it is not stopping).
 
 use axum::{Router, extract::State, http::StatusCode, routing::get};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
-/// The health route.
+/// The health routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    database(&state).await
+}
+
+/// `503` once the instance has been asked to stop (see `STORELINK_DRAIN_DELAY`) or when its
+/// database does not answer.
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.readiness.draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    database(&state).await
+}
+
+async fn database(state: &AppState) -> (StatusCode, &'static str) {
     match sqlx::query("SELECT 1").execute(&state.db).await {
         Ok(_) => (StatusCode::OK, "ok"),
         Err(e) => {

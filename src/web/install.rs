@@ -4,6 +4,8 @@
 //! The callback reads like the flow: check what came back, spend the state, exchange the code,
 //! store the install, then `303` to the success page so a reload never replays the code.
 
+use std::net::IpAddr;
+
 use askama::Template;
 use axum::{
     Form, Router,
@@ -17,18 +19,21 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::{
-    app::AppState,
     db::{
-        installs::{self, Initiator, InstallingUser, NewInstall, Saved},
-        tokens::{self, AuthKind, FreshTokens, NewConnection},
+        installs::{self, NewInstall, Saved},
+        token_state,
     },
-    domain::{DomainError, StoreDomain},
+    domain::{DomainError, Initiator, Platform, StoreDomain, text::shorten},
     error::{AppError, render_or_plain},
-    flow::{self, Provider},
+    flow,
+    limits::RateLimit,
+    measure,
     providers::{
-        bol::{self, BolToken, Grant},
-        maropost, shorten,
+        bol::{self, BolToken, Grant, oauth::ConnectingClient},
+        maropost,
     },
+    state::AppState,
+    web::client::ClientIp,
 };
 
 /// Session key of the install the success page shows.
@@ -65,7 +70,7 @@ impl LandingPage {
         Self {
             maropost_enabled: state.maropost.is_some(),
             bol_enabled: state.bol.code_flow().is_some(),
-            sandbox: state.sandbox.is_some(),
+            sandbox: state.sandbox,
             store_domain: String::new(),
             error: None,
         }
@@ -85,20 +90,34 @@ struct StartForm {
 
 async fn start_maropost_get(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     session: Session,
     form: Result<Query<StartForm>, QueryRejection>,
 ) -> Result<Response, AppError> {
+    take(&state.install_limits.starts, client)?;
     let Query(form) = form.map_err(|_| bad_form())?;
     start_maropost(state, session, form).await
 }
 
 async fn start_maropost_post(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     session: Session,
     form: Result<Form<StartForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, AppError> {
+    take(&state.install_limits.starts, client)?;
     let Form(form) = form.map_err(|_| bad_form())?;
     start_maropost(state, session, form).await
+}
+
+/// One request of `limit` for `client`, or `429` with how long to wait.
+fn take(limit: &RateLimit, client: IpAddr) -> Result<(), AppError> {
+    limit.check(client).map_err(|wait| {
+        tracing::info!(client = %client, wait_secs = wait.as_secs(), "rate limited");
+        AppError::RateLimited {
+            retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        }
+    })
 }
 
 fn bad_form() -> AppError {
@@ -115,26 +134,33 @@ async fn start_maropost(
     form: StartForm,
 ) -> Result<Response, AppError> {
     let config = state.maropost.as_ref().ok_or(AppError::NotFound)?;
-    let domain = match StoreDomain::parse(&form.store_domain) {
+    let domain = match StoreDomain::parse_typed(&form.store_domain) {
         Ok(domain) => domain,
         Err(e) => return Ok(refused_domain(&state, &form.store_domain, &e)),
     };
     let started = flow::start(
         &state.flow_context(),
         &session,
-        Provider::Maropost,
+        Platform::Maropost,
         Some(&domain),
     )
     .await?;
+    measure::flow_started(Platform::Maropost.as_str());
     let url = config.authorize_url(&domain, &started.state, &started.pkce_challenge);
     tracing::info!(store_domain = %domain, "maropost install started");
     Ok(Redirect::to(url.as_str()).into_response())
 }
 
 /// Records a new flow and sends the retailer to bol.com to approve storelink.
-async fn start_bol(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
+async fn start_bol(
+    State(state): State<AppState>,
+    ClientIp(address): ClientIp,
+    session: Session,
+) -> Result<Response, AppError> {
     let client = state.bol.code_flow().ok_or(AppError::NotFound)?;
-    let started = flow::start(&state.flow_context(), &session, Provider::Bol, None).await?;
+    take(&state.install_limits.starts, address)?;
+    let started = flow::start(&state.flow_context(), &session, Platform::Bol, None).await?;
+    measure::flow_started(Platform::Bol.as_str());
     let url = state
         .bol
         .authorize_url(client, &started.state, &started.pkce_challenge);
@@ -160,22 +186,38 @@ struct CallbackParams {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// The authorization server's issuer identifier (RFC 9207), when it sends one.
+    iss: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "denied.html")]
 struct DeniedPage {
     provider: &'static str,
+    /// The platform's `error_description`, only for a callback that answers this browser's flow.
+    description: Option<String>,
 }
 
 async fn maropost_callback(
+    state: State<AppState>,
+    client: ClientIp,
+    session: Session,
+    params: Result<Query<CallbackParams>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let ended = maropost_callback_steps(state, client, session, params).await;
+    counted(Platform::Maropost, ended)
+}
+
+async fn maropost_callback_steps(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     session: Session,
     params: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let config = state.maropost.as_ref().ok_or(AppError::NotFound)?;
-    let provider = Provider::Maropost;
+    let provider = Platform::Maropost;
     let params = read_callback(params, provider)?;
+    check_issuer(&params, config.issuer.as_deref(), provider)?;
     if let Some(error) = params.error.as_deref() {
         return provider_error(&state, &session, provider, &params, error).await;
     }
@@ -190,7 +232,11 @@ async fn maropost_callback(
                 Initiator::Storelink,
             )
         }
-        None if config.accept_panel_installs => (None, None, Initiator::Panel),
+        None if config.accept_panel_installs => {
+            // Each one spends a token request with our client secret: limited per address.
+            take(&state.install_limits.stateless_callbacks, client)?;
+            (None, None, Initiator::Panel)
+        }
         None => {
             return Err(AppError::Forbidden {
                 title: "Installs from the control panel are turned off",
@@ -212,7 +258,7 @@ async fn maropost_callback(
         &state.db,
         &state.keyring,
         &NewInstall {
-            provider: provider.as_str(),
+            platform: provider,
             account_id: &token.store_id,
             store_domain: store_domain.map(StoreDomain::as_str),
             store_name: token.store_name.as_deref(),
@@ -230,22 +276,38 @@ async fn maropost_callback(
         install_id = %saved.id,
         store_id = %token.store_id,
         reinstall = saved.reinstall,
-        initiated_by = initiated_by.as_str(),
+        initiated_by = %initiated_by,
         "maropost install stored"
     );
-    completed(&session, saved).await
+    // A panel install names its store only to a browser that has started flows here: anyone
+    // can send a victim's browser to the callback with a code for the sender's own store.
+    let named = match initiated_by {
+        Initiator::Storelink => true,
+        Initiator::Panel => flow::has_started_flows(&session).await?,
+    };
+    completed(&session, saved, named).await
 }
 
 /// bol.com's callback: the same checks as Maropost's, then the code is exchanged (Basic auth,
 /// PKCE) and the install is keyed by the access token's account claim.
 async fn bol_callback(
+    state: State<AppState>,
+    session: Session,
+    params: Result<Query<CallbackParams>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let ended = bol_callback_steps(state, session, params).await;
+    counted(Platform::Bol, ended)
+}
+
+async fn bol_callback_steps(
     State(state): State<AppState>,
     session: Session,
     params: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let client = state.bol.code_flow().ok_or(AppError::NotFound)?;
-    let provider = Provider::Bol;
+    let provider = Platform::Bol;
     let params = read_callback(params, provider)?;
+    check_issuer(&params, state.bol.issuer.as_deref(), provider)?;
     if let Some(error) = params.error.as_deref() {
         return provider_error(&state, &session, provider, &params, error).await;
     }
@@ -261,19 +323,13 @@ async fn bol_callback(
         redirect_uri: &state.bol.redirect_uri,
     };
     let claim = Some(state.bol.account_claim.as_str());
-    let token = bol::request_token(
-        &state.http,
-        &state.bol.token_url,
-        client,
-        &grant,
-        claim,
-        now,
-    )
-    .await
-    .map_err(|source| AppError::Token {
-        provider: provider.display_name(),
-        source,
-    })?;
+    let token = bol::request_token(&state.http, &state.bol, client, &grant, claim, now)
+        .await
+        .and_then(|token| bol::oauth::check_offline_access(&state.bol, &token).map(|()| token))
+        .map_err(|source| AppError::Token {
+            provider: provider.display_name(),
+            source,
+        })?;
     let saved = save_bol_install(&state, &token, now).await?;
     tracing::info!(
         install_id = %saved.id,
@@ -281,7 +337,7 @@ async fn bol_callback(
         expires_at = token.expires_at,
         "bol.com install stored"
     );
-    completed(&session, saved).await
+    completed(&session, saved, true).await
 }
 
 /// Stores a code-flow bol.com install keyed by the token's account claim, with its tokens.
@@ -291,35 +347,27 @@ async fn save_bol_install(state: &AppState, token: &BolToken, now: i64) -> Resul
         .as_deref()
         .ok_or_else(|| anyhow::anyhow!("a checked bol.com token lacks its account"))?;
     let name = format!("Retailer {account}");
-    let connection = NewConnection {
-        install: NewInstall {
-            provider: Provider::Bol.as_str(),
-            account_id: account,
-            store_domain: None,
-            store_name: Some(&name),
-            timezone: None,
-            scope: token.scope.as_deref(),
-            user: InstallingUser::default(),
-            billing_address: None,
-            initiated_by: Initiator::Storelink,
-            access_token: token.access_token.expose_secret().as_bytes(),
-        },
-        kind: AuthKind::Code,
-        client: None,
-        tokens: FreshTokens {
-            access_token: &token.access_token,
-            refresh_token: token.refresh_token.as_ref(),
-            expires_at: token.expires_at,
-        },
-        actor: "merchant",
-    };
-    Ok(tokens::save_connection(&state.db, &state.keyring, &connection, now).await?)
+    let connection = token.connection(account, &name, ConnectingClient::Intermediary, "merchant");
+    Ok(token_state::save_connection(&state.db, &state.keyring, &connection, now).await?)
+}
+
+/// Counts how a callback ended: an install stored (the `303` to the success page), a platform
+/// that did not approve (its page), or a refusal by kind.
+fn counted(platform: Platform, ended: Result<Response, AppError>) -> Result<Response, AppError> {
+    match &ended {
+        Ok(answer) if answer.status().is_redirection() => {
+            measure::flow_completed(platform.as_str())
+        }
+        Ok(_) => measure::flow_failed(platform.as_str(), "not_approved"),
+        Err(e) => measure::flow_failed(platform.as_str(), e.kind()),
+    }
+    ended
 }
 
 /// The callback's query, or a `400` that names the platform.
 fn read_callback(
     params: Result<Query<CallbackParams>, QueryRejection>,
-    provider: Provider,
+    provider: Platform,
 ) -> Result<CallbackParams, AppError> {
     let Query(params) = params.map_err(|_| AppError::BadRequest {
         title: "This callback could not be read",
@@ -331,8 +379,30 @@ fn read_callback(
     Ok(params)
 }
 
+/// RFC 9207: a callback that names its authorization server (`iss`) must name the one this
+/// platform is configured with, or it may be an answer from another server mixed up with ours.
+/// Refused before the state is spent or any token request is made. Without a configured issuer
+/// (outside sandbox mode, when `BOL_ISSUER`/`MAROPOST_ISSUER` is unset) nothing is checked.
+fn check_issuer(
+    params: &CallbackParams,
+    expected: Option<&str>,
+    provider: Platform,
+) -> Result<(), AppError> {
+    match (params.iss.as_deref(), expected) {
+        (Some(iss), Some(expected)) if iss != expected => Err(AppError::BadRequest {
+            title: "This callback came from another authorization server",
+            message: format!(
+                "The answer names an issuer that is not {}'s, so it was refused before \
+                 anything was exchanged. Nothing was installed. Start the installation again.",
+                provider.display_name()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The callback's authorization code: present, of a sane length, printable ASCII.
-fn checked_code(params: &CallbackParams, provider: Provider) -> Result<&str, AppError> {
+fn checked_code(params: &CallbackParams, provider: Platform) -> Result<&str, AppError> {
     let code = params
         .code
         .as_deref()
@@ -357,14 +427,16 @@ fn checked_code(params: &CallbackParams, provider: Provider) -> Result<&str, App
 }
 
 /// The last step of every callback: remember the install for this browser's success page and
-/// `303` there, so a reload never replays the code.
-async fn completed(session: &Session, saved: Saved) -> Result<Response, AppError> {
+/// `303` there, so a reload never replays the code. `named`: whether that page may name the
+/// store.
+async fn completed(session: &Session, saved: Saved, named: bool) -> Result<Response, AppError> {
     session
         .insert(
             COMPLETED_INSTALL_KEY,
             CompletedInstall {
                 id: saved.id,
                 reinstall: saved.reinstall,
+                named,
             },
         )
         .await
@@ -372,41 +444,78 @@ async fn completed(session: &Session, saved: Saved) -> Result<Response, AppError
     Ok(Redirect::to("/installed").into_response())
 }
 
-/// The platform sent the merchant back with an error. A denial gets a friendly page; anything
-/// else is the platform's failure. A valid state is spent either way, so it cannot be reused.
+/// The platform sent the merchant back with an error. A denial gets a neutral page (the platform
+/// did not approve: the merchant may not have clicked anything); anything else is the platform's
+/// failure. A valid state is spent either way, so it cannot be reused. The platform's own words
+/// (`error_description`) are shown only when the callback answers a flow this browser started:
+/// anyone can send a browser to the callback with a made-up description.
 async fn provider_error(
     state: &AppState,
     session: &Session,
-    provider: Provider,
+    provider: Platform,
     params: &CallbackParams,
     error: &str,
 ) -> Result<Response, AppError> {
-    if let Some(s) = params.state.as_deref() {
-        // The outcome does not matter: nothing is exchanged or stored on this path.
-        let _ = flow::finish(&state.flow_context(), session, provider, s).await;
-    }
+    let ours = match params.state.as_deref() {
+        // The outcome only decides what is shown: nothing is exchanged or stored on this path.
+        Some(s) => flow::finish(&state.flow_context(), session, provider, s)
+            .await
+            .is_ok(),
+        None => false,
+    };
+    let description = params
+        .error_description
+        .as_deref()
+        .filter(|_| ours)
+        .map(|d| shorten(d, 200))
+        .filter(|d| !d.is_empty());
     if error == "access_denied" {
-        tracing::info!(provider = provider.as_str(), "merchant denied the install");
+        tracing::info!(
+            provider = provider.as_str(),
+            "the platform did not approve the install"
+        );
         return Ok(render_or_plain(&DeniedPage {
             provider: provider.display_name(),
+            description,
         }));
     }
     Err(AppError::ProviderError {
         provider: provider.display_name(),
-        error: shorten(error, 64),
-        description: params.error_description.as_deref().map(|d| shorten(d, 200)),
+        error: error_code(error),
+        description,
     })
+}
+
+/// An OAuth `error` code as shown on our page: codes are short runs of lower-case letters,
+/// digits and `_`; anything else is not repeated.
+fn error_code(error: &str) -> String {
+    let plausible = !error.is_empty()
+        && error.len() <= 64
+        && error
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if plausible {
+        error.to_owned()
+    } else {
+        "an unrecognised error code".to_owned()
+    }
 }
 
 #[derive(Template)]
 #[template(path = "installed.html")]
 struct InstalledPage {
+    /// Whether the page may name the store (see [`CompletedInstall::named`]).
+    named: bool,
     store_name: String,
     store_domain: Option<String>,
     provider: &'static str,
     reinstall: bool,
+    /// The access the platform granted, as it named it.
+    scope: Option<String>,
     /// How the merchant disconnects, on their platform.
     disconnect: &'static str,
+    /// The page's main button: back to where the merchant manages the store, when known.
+    back_to: Option<(String, &'static str)>,
 }
 
 /// What the success page shows, kept in the session of the browser that completed the install
@@ -415,6 +524,14 @@ struct InstalledPage {
 struct CompletedInstall {
     id: String,
     reinstall: bool,
+    /// False for an install started from a platform's control panel and completed in a browser
+    /// that never started a flow here: the page then names no store.
+    #[serde(default = "yes")]
+    named: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The success page: shows the install this browser just completed.
@@ -427,18 +544,36 @@ async fn installed(State(state): State<AppState>, session: Session) -> Result<Re
     let install = installs::find(&state.db, &completed.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let provider = match install.provider.as_str() {
-        "bol" => Provider::Bol,
-        _ => Provider::Maropost,
-    };
+    let provider = install.platform;
+    let named = completed.named;
     Ok(render_or_plain(&InstalledPage {
+        named,
         store_name: install.display_name().to_owned(),
-        store_domain: install.store_domain.clone(),
+        store_domain: install.store_domain.clone().filter(|_| named),
         provider: provider.display_name(),
-        reinstall: completed.reinstall,
+        reinstall: completed.reinstall && named,
+        back_to: match provider {
+            // The store's control panel; its domain was checked when it was stored.
+            Platform::Maropost => install
+                .store_domain
+                .as_deref()
+                .filter(|_| named)
+                .and_then(|d| StoreDomain::parse(d).ok())
+                .map(|d| {
+                    (
+                        format!("https://{d}/_cpanel"),
+                        "Back to your Maropost control panel",
+                    )
+                }),
+            Platform::Bol => Some((
+                "https://partner.bol.com/".to_owned(),
+                "Back to your bol.com account",
+            )),
+        },
+        scope: install.scope.clone().filter(|s| named && !s.is_empty()),
         disconnect: match provider {
-            Provider::Maropost => "remove the add-on in your Maropost control panel (Add-ons)",
-            Provider::Bol => {
+            Platform::Maropost => "remove the add-on in your Maropost control panel (Add-ons)",
+            Platform::Bol => {
                 "remove storelink under Settings > Services > API settings > Authorized parties \
                  in your bol.com account"
             }

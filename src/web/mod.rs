@@ -1,9 +1,14 @@
-//! The web: one module per audience.
+//! The web: one module per audience (merchants: [`install`]; operators: [`console`]; platforms
+//! sending webhooks: [`receiving`]; load balancers: [`health`]).
 
+pub mod api;
+pub mod assets;
+pub mod client;
 pub mod console;
 pub mod health;
 pub mod install;
-pub mod webhooks;
+pub mod metrics;
+pub mod receiving;
 
 use axum::response::{IntoResponse, Response};
 

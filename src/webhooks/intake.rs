@@ -22,7 +22,8 @@ use std::{
 use sha2::{Digest as _, Sha256};
 
 use super::{
-    event::{self, EventError, OrderEvent},
+    order_event::{EventError, OrderEvent},
+    order_xml,
     writer::{EventWriter, KeyVersion, WriteError, WriterConfig, Written},
 };
 use crate::{
@@ -32,6 +33,7 @@ use crate::{
         credentials::{self, Kind},
         events::{self, NewEvent},
     },
+    domain::InstallStatus,
 };
 
 /// Installs remembered at most; past this the cache starts over (only installs that exist are
@@ -156,7 +158,7 @@ impl Intake {
             };
             let event = match parsed.take() {
                 Some(event) => event,
-                None => event::parse(body).map_err(|e| {
+                None => order_xml::parse(body).map_err(|e| {
                     tracing::info!(install_id, problem = e.kind(), "webhook refused: malformed");
                     tracing::debug!(install_id, error = %e, "malformed event");
                     Refusal::Malformed(e)
@@ -229,7 +231,7 @@ impl Intake {
             }
         });
         let receiver = Arc::new(Receiver {
-            revoked: found.status == "revoked",
+            revoked: found.status == InstallStatus::Revoked,
             key,
         });
         let mut receivers = self
@@ -251,7 +253,7 @@ fn new_event(install_id: &str, event: &OrderEvent, body: &[u8], now: i64) -> New
         event_type: event.event_type.clone(),
         sent_time: event.current_time.clone(),
         order_id: event.order.as_ref().map(|o| o.order_id.clone()),
-        order_status: event.order.as_ref().map(|o| o.status.as_str().to_owned()),
+        order_status: event.order.as_ref().map(|o| o.status),
         received_at: now,
         // `parse` accepted it, so it is UTF-8 and nothing is replaced.
         raw_body: String::from_utf8_lossy(body).into_owned(),

@@ -1,13 +1,15 @@
-//! Maropost order notifications: what a notification is ([`event`]), how received events reach
-//! the disk ([`writer`]), and the per-install webhook key that authenticates them.
+//! Maropost order notifications: what a notification is ([`order_event`]), reading one strictly
+//! ([`order_xml`]), how received events reach the disk ([`writer`]), and the per-install webhook
+//! key that authenticates them.
 //!
-//! The route itself is [`crate::web::webhooks`]; [`Intake`] decides what becomes of a
+//! The route itself is [`crate::web::receiving`]; [`Intake`] decides what becomes of a
 //! notification. What they guarantee: `200` exactly when the event is committed to the database
 //! (or was already there), anything else when it is not, so that Maropost's retries never lose
 //! an event and never store one twice.
 
-pub mod event;
 mod intake;
+pub mod order_event;
+pub mod order_xml;
 pub mod writer;
 
 pub use intake::{Intake, Refusal};
@@ -20,8 +22,10 @@ use crate::{
     crypto::Keyring,
     db::{
         Db,
+        audit::{self, Action},
         credentials::{self, Kind},
     },
+    domain::InstallStatus,
 };
 
 /// Largest notification body accepted, in bytes.
@@ -30,6 +34,9 @@ pub const MAX_BODY: usize = 256 * 1024;
 pub const KEY_HEADER: &str = "NETOAPI_KEY";
 /// Longest webhook key accepted.
 const MAX_KEY_LEN: usize = 512;
+/// Shortest webhook key accepted: Maropost's API keys are far longer, and a short key can be
+/// guessed.
+const MIN_KEY_LEN: usize = 16;
 
 /// The URL to paste into Maropost (Settings & Tools > All Settings & Tools > API Settings) for
 /// `install_id`'s notifications.
@@ -41,8 +48,9 @@ pub fn webhook_url(public_url: &Url, install_id: &str) -> Url {
     url
 }
 
-/// A store's webhook key (Maropost's `NETOAPI_KEY`), checked to be sendable as an HTTP header:
-/// 1 to 512 printable ASCII characters, no spaces. `Debug` does not show it.
+/// A store's webhook key (Maropost's `NETOAPI_KEY`), checked to have the form of a real API key:
+/// 16 to 512 characters, each a letter, a digit or one of `-_.~+/=` (so it is sendable as an HTTP
+/// header and is not something typed by mistake). `Debug` does not show it.
 #[derive(Clone)]
 pub struct WebhookKey(String);
 
@@ -58,11 +66,16 @@ pub enum WebhookKeyError {
     /// Nothing was entered.
     #[error("enter the store's API key")]
     Empty,
+    /// Too short to be a real key (and guessable).
+    #[error("the key is shorter than {MIN_KEY_LEN} characters: paste the store's whole API key")]
+    TooShort,
     /// Too long to be a key.
     #[error("the key is longer than {MAX_KEY_LEN} characters")]
     TooLong,
-    /// Spaces or characters a header cannot carry.
-    #[error("the key may only contain printable ASCII characters, without spaces")]
+    /// Spaces or characters an API key does not have.
+    #[error(
+        "the key may only contain letters, digits and the characters - _ . ~ + / =, without spaces"
+    )]
     BadCharacters,
 }
 
@@ -76,8 +89,14 @@ impl WebhookKey {
         if key.len() > MAX_KEY_LEN {
             return Err(WebhookKeyError::TooLong);
         }
-        if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        let key_character = |b: u8| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'=')
+        };
+        if !key.bytes().all(key_character) {
             return Err(WebhookKeyError::BadCharacters);
+        }
+        if key.len() < MIN_KEY_LEN {
+            return Err(WebhookKeyError::TooShort);
         }
         Ok(Self(key.to_owned()))
     }
@@ -105,28 +124,30 @@ pub enum SetKeyError {
     Database(#[from] sqlx::Error),
 }
 
-/// Seals `key` and stores it as `install_id`'s webhook key, replacing any earlier one. Refuses
-/// an invalid key, an unknown install and a revoked one. The caller records the audit entry
-/// (never with the key in it).
+/// Seals `key` and stores it as `install_id`'s webhook key, replacing any earlier one, and
+/// audits it as done by `actor` (never with the key in it), in one transaction. Refuses an
+/// invalid key, an unknown install and a revoked one.
 pub async fn set_webhook_key(
     db: &Db,
     keyring: &Keyring,
     install_id: &str,
     key: &str,
+    actor: &str,
     now: i64,
 ) -> Result<(), SetKeyError> {
     let key = WebhookKey::parse(key)?;
     // IMMEDIATE: take the write lock now, so a concurrent revoke cannot slip in between the
     // check and the store.
     let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM installs WHERE id = $1")
-        .bind(install_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    match status.as_deref() {
+    let status: Option<InstallStatus> =
+        sqlx::query_scalar("SELECT status FROM installs WHERE id = $1")
+            .bind(install_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    match status {
         None => return Err(SetKeyError::UnknownInstall),
-        Some("revoked") => return Err(SetKeyError::Revoked),
-        Some(_) => {}
+        Some(InstallStatus::Revoked) => return Err(SetKeyError::Revoked),
+        Some(InstallStatus::Active | InstallStatus::NeedsAttention) => {}
     }
     credentials::store(
         &mut tx,
@@ -135,6 +156,16 @@ pub async fn set_webhook_key(
         Kind::WebhookKey,
         key.expose(),
         now,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        Action::WebhookKeySet,
+        Some(install_id),
+        "webhook key set (sealed)",
+        &[],
     )
     .await?;
     tx.commit().await?;
@@ -146,4 +177,46 @@ pub async fn has_webhook_key(db: &Db, install_id: &str) -> sqlx::Result<bool> {
     Ok(credentials::load(db, install_id, Kind::WebhookKey)
         .await?
         .is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_keys_need_the_form_of_a_real_key() {
+        for bad in [
+            "",
+            "   ",
+            "k",
+            "short-key-15chr",
+            "has space inside the key",
+            "semi;colon-in-the-key",
+            "quote\"in-the-key-value",
+            "key-with-a-newline\n-in-it",
+        ] {
+            assert!(WebhookKey::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            WebhookKey::parse("fifteen-chars!!").unwrap_err(),
+            WebhookKeyError::BadCharacters
+        );
+        assert_eq!(
+            WebhookKey::parse("a-15-char-key-x").unwrap_err(),
+            WebhookKeyError::TooShort
+        );
+        assert_eq!(
+            WebhookKey::parse(&"k".repeat(MAX_KEY_LEN + 1)).unwrap_err(),
+            WebhookKeyError::TooLong
+        );
+        for good in [
+            "a-16-char-key-xy",
+            "  maropost-api-key-3f9a1c77d2  ",
+            "Zm9vYmFyYmF6cXV4cXV1eA==",
+            "abc_DEF.ghi~JKL+mno/PQR",
+        ] {
+            assert!(WebhookKey::parse(good).is_ok(), "{good:?} refused");
+        }
+        assert!(!format!("{:?}", WebhookKey::parse("a-16-char-key-xy").unwrap()).contains("xy"));
+    }
 }

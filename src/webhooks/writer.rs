@@ -210,6 +210,7 @@ async fn write_batch(db: &Db, connection: &mut Connection, batch: Vec<Job>) {
     match connection.commit(db, &jobs).await {
         Ok(written) => {
             log_commit(batch.len(), started.elapsed());
+            crate::measure::webhook_batch(batch.len(), started.elapsed().as_secs_f64());
             for (job, written) in batch.into_iter().zip(written) {
                 let _ = job.reply.send(Ok(written));
             }
@@ -356,7 +357,7 @@ mod tests {
             event_type: "Order".into(),
             sent_time: None,
             order_id: Some("N1".into()),
-            order_status: Some("Pick".into()),
+            order_status: Some(crate::domain::OrderStatus::Pick),
             received_at: 1,
             raw_body: "<Event/>".into(),
         }

@@ -20,5 +20,7 @@ mod checks;
 mod harness;
 
 mod accessibility;
+mod api_keys;
 mod merchant;
 mod operator;
+mod pages;

@@ -51,6 +51,13 @@ async fn merchant_installs_a_maropost_store() {
             .await?;
         b.assert_text_contains("koala-gifts.example.com").await?;
         b.assert_text_contains("Maropost").await?;
+        // The main button leads back to the store's control panel.
+        let back = b.link("Back to your Maropost control panel").await?;
+        let href = back.attr("href").await?;
+        ensure!(
+            href.as_deref() == Some("https://koala-gifts.example.com/_cpanel"),
+            "the control panel link is {href:?}"
+        );
         let title = &b.page()?.title;
         ensure!(
             title.contains("is connected"),
@@ -126,7 +133,7 @@ async fn merchant_mistypes_the_store_domain() {
     harness::run("merchant_mistypes_the_store_domain", |mut t| async move {
         let b = &mut t.browser;
         b.goto("/").await?;
-        b.fill(DOMAIN_FIELD, "http://evil.example/").await?;
+        b.fill(DOMAIN_FIELD, "ftp://evil.example/").await?;
         b.click_button_expecting(INSTALL_BUTTON, Expect::Status(400))
             .await?;
 
@@ -140,7 +147,7 @@ async fn merchant_mistypes_the_store_domain() {
         );
         let kept = b.field_value(DOMAIN_FIELD).await?;
         ensure!(
-            kept == "http://evil.example/",
+            kept == "ftp://evil.example/",
             "the form should keep what was typed, it holds {kept:?}"
         );
         for table in ["installs", "oauth_states"] {
@@ -156,6 +163,43 @@ async fn merchant_mistypes_the_store_domain() {
         b.click_button(INSTALL_BUTTON).await?;
         b.assert_path("/sandbox/maropost/oauth/v2/auth").await?;
         b.assert_text_contains("evil.example").await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// Journey 3b: a merchant pastes the store's address from the browser's address bar
+/// (`https://…/`): storelink takes the domain out of it and carries on to the platform.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merchant_pastes_the_store_address() {
+    harness::run("merchant_pastes_the_store_address", |mut t| async move {
+        let b = &mut t.browser;
+        b.goto("/").await?;
+        b.fill(DOMAIN_FIELD, "https://mystore.neto.com.au/").await?;
+        b.click_button(INSTALL_BUTTON).await?;
+        b.assert_path("/sandbox/maropost/oauth/v2/auth").await?;
+        b.assert_text_contains("mystore.neto.com.au").await?;
+        // The sandbox's banner is inside a landmark.
+        let landmark = b
+            .execute(
+                "const e = document.querySelector('.sandbox-banner');\
+                 return e && e.closest('aside, header, main, footer, nav') !== null;",
+                vec![],
+            )
+            .await?;
+        ensure!(
+            landmark == serde_json::json!(true),
+            "the sandbox banner is outside any landmark"
+        );
+        ensure!(
+            !b.text().await?.contains("https://mystore"),
+            "the platform should be given the domain alone"
+        );
+
+        b.goto("/").await?;
+        b.fill(DOMAIN_FIELD, "mystore.neto.com.au/").await?;
+        b.click_button(INSTALL_BUTTON).await?;
+        b.assert_path("/sandbox/maropost/oauth/v2/auth").await?;
         Ok(())
     })
     .await;

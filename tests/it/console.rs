@@ -6,9 +6,10 @@ use std::{collections::HashSet, process::Stdio, time::Instant};
 use secrecy::SecretString;
 use storelink::{
     db::{
-        installs::{self, Initiator, InstallingUser, NewInstall},
+        installs::{self, NewInstall},
         operators,
     },
+    domain::{Initiator, InstallingUser, Platform},
     password,
 };
 use tokio::io::AsyncWriteExt as _;
@@ -469,7 +470,9 @@ async fn logout_destroys_the_session_and_needs_csrf() {
         .await
         .unwrap();
     assert_eq!(response.status(), 303);
-    assert_eq!(location(&response), "/console/login");
+    assert_eq!(location(&response), "/console/login?logged_out=1");
+    let (_, page) = app.get_page(&browser, "/console/login?logged_out=1").await;
+    assert!(page.contains("You have been logged out."));
     assert_redirects_to_login(&browser.get(app.url("/console")).send().await.unwrap());
     if let Some(cookie) = cookie {
         let old = with_cookie(&cookie)
@@ -816,7 +819,7 @@ async fn revoke_erases_the_credentials_is_audited_and_is_idempotent() {
             &format!("/console/audit?install={id}&action=revoke"),
         )
         .await;
-    assert!(audit.contains("operator:ops@example.com"));
+    assert!(audit.contains("<td>ops@example.com</td><td>Revoked</td>"));
 }
 
 #[tokio::test]
@@ -861,14 +864,18 @@ async fn unknown_install_ids_are_404() {
 /// Seeds `n` installs: every third revoked, every fifth on bol.com, domains shop-NNN.example.com.
 async fn seed(app: &TestApp, n: usize) {
     for i in 0..n {
-        let provider = if i % 5 == 0 { "bol" } else { "maropost" };
+        let platform = if i % 5 == 0 {
+            Platform::Bol
+        } else {
+            Platform::Maropost
+        };
         let domain = format!("shop-{i:03}.example.com");
         let name = format!("Shop number {i:03}");
         let saved = installs::save(
             &app.db,
             &app.state.keyring,
             &NewInstall {
-                provider,
+                platform,
                 account_id: &format!("acct-{i}"),
                 store_domain: Some(&domain),
                 store_name: Some(&name),
@@ -997,10 +1004,341 @@ async fn the_audit_log_pages_and_filters() {
     let (_, second) = app.get_page(&browser, &next).await;
     assert!(second.contains("action") || second.contains("install"));
     let (_, logins) = app.get_page(&browser, "/console/audit?action=login").await;
-    assert!(logins.contains("operator:ops@example.com"));
-    assert!(!logins.contains("<td>install</td>"));
+    assert!(logins.contains("<td>ops@example.com</td><td>Logged in</td>"));
+    assert!(!logins.contains("<td>Installed</td>"));
     assert_eq!(
         app.get_page(&browser, "/console/audit?before=x").await.0,
         400
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Returning to the asked page
+
+#[tokio::test]
+async fn login_returns_to_the_asked_console_page() {
+    let app = spawn_app().await;
+    add_operator(&app, EMAIL, PASSWORD).await;
+    let browser = browser();
+    let asked = browser
+        .get(app.url("/console/audit?action=login"))
+        .send()
+        .await
+        .unwrap();
+    assert_redirects_to_login(&asked);
+    let login_url = location(&asked);
+    assert_eq!(
+        login_url,
+        "/console/login?next=%2Fconsole%2Faudit%3Faction%3Dlogin"
+    );
+    let (_, page) = app.get_page(&browser, &login_url).await;
+    assert!(page.contains(r#"name="next" value="/console/audit?action=login""#));
+    let token = csrf_in(&page);
+    let response = browser
+        .post(app.url("/console/login"))
+        .form(&[
+            ("email", EMAIL),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+            ("next", "/console/audit?action=login"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/console/audit?action=login");
+}
+
+#[tokio::test]
+async fn login_never_sends_the_operator_off_site() {
+    let app = spawn_app().await;
+    add_operator(&app, EMAIL, PASSWORD).await;
+    for next in [
+        "//evil.example",
+        "https://evil.example/console",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/console/../..//evil.example",
+        "/console\r\nLocation: https://evil.example",
+        "javascript:alert(1)",
+    ] {
+        let browser = browser();
+        let (_, page) = app
+            .get_page(
+                &browser,
+                &format!(
+                    "/console/login?{}",
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("next", next)
+                        .finish()
+                ),
+            )
+            .await;
+        assert!(!page.contains(r#"name="next""#), "{next:?} offered back");
+        let token = csrf_in(&page);
+        let response = browser
+            .post(app.url("/console/login"))
+            .form(&[
+                ("email", EMAIL),
+                ("password", PASSWORD),
+                ("csrf_token", &token),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{next:?}");
+        assert_eq!(location(&response), "/console", "{next:?}");
+    }
+}
+
+fn previous_link(body: &str) -> Option<String> {
+    let end = body.find(r#"" rel="prev""#)?;
+    let start = body[..end].rfind("href=\"")? + 6;
+    Some(body[start..end].replace("&amp;", "&").replace("&#38;", "&"))
+}
+
+#[tokio::test]
+async fn the_list_says_where_each_page_stands_and_goes_back() {
+    let app = spawn_app().await;
+    seed(&app, 120).await;
+    let browser = app.operator_browser().await;
+    let (_, first) = app.get_page(&browser, "/console").await;
+    assert!(first.contains("1\u{2013}50 of 120"), "{first}");
+    assert!(previous_link(&first).is_none());
+    let (_, second) = app.get_page(&browser, &next_link(&first).unwrap()).await;
+    assert!(second.contains("51\u{2013}100 of 120"));
+    let (_, third) = app.get_page(&browser, &next_link(&second).unwrap()).await;
+    assert!(third.contains("101\u{2013}120 of 120"));
+    assert!(next_link(&third).is_none());
+    let (_, back) = app
+        .get_page(&browser, &previous_link(&third).unwrap())
+        .await;
+    assert_eq!(listed_ids(&back), listed_ids(&second));
+    let (_, back) = app
+        .get_page(&browser, &previous_link(&second).unwrap())
+        .await;
+    assert_eq!(listed_ids(&back), listed_ids(&first));
+    // Filtered, the count is of what matched.
+    let (_, revoked) = app.get_page(&browser, "/console?status=revoked").await;
+    assert!(revoked.contains("1\u{2013}40 of 40"));
+}
+
+#[tokio::test]
+async fn the_audit_log_says_where_each_page_stands_and_goes_back() {
+    let app = spawn_app().await;
+    seed(&app, 60).await;
+    let browser = app.operator_browser().await;
+    let total = app.count("SELECT COUNT(*) FROM audit_log").await;
+    assert!(total > 50 && total <= 100, "{total} entries: two pages");
+    let (_, first) = app.get_page(&browser, "/console/audit").await;
+    assert!(
+        first.contains(&format!("1\u{2013}50 of {total}")),
+        "{first}"
+    );
+    assert!(previous_link(&first).is_none());
+    let (_, second) = app.get_page(&browser, &next_link(&first).unwrap()).await;
+    assert!(second.contains(&format!("51\u{2013}{total} of {total}")));
+    let (_, back) = app
+        .get_page(&browser, &previous_link(&second).unwrap())
+        .await;
+    assert!(back.contains(&format!("1\u{2013}50 of {total}")));
+    // Store names, not install ids; actions in words.
+    assert!(first.contains(">Shop number 059</a>"));
+    assert!(first.contains("<td>Merchant</td><td>Installed</td>"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error pages, titles and accessibility (issue 15)
+
+/// Whether `page` carries the console's navigation.
+fn has_console_nav(page: &str) -> bool {
+    page.contains(r#"<nav class="console-nav" aria-label="Console">"#)
+}
+
+#[tokio::test]
+async fn console_errors_keep_the_console_layout_and_lead_back_into_it() {
+    let app = spawn_app().await;
+    let id = installed_id(&app).await;
+    let browser = app.operator_browser().await;
+    for path in [
+        "/console/installs/0123456789abcdef0123456789abcdef",
+        "/console/no-such-page",
+    ] {
+        let (status, page) = app.get_page(&browser, path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(has_console_nav(&page), "{path}: {page}");
+        assert!(page.contains(r#"href="/console">Back to connected stores</a>"#));
+        assert!(!page.contains("Go to the home page") && !page.contains("Start again"));
+        assert!(
+            !page.contains("site-footer"),
+            "no merchant footer in the console"
+        );
+    }
+    // An expired form (a wrong CSRF token) leads back to the page the form was on.
+    let response = browser
+        .post(app.url(&format!("/console/installs/{id}/test")))
+        .form(&[("csrf_token", "stale")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let page = response.text().await.unwrap();
+    assert!(has_console_nav(&page), "{page}");
+    assert!(page.contains("This form has expired"));
+    assert!(page.contains(&format!(
+        r#"href="/console/installs/{id}">Back to the store</a>"#
+    )));
+
+    // Outside the console, and for anyone not logged in, the public page.
+    let (status, page) = app.get_page(&browser, "/no-such-page").await;
+    assert_eq!(status, 404);
+    assert!(!has_console_nav(&page));
+    assert!(page.contains(r#"href="/">Go to the home page</a>"#));
+    assert!(!page.contains("Start again"));
+    let anonymous = crate::helpers::browser();
+    let response = anonymous
+        .get(app.url("/console/no-such-page"))
+        .send()
+        .await
+        .unwrap();
+    assert_redirects_to_login(&response);
+    assert_eq!(
+        location(&response),
+        "/console/login?next=%2Fconsole%2Fno-such-page"
+    );
+}
+
+#[tokio::test]
+async fn a_store_without_a_domain_is_named_in_its_revoke_page_title() {
+    let app = spawn_app().await;
+    let browser = app.operator_browser().await;
+    for (name, want) in [(Some("Tulip Traders"), "Tulip Traders"), (None, "1100001")] {
+        let saved = installs::save(
+            &app.db,
+            &app.state.keyring,
+            &NewInstall {
+                platform: Platform::Bol,
+                account_id: "1100001",
+                store_domain: None,
+                store_name: name,
+                timezone: None,
+                scope: None,
+                user: InstallingUser::default(),
+                billing_address: None,
+                initiated_by: Initiator::Storelink,
+                access_token: b"t",
+            },
+            app.clock_unix(),
+        )
+        .await
+        .unwrap();
+        let (status, page) = app
+            .get_page(&browser, &format!("/console/installs/{}/revoke", saved.id))
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains(&format!("<title>Revoke {want}? \u{b7} storelink</title>")),
+            "{page}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn form_errors_are_tied_to_their_fields() {
+    let app = spawn_app().await;
+    add_operator(&app, EMAIL, PASSWORD).await;
+    let browser = browser();
+    let response = app.login_attempt(&browser, EMAIL, "not the password").await;
+    assert_eq!(response.status(), 401);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(r#"id="login_error""#));
+    assert_eq!(
+        page.matches(r#"aria-invalid="true" aria-describedby="login_error""#)
+            .count(),
+        2,
+        "email and password point at the error"
+    );
+
+    let operator = app.operator_browser_as("second@example.com").await;
+    let (_, form) = app
+        .get_page(&operator, "/console/connections/bol/new")
+        .await;
+    assert!(!form.contains("aria-invalid"));
+    let response = operator
+        .post(app.url("/console/connections/bol"))
+        .form(&[
+            ("csrf_token", csrf_in(&form).as_str()),
+            ("name", ""),
+            ("client_id", "client-1"),
+            ("client_secret", "secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(r#"id="connection_error""#));
+    assert!(
+        page.contains(r#"maxlength="100" aria-invalid="true" aria-describedby="connection_error""#)
+    );
+    assert_eq!(page.matches("aria-invalid").count(), 1, "only the name");
+}
+
+impl TestApp {
+    /// A browser logged in as another operator, `email`.
+    async fn operator_browser_as(&self, email: &str) -> reqwest::Client {
+        add_operator(self, email, PASSWORD).await;
+        let browser = browser();
+        let response = self.login_attempt(&browser, email, PASSWORD).await;
+        assert_eq!(response.status(), 303);
+        browser
+    }
+}
+
+#[tokio::test]
+async fn a_filtered_list_says_how_many_matched_and_offers_to_clear_the_filters() {
+    let app = spawn_app().await;
+    seed(&app, 120).await;
+    let browser = app.operator_browser().await;
+    let (_, all) = app.get_page(&browser, "/console").await;
+    assert!(all.contains(r#"<a href="/console" aria-current="true"><strong>120</strong> all"#));
+    assert!(!all.contains("match these filters"));
+    let (_, revoked) = app.get_page(&browser, "/console?status=revoked").await;
+    assert!(revoked.contains("40 stores match these filters."));
+    assert!(revoked.contains(r#"<a href="/console?status=revoked" aria-current="true">"#));
+    assert!(!revoked.contains(r#"<a href="/console" aria-current="true"><strong>"#));
+    let (_, none) = app.get_page(&browser, "/console?q=no-such-shop").await;
+    assert!(
+        none.contains("No store matches &ldquo;no-such-shop&rdquo;."),
+        "{none}"
+    );
+    assert!(none.contains(r#"<a class="button secondary" href="/console">Clear filters</a>"#));
+}
+
+#[tokio::test]
+async fn a_search_stops_counting_at_a_thousand_and_says_so() {
+    let app = spawn_app().await;
+    let mut tx = app.db.begin().await.unwrap();
+    for i in 0..1_050 {
+        sqlx::query(
+            "INSERT INTO installs (id, provider, account_id, store_domain, store_name, status,
+                 initiated_by, installed_at, last_installed_at, updated_at)
+             VALUES ($1, 'maropost', $2, $3, 'Capped', 'active', 'storelink', $4, $4, $4)",
+        )
+        .bind(format!("{i:032x}"))
+        .bind(format!("cap-{i}"))
+        .bind(format!("cap-{i}.example.com"))
+        .bind(1_700_000_000_i64 + i)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let operator = app.operator().await;
+    let searched = app.page(&operator, "/console?q=cap-").await;
+    assert!(searched.contains("1,000+"), "a capped count says so");
+    let exact = app.page(&operator, "/console?status=active").await;
+    assert!(exact.contains("1,050"), "a filter's count is exact");
+    assert!(!exact.contains("1,050+"));
 }

@@ -143,6 +143,10 @@ async fn an_operator_sets_the_key_and_sees_the_events_that_arrive() {
 
     let (status, all) = page(&app, &browser, "/console/events").await;
     assert_eq!(status, 200);
+    // The list names the store, not its install id.
+    assert!(all.contains(&format!(
+        r#"<a href="/console/installs/{id}" title="Install {id}">Ryan&#39;s Surf Shop</a>"#
+    )));
     assert!(
         all.find("N10155").unwrap() < all.find("N10154").unwrap(),
         "newest first"
@@ -222,4 +226,79 @@ async fn the_webhook_key_is_sealed_and_bad_keys_are_refused() {
     let response = set_key(&app, &anonymous, &id, KEY, &csrf).await;
     assert_eq!(response.status(), 303);
     assert!(location(&response).starts_with("/console/login"));
+}
+
+#[tokio::test]
+async fn the_notifications_list_says_where_each_page_stands_and_goes_back() {
+    let app = spawn_app().await;
+    app.install(&browser(), "s1", "events.example.com", "tok")
+        .await;
+    let id: String = sqlx::query_scalar("SELECT id FROM installs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    for n in 0..60 {
+        sqlx::query(
+            "INSERT INTO events (install_id, event_id, event_type, order_id, order_status, \
+             received_at, raw_body) VALUES ($1, $2, 'Order', $3, 'Pick', 0, '')",
+        )
+        .bind(&id)
+        .bind(n.to_string())
+        .bind(format!("N{n:05}"))
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    let browser = operator(&app).await;
+    let link = |body: &str, rel: &str| {
+        let end = body.find(&format!(r#"" rel="{rel}""#))?;
+        let start = body[..end].rfind("href=\"")? + 6;
+        Some(body[start..end].replace("&amp;", "&").replace("&#38;", "&"))
+    };
+    let (_, first) = page(&app, &browser, "/console/events").await;
+    assert!(first.contains("1\u{2013}50 of 60"), "{first}");
+    assert!(link(&first, "prev").is_none());
+    let (_, second) = page(&app, &browser, &link(&first, "next").unwrap()).await;
+    assert!(second.contains("51\u{2013}60 of 60"));
+    assert!(link(&second, "next").is_none());
+    let (_, back) = page(&app, &browser, &link(&second, "prev").unwrap()).await;
+    assert!(back.contains("1\u{2013}50 of 60") && back.contains("N00059"));
+}
+
+#[tokio::test]
+async fn the_stores_page_opens_on_the_last_30_days() {
+    let app = spawn_app().await;
+    app.install(&browser(), "s1", "events.example.com", "tok")
+        .await;
+    let id: String = sqlx::query_scalar("SELECT id FROM installs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let now = {
+        use storelink::clock::Clock as _;
+        app.clock.unix()
+    };
+    // Two notifications today, one five days ago, one 40 days ago (outside the chart).
+    for (n, age_days) in [(1, 0), (2, 0), (3, 5), (4, 40)] {
+        sqlx::query(
+            "INSERT INTO events (install_id, event_id, event_type, received_at, raw_body) \
+             VALUES ($1, $2, 'Order', $3, '')",
+        )
+        .bind(&id)
+        .bind(n.to_string())
+        .bind(now - age_days * 86_400)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    let browser = operator(&app).await;
+    let (_, page) = page(&app, &browser, "/console").await;
+    assert!(page.contains("Last 30 days"));
+    assert_eq!(page.matches("<rect ").count(), 30, "one bar a day");
+    assert!(
+        page.contains(r#"role="img" aria-label="Order notifications per day over the last 30 days: 3 in all, most on "#),
+        "{page}"
+    );
+    assert!(page.contains("3 order notifications (one bar a day)"));
+    assert!(page.contains("new install: 1 Maropost"), "{page}");
 }

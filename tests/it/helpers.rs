@@ -7,10 +7,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use secrecy::SecretString;
 use sqlx::SqlitePool;
 use storelink::{
-    app::{AppState, Application},
-    clock::ManualClock,
-    config::Settings,
-    crypto::MasterKey,
+    app::Application, clock::ManualClock, config::Settings, crypto::MasterKey, state::AppState,
 };
 use url::Url;
 use wiremock::{
@@ -31,6 +28,9 @@ pub const BOL_API_PATH: &str = "/bol/retailer";
 /// Where the stand-in Maropost serves its API (`{store_domain}` filled in).
 pub const MAROPOST_API_PATH: &str = "/maropost/{store_domain}/do/WS/NetoAPI";
 
+/// A change to the settings a test wants.
+pub type Configure = Box<dyn FnOnce(&mut Settings) + Send>;
+
 /// How a test wants its app.
 pub struct Options {
     /// Use the built-in sandbox instead of the wiremock stand-in.
@@ -42,6 +42,13 @@ pub struct Options {
     pub token_url: Option<Url>,
     /// `BOL_ACCOUNT_CLAIM`.
     pub bol_account_claim: Option<String>,
+    /// `STORELINK_API_RATE_LIMIT` (the default when `None`).
+    pub api_rate_limit: Option<u32>,
+    /// `STORELINK_PROXY_MAX_RESPONSE` (the default when `None`).
+    pub proxy_max_response: Option<usize>,
+    /// Anything else, changed on the settings just before the app is built (the stand-ins'
+    /// URLs are filled in by then).
+    pub configure: Option<Configure>,
 }
 
 impl Default for Options {
@@ -53,6 +60,9 @@ impl Default for Options {
             public_url: None,
             token_url: None,
             bol_account_claim: None,
+            api_rate_limit: None,
+            proxy_max_response: None,
+            configure: None,
         }
     }
 }
@@ -91,6 +101,12 @@ pub async fn spawn_with(options: Options) -> TestApp {
     settings.http_timeout = options.http_timeout;
     settings.public_url = options.public_url;
     settings.maropost.accept_panel_installs = options.accept_panel_installs;
+    if let Some(limit) = options.api_rate_limit {
+        settings.api.rate_limit = limit;
+    }
+    if let Some(cap) = options.proxy_max_response {
+        settings.api.proxy_max_response = cap;
+    }
     if !options.sandbox {
         settings.master_key = Some(MasterKey::generate_base64());
         settings.maropost.client_id = Some(CLIENT_ID.into());
@@ -109,6 +125,11 @@ pub async fn spawn_with(options: Options) -> TestApp {
         settings.bol.api_url = stand_in(BOL_API_PATH);
         settings.bol.account_claim = options.bol_account_claim;
         settings.maropost.api_url_template = Some(format!("{}{MAROPOST_API_PATH}", maropost.uri()));
+        // The stand-ins listen on 127.0.0.1.
+        settings.allow_private_endpoints = true;
+    }
+    if let Some(configure) = options.configure {
+        configure(&mut settings);
     }
     let clock = ManualClock::new();
     let app = Application::build(settings.clone(), Arc::new(clock.clone()))
@@ -256,4 +277,61 @@ pub fn location(response: &reqwest::Response) -> String {
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// The real `storelink` binary, started with only `vars` in its environment, in `dir` (so no
+/// `.env` of the checkout is read), on a port of its own; its log lines so far are in `log`,
+/// and `lines` reads the rest.
+pub struct RunningBinary {
+    pub child: tokio::process::Child,
+    pub port: u16,
+    pub log: String,
+    pub lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+}
+
+/// Starts the binary (see [`RunningBinary`]) and waits until it listens.
+pub async fn start_binary(dir: &std::path::Path, vars: &[(&str, &str)]) -> RunningBinary {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_storelink"))
+        .env_clear()
+        .env("STORELINK_BIND", "127.0.0.1:0")
+        .envs(vars.iter().copied())
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let stderr = child.stderr.take().expect("its stderr is piped");
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let mut log = String::new();
+    let port = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.push_str(&line);
+            log.push('\n');
+            // Text logs say `address=127.0.0.1:PORT`, JSON logs `"address":"127.0.0.1:PORT"`.
+            let found = line
+                .split("127.0.0.1:")
+                .nth(1)
+                .filter(|_| line.contains("storelink is listening"))
+                .map(|rest| {
+                    rest.chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect::<String>()
+                });
+            if let Some(port) = found.and_then(|p| p.parse::<u16>().ok()) {
+                return port;
+            }
+        }
+        panic!("the binary stopped before listening:\n{log}");
+    })
+    .await
+    .expect("the binary listens within 30 s");
+    RunningBinary {
+        child,
+        port,
+        log,
+        lines,
+    }
 }

@@ -462,8 +462,12 @@ async fn panel_initiated_install_is_accepted_and_recorded() {
         .await
         .unwrap();
     assert_eq!(initiated, "panel");
+    // Issue 14, item 8: a browser that never started a flow here is shown a neutral page that
+    // names no store (this assertion used to expect the store's domain).
     let page = browser.get(app.url("/installed")).send().await.unwrap();
-    assert!(page.text().await.unwrap().contains("panel.example.com"));
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Installation complete"), "{page}");
+    assert!(!page.contains("panel.example.com"), "{page}");
 }
 
 #[tokio::test]
@@ -548,13 +552,15 @@ async fn hostile_store_domains_are_refused_before_any_redirect() {
     let app = spawn_app().await;
     let browser = browser();
     for domain in [
-        "http://evil.example/",
+        "ftp://evil.example/",
         "evil.example:8080",
         "user@evil.example",
         "127.0.0.1",
         "[::1]",
         "localhost",
         "evil.example/path",
+        "https://evil.example/path",
+        "https://evil.example:8443/",
         "nodot",
         "evil example.com",
         "",
@@ -603,4 +609,28 @@ async fn install_started_by_post_works_too() {
         .unwrap();
     assert_eq!(response.status(), 303);
     assert!(location(&response).contains("store_domain=shop.example.com"));
+}
+
+#[tokio::test]
+async fn a_pasted_store_address_starts_the_install_for_its_domain() {
+    let app = spawn_app().await;
+    for pasted in [
+        "https://mystore.neto.com.au/",
+        "mystore.neto.com.au/",
+        "http://MyStore.neto.com.au",
+    ] {
+        let response = browser()
+            .get(app.url("/install/maropost"))
+            .query(&[("store_domain", pasted)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{pasted}");
+        let authorize = url::Url::parse(&location(&response)).unwrap();
+        let domain = authorize
+            .query_pairs()
+            .find(|(k, _)| k == "store_domain")
+            .map(|(_, v)| v.into_owned());
+        assert_eq!(domain.as_deref(), Some("mystore.neto.com.au"), "{pasted}");
+    }
 }

@@ -3,11 +3,15 @@
 
 mod helpers;
 
+mod api;
+mod attacks;
 mod bol;
 mod console;
 mod console_events;
 mod install_flow;
+mod interop;
 mod logs_and_startup;
+mod operating;
 mod sandbox;
 mod storage;
 mod web;

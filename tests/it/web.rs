@@ -159,3 +159,82 @@ async fn oversized_form_bodies_are_refused() {
     assert!(response.status().is_client_error());
     assert_eq!(app.count("SELECT COUNT(*) FROM oauth_states").await, 0);
 }
+
+/// The binary, started from an empty directory (no `static/` beside it), serves its stylesheet,
+/// icon and scripts: they are in the binary. Pages link them with a version that may be cached
+/// for a year; an unversioned URL is not stored.
+#[tokio::test]
+async fn assets_come_from_the_binary_whatever_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = start_binary(dir.path(), &[("RUST_LOG", "info")]).await;
+    let port = running.port;
+    assert!(!dir.path().join("static").exists());
+    let base = Url::parse(&format!("http://localhost:{port}/")).unwrap();
+    let client = reqwest::Client::new();
+    let landing = client
+        .get(base.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = landing
+        .find("/static/style.css?v=")
+        .expect("the page links the stylesheet");
+    let href: String = landing[start..].chars().take_while(|c| *c != '"').collect();
+
+    let css = client.get(base.join(&href).unwrap()).send().await.unwrap();
+    assert_eq!(css.status(), 200, "{href}");
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert_eq!(
+        css.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let etag = css.headers()["etag"].clone();
+    assert!(css.text().await.unwrap().contains("body"));
+
+    let plain = client
+        .get(base.join("/static/style.css").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        plain.headers()["cache-control"],
+        "no-store",
+        "unversioned: not stored"
+    );
+    let again = client
+        .get(base.join("/static/style.css").unwrap())
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+
+    let icon = client
+        .get(base.join("/favicon.ico").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    let missing = client
+        .get(base.join("/static/nope.css").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let escape = client
+        .get(base.join("/static/..%2fCargo.toml").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(escape.status(), 404, "only embedded files");
+    running.child.kill().await.unwrap();
+}

@@ -7,11 +7,14 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{Nav, auth::Operator, installs::AuditRow, non_empty, query_string};
+use super::{
+    auth::Operator,
+    shared::{AuditRow, Nav, Page, id_cursor, install_names, non_empty, page_range, query_string},
+};
 use crate::{
-    app::AppState,
     db::audit::{self, Action, Filter},
     error::{AppError, render_or_plain},
+    state::AppState,
 };
 
 /// Entries per page.
@@ -24,9 +27,13 @@ struct AuditPage {
     rows: Vec<AuditRow>,
     install: String,
     action: String,
-    actions: Vec<&'static str>,
+    /// `(value, label)` of each action the filter offers.
+    actions: Vec<(&'static str, &'static str)>,
     next: Option<String>,
-    first: Option<String>,
+    /// The previous page's query string, when this is not the first page.
+    previous: Option<String>,
+    /// "51–100 of 6,412".
+    range: String,
 }
 
 /// The page's query.
@@ -52,34 +59,50 @@ pub async fn list(
         install_id: non_empty(&query.install),
         action: non_empty(&query.action).and_then(|a| Action::parse(&a)),
     };
-    let before = match non_empty(&query.before) {
-        Some(text) => Some(text.parse::<i64>().map_err(|_| bad())?),
+    let before = id_cursor(&query.before).map_err(|_| bad())?;
+    let found = audit::list(&state.db, &filter, before, PAGE_SIZE + 1).await?;
+    let now = state.clock.unix();
+    let action = filter.action.map(Action::as_str);
+    let link = |before: Option<&str>| {
+        query_string(&[
+            ("install", filter.install_id.as_deref()),
+            ("action", action),
+            ("before", before),
+        ])
+    };
+    let page = Page::new(found, PAGE_SIZE, before.is_none(), link, |last| {
+        last.id.to_string()
+    })
+    .map(|e| AuditRow::new(e, now));
+    let mut rows = page.rows;
+    let names = install_names(&state, rows.iter().map(|r| r.install_id.as_str())).await?;
+    for row in &mut rows {
+        if let Some(name) = names.get(&row.install_id) {
+            row.install_name.clone_from(name);
+        }
+    }
+    let (matching, earlier) = audit::position(&state.db, &filter, before).await?;
+    let previous = match before {
+        Some(before) => Some(
+            match audit::previous_before(&state.db, &filter, before, PAGE_SIZE).await? {
+                Some(start) => link(Some(&start.to_string())),
+                None => link(None),
+            },
+        ),
         None => None,
     };
-    let mut rows = audit::list(&state.db, &filter, before, PAGE_SIZE + 1).await?;
-    let has_next = rows.len() as i64 > PAGE_SIZE;
-    rows.truncate(PAGE_SIZE as usize);
-    let action = filter.action.map(Action::as_str);
-    let next = has_next.then(|| rows.last()).flatten().map(|last| {
-        query_string(&[
-            ("install", filter.install_id.as_deref()),
-            ("action", action),
-            ("before", Some(&last.id.to_string())),
-        ])
-    });
-    let first = before.is_some().then(|| {
-        query_string(&[
-            ("install", filter.install_id.as_deref()),
-            ("action", action),
-        ])
-    });
+    let range = page_range(earlier, rows.len(), matching);
     Ok(render_or_plain(&AuditPage {
         nav: Nav::from(&operator),
-        rows: rows.into_iter().map(AuditRow::from).collect(),
+        rows,
         install: filter.install_id.clone().unwrap_or_default(),
         action: action.unwrap_or_default().to_owned(),
-        actions: Action::ALL.iter().map(|a| a.as_str()).collect(),
-        next,
-        first,
+        actions: Action::ALL
+            .iter()
+            .map(|a| (a.as_str(), a.label()))
+            .collect(),
+        range,
+        next: page.next,
+        previous,
     }))
 }

@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::{
-    app::AppState,
     crypto::{constant_time_eq, random_hex},
     db::operators,
     error::AppError,
+    state::AppState,
 };
 
 /// Session key of the logged-in operator.
@@ -51,6 +51,8 @@ pub struct Operator {
     pub csrf_token: String,
     /// The session.
     pub session: Session,
+    /// The path of the page asked for, for marking the current page in the navigation.
+    pub path: String,
 }
 
 impl Operator {
@@ -77,20 +79,47 @@ pub async fn log_in(session: &Session, id: i64, email: &str, now: i64) -> anyhow
     Ok(())
 }
 
-/// The refusal for a request without a (valid) operator session.
+/// The refusal for a request without a (valid) operator session: to the login page, which
+/// returns the operator to the page they asked for (pages only: a form's POST cannot be
+/// repeated by a redirect).
 pub struct LoginRequired {
     expired: bool,
+    next: Option<String>,
 }
 
 impl IntoResponse for LoginRequired {
     fn into_response(self) -> Response {
-        let to = if self.expired {
-            "/console/login?expired=1"
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if self.expired {
+            query.append_pair("expired", "1");
+        }
+        // `/console` is where a login leads anyway.
+        let next = self.next.as_deref().and_then(local_console_path);
+        if let Some(next) = next.filter(|n| *n != "/console") {
+            query.append_pair("next", next);
+        }
+        let query = query.finish();
+        let to = if query.is_empty() {
+            "/console/login".to_owned()
         } else {
-            "/console/login"
+            format!("/console/login?{query}")
         };
-        Redirect::to(to).into_response()
+        Redirect::to(&to).into_response()
     }
+}
+
+/// `next` when it is a console page of this site to return to after login, else `None`: a
+/// path (never `//host`, a scheme, a backslash, a dot segment, a space or a control character), under
+/// `/console`, and not the login page itself. Anything else would make the login page an
+/// open redirect.
+pub fn local_console_path(next: &str) -> Option<&str> {
+    let is_console =
+        next == "/console" || next.starts_with("/console/") || next.starts_with("/console?");
+    let plain = next.len() <= 2000 && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let login = next.starts_with("/console/login") || next.starts_with("/console/logout");
+    // No dot segments, plain or encoded: `/console/../..//evil` must not climb out.
+    let dots = next.contains("/.") || next.to_ascii_lowercase().contains("%2e");
+    (is_console && plain && !login && !dots && !next.starts_with("//")).then_some(next)
 }
 
 impl FromRequestParts<AppState> for Operator {
@@ -101,12 +130,20 @@ impl FromRequestParts<AppState> for Operator {
             .await
             .map_err(IntoResponse::into_response)?;
         let internal = |e: anyhow::Error| AppError::Internal(e).into_response();
+        // Only a page can be returned to; a form's POST is not repeated.
+        let next = (parts.method == axum::http::Method::GET)
+            .then(|| parts.uri.path_and_query().map(|pq| pq.as_str().to_owned()))
+            .flatten();
         let Some(mut who) = session
             .get::<OperatorSession>(OPERATOR_KEY)
             .await
             .map_err(|e| internal(e.into()))?
         else {
-            return Err(LoginRequired { expired: false }.into_response());
+            return Err(LoginRequired {
+                expired: false,
+                next,
+            }
+            .into_response());
         };
         let now = state.clock.unix();
         let timed_out =
@@ -119,7 +156,11 @@ impl FromRequestParts<AppState> for Operator {
                 .is_some();
         if !still_exists {
             session.flush().await.map_err(|e| internal(e.into()))?;
-            return Err(LoginRequired { expired: timed_out }.into_response());
+            return Err(LoginRequired {
+                expired: timed_out,
+                next,
+            }
+            .into_response());
         }
         // Record activity at most once a minute: each record is a durable write, and the idle
         // timeout does not need finer steps.
@@ -136,8 +177,18 @@ impl FromRequestParts<AppState> for Operator {
             email: who.email,
             csrf_token,
             session,
+            path: parts.uri.path().to_owned(),
         })
     }
+}
+
+/// The operator's email and the CSRF token of a session that has logged in, read without
+/// changing the session (no activity recorded, nothing ended): for drawing the console's
+/// navigation around an answer a handler already gave. `None` for anyone else.
+pub async fn peek(session: &Session) -> Option<(String, String)> {
+    let who = session.get::<OperatorSession>(OPERATOR_KEY).await.ok()??;
+    let csrf_token = session.get::<String>(CSRF_KEY).await.ok()??;
+    Some((who.email, csrf_token))
 }
 
 /// The session's CSRF token, created on first use.
@@ -166,5 +217,45 @@ pub async fn verify_csrf(session: &Session, submitted: &str) -> Result<(), AppEr
                       Reload the page and try again."
                 .into(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_console_pages_are_returned_to() {
+        for ok in [
+            "/console",
+            "/console/audit",
+            "/console/installs/ab12?x=1",
+            "/console?status=active&q=koala",
+        ] {
+            assert_eq!(local_console_path(ok), Some(ok), "{ok}");
+        }
+        for refused in [
+            "",
+            "/",
+            "//evil.example",
+            "//evil.example/console",
+            "https://evil.example/console",
+            "http:/console",
+            "/\\evil.example",
+            "/console\\..\\evil",
+            "\\\\evil.example",
+            "/console/../..//evil",
+            "/console/%2e%2e/%2E%2E//evil",
+            "/consoleevil",
+            "/console/login",
+            "/console/login?next=/console",
+            "/console/logout",
+            "/console/ x",
+            "/console/\nLocation: x",
+            "javascript:alert(1)",
+            "evil.example",
+        ] {
+            assert_eq!(local_console_path(refused), None, "{refused:?}");
+        }
     }
 }

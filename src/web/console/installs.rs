@@ -10,15 +10,23 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    Nav, auth::Operator, auth::verify_csrf, events::EventRow, fmt_time, non_empty, query_string,
+    auth::{Operator, verify_csrf},
+    dashboard::{self, Dashboard},
+    shared::{
+        AuditRow, CsrfForm, EventRow, Flash, FlashKind, InstallRow, Moment, Nav, Page,
+        find_install, flash, non_empty, page_range, query_string, take_flash, thousands,
+    },
 };
 use crate::{
-    app::AppState,
+    clock::fmt_time,
     db::{
-        audit, credentials, events,
+        api_keys, audit, credentials, events,
         installs::{self, Cursor, Install, ListFilter, Revoked},
+        token_state,
     },
+    domain::{AuthKind, Initiator, InstallStatus, Platform},
     error::{AppError, render_or_plain},
+    state::AppState,
     webhooks,
 };
 
@@ -26,8 +34,6 @@ use crate::{
 pub const PAGE_SIZE: i64 = 50;
 /// Events shown on a store's page.
 const RECENT_EVENTS: i64 = 20;
-/// Session key of a one-time message for the detail page.
-const FLASH_KEY: &str = "console.flash";
 
 /// Billing address fields as Maropost names them, with their labels.
 const ADDRESS_FIELDS: [(&str, &str); 8] = [
@@ -41,58 +47,23 @@ const ADDRESS_FIELDS: [(&str, &str); 8] = [
     ("country_code", "Country code"),
 ];
 
-/// Statuses, in the order the page shows them.
-const STATUSES: [(&str, &str); 3] = [
-    ("active", "Active"),
-    ("needs_attention", "Needs attention"),
-    ("revoked", "Revoked"),
-];
-/// Providers the filter offers.
-const PROVIDERS: [(&str, &str); 2] = [("maropost", "Maropost"), ("bol", "bol.com")];
+/// A choice in a filter: its value and its label.
+type Choice = (&'static str, &'static str);
 
-fn status_label(status: &str) -> &'static str {
-    STATUSES
+/// The platforms the filter offers.
+fn platform_choices() -> Vec<Choice> {
+    Platform::ALL
         .iter()
-        .find(|(s, _)| *s == status)
-        .map(|(_, l)| *l)
-        .unwrap_or("Unknown")
+        .map(|p| (p.as_str(), p.short_name()))
+        .collect()
 }
 
-fn provider_label(provider: &str) -> &'static str {
-    PROVIDERS
+/// The statuses the filter offers, in the order the page shows them.
+fn status_choices() -> Vec<Choice> {
+    InstallStatus::ALL
         .iter()
-        .find(|(p, _)| *p == provider)
-        .map(|(_, l)| *l)
-        .unwrap_or("Other")
-}
-
-/// One row of the list, ready to show.
-struct Row {
-    id: String,
-    provider: &'static str,
-    name: String,
-    domain: String,
-    account_id: String,
-    status: String,
-    status_label: &'static str,
-    installed_at: String,
-    updated_at: String,
-}
-
-impl From<&Install> for Row {
-    fn from(i: &Install) -> Self {
-        Self {
-            id: i.id.clone(),
-            provider: provider_label(&i.provider),
-            name: i.store_name.clone().unwrap_or_default(),
-            domain: i.store_domain.clone().unwrap_or_default(),
-            account_id: i.account_id.clone(),
-            status: i.status.clone(),
-            status_label: status_label(&i.status),
-            installed_at: fmt_time(i.installed_at),
-            updated_at: fmt_time(i.updated_at),
-        }
-    }
+        .map(|s| (s.as_str(), s.label()))
+        .collect()
 }
 
 struct Count {
@@ -107,16 +78,23 @@ struct ListPage {
     nav: Nav,
     counts: Vec<Count>,
     total: i64,
-    rows: Vec<Row>,
+    rows: Vec<InstallRow>,
     provider: String,
     status: String,
     q: String,
-    providers: &'static [(&'static str, &'static str)],
-    statuses: &'static [(&'static str, &'static str)],
+    providers: Vec<Choice>,
+    statuses: Vec<Choice>,
     next: Option<String>,
-    first: Option<String>,
+    /// The previous page's query string, when this is not the first page.
+    previous: Option<String>,
+    /// "51–100 of 6,412".
+    range: String,
+    /// How many stores match the filters, written out ("6,412").
+    matching: String,
+    /// The last 30 days at a glance.
+    dashboard: Dashboard,
     /// Order notifications per status over the last 24 hours.
-    event_counts: Vec<(String, i64)>,
+    event_counts: Vec<(&'static str, i64)>,
 }
 
 /// The list's query: filters and the cursor.
@@ -136,8 +114,8 @@ pub async fn list(
 ) -> Result<Response, AppError> {
     let Query(query) = query.map_err(|_| bad_query())?;
     let filter = ListFilter {
-        provider: non_empty(&query.provider).filter(|p| PROVIDERS.iter().any(|(k, _)| k == p)),
-        status: non_empty(&query.status).filter(|s| STATUSES.iter().any(|(k, _)| k == s)),
+        platform: non_empty(&query.provider).and_then(|p| Platform::parse(&p)),
+        status: non_empty(&query.status).and_then(|s| InstallStatus::parse(&s)),
         search: non_empty(&query.q),
     };
     let cursor = match non_empty(&query.after) {
@@ -145,60 +123,90 @@ pub async fn list(
         None => None,
     };
 
-    // One row more than a page tells whether there is a next page.
-    let mut found = installs::list(&state.db, &filter, cursor.as_ref(), PAGE_SIZE + 1).await?;
-    let has_next = found.len() as i64 > PAGE_SIZE;
-    found.truncate(PAGE_SIZE as usize);
-    let filters = |after: Option<&str>| {
+    let found = installs::list(&state.db, &filter, cursor.as_ref(), PAGE_SIZE + 1).await?;
+    let now = state.clock.unix();
+    let link = |after: Option<&str>| {
         query_string(&[
-            ("provider", filter.provider.as_deref()),
-            ("status", filter.status.as_deref()),
+            ("provider", filter.platform.map(Platform::as_str)),
+            ("status", filter.status.map(InstallStatus::as_str)),
             ("q", filter.search.as_deref()),
             ("after", after),
         ])
     };
-    let next = has_next.then(|| found.last()).flatten().map(|last| {
-        filters(Some(
-            &Cursor {
-                updated_at: last.updated_at,
-                id: last.id.clone(),
-            }
-            .encode(),
-        ))
+    let page = Page::new(found, PAGE_SIZE, cursor.is_none(), link, |last| {
+        Cursor {
+            updated_at: last.updated_at,
+            id: last.id.clone(),
+        }
+        .encode()
     });
-    let first = cursor.is_some().then(|| filters(None));
+    let standing = installs::position(&state.db, &filter, cursor.as_ref()).await?;
+    let previous = match &cursor {
+        Some(cursor) => Some(
+            match installs::previous_cursor(&state.db, &filter, cursor, PAGE_SIZE).await? {
+                Some(earlier) => link(Some(&earlier.encode())),
+                None => link(None),
+            },
+        ),
+        None => None,
+    };
 
     let by_status = installs::count_by_status(&state.db).await?;
-    let counts: Vec<Count> = STATUSES
+    let counts: Vec<Count> = InstallStatus::ALL
         .iter()
-        .map(|(status, label)| Count {
-            status,
-            label,
+        .map(|&status| Count {
+            status: status.as_str(),
+            label: status.label(),
             count: by_status
                 .iter()
-                .find(|(s, _)| s == status)
+                .find(|(s, _)| *s == status)
                 .map(|(_, n)| *n)
                 .unwrap_or(0),
         })
         .collect();
+    let needs_attention = counts
+        .iter()
+        .find(|c| c.status == InstallStatus::NeedsAttention.as_str())
+        .map_or(0, |c| c.count);
+    let dashboard = dashboard::read(&state, needs_attention).await?;
     let day_ago = state.clock.unix() - 24 * 60 * 60;
     let event_counts = events::counts_by_status_since(&state.db, day_ago)
         .await?
         .into_iter()
-        .map(|(status, n)| (status.unwrap_or_default(), n))
+        .map(|(status, n)| (status.map(|s| s.as_str()).unwrap_or_default(), n))
         .collect();
+    // A search stops counting at a cap: "1–50 of 1,000+".
+    let mut range = page_range(standing.before, page.rows.len(), standing.total);
+    if standing.at_least && !range.is_empty() {
+        range.push('+');
+    }
     Ok(render_or_plain(&ListPage {
         nav: Nav::from(&operator),
         total: counts.iter().map(|c| c.count).sum(),
         counts,
-        rows: found.iter().map(Row::from).collect(),
-        provider: filter.provider.clone().unwrap_or_default(),
-        status: filter.status.clone().unwrap_or_default(),
+        rows: page.rows.iter().map(|i| InstallRow::new(i, now)).collect(),
+        provider: filter
+            .platform
+            .map(Platform::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        status: filter
+            .status
+            .map(InstallStatus::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         q: filter.search.clone().unwrap_or_default(),
-        providers: &PROVIDERS,
-        statuses: &STATUSES,
-        next,
-        first,
+        providers: platform_choices(),
+        statuses: status_choices(),
+        dashboard,
+        range,
+        matching: format!(
+            "{}{}",
+            thousands(standing.total),
+            if standing.at_least { "+" } else { "" }
+        ),
+        next: page.next,
+        previous,
         event_counts,
     }))
 }
@@ -210,6 +218,14 @@ fn bad_query() -> AppError {
     }
 }
 
+/// An API key's reads of the store's token, as the detail page shows them.
+struct TokenReadRow {
+    name: String,
+    revoked: bool,
+    first_read_at: String,
+    last_read_at: String,
+}
+
 /// A credential as the detail page shows it.
 struct CredentialRow {
     kind: String,
@@ -217,41 +233,12 @@ struct CredentialRow {
     sealed_at: String,
 }
 
-/// An audit entry as pages show it.
-pub struct AuditRow {
-    /// Entry id.
-    pub id: i64,
-    /// When.
-    pub at: String,
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// Which install.
-    pub install_id: String,
-    /// More.
-    pub detail: String,
-}
-
-impl From<audit::Entry> for AuditRow {
-    fn from(e: audit::Entry) -> Self {
-        Self {
-            id: e.id,
-            at: fmt_time(e.at),
-            actor: e.actor,
-            action: e.action,
-            install_id: e.install_id.unwrap_or_default(),
-            detail: e.detail,
-        }
-    }
-}
-
 #[derive(Template)]
 #[template(path = "console/install.html")]
 struct DetailPage {
     nav: Nav,
-    flash: Option<String>,
-    row: Row,
+    flash: Option<Flash>,
+    row: InstallRow,
     timezone: String,
     scope: String,
     user_name: String,
@@ -259,13 +246,15 @@ struct DetailPage {
     user_id: String,
     billing: Vec<(String, String)>,
     initiated_by: &'static str,
-    last_installed_at: String,
+    last_installed_at: Moment,
     credentials: Vec<CredentialRow>,
+    /// Which API keys read the access token, and when.
+    token_reads: Vec<TokenReadRow>,
     history: Vec<AuditRow>,
     /// Maropost order notifications: where to send them, whether a key is set, the latest.
     webhook: Option<WebhookSection>,
     /// bol.com: how the connection authenticates and when its access token expires.
-    tokens: Option<super::connections::TokenSection>,
+    tokens: Option<TokenSection>,
 }
 
 /// The detail page's order-notifications section (Maropost installs).
@@ -275,26 +264,6 @@ struct WebhookSection {
     events: Vec<EventRow>,
 }
 
-/// The install with this id, or `404` (ids that cannot exist are refused without a query).
-pub async fn find_install(state: &AppState, id: &str) -> Result<Install, AppError> {
-    // Ids are 32 hex characters; anything else cannot exist, so don't ask the database.
-    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(AppError::NotFound);
-    }
-    installs::find(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
-/// Leaves a one-time message for the next detail page this operator sees.
-pub async fn flash(operator: &Operator, message: &str) -> Result<(), AppError> {
-    operator
-        .session
-        .insert(FLASH_KEY, message)
-        .await
-        .map_err(|e| AppError::Internal(e.into()))
-}
-
 /// `GET /console/installs/{id}`.
 pub async fn detail(
     State(state): State<AppState>,
@@ -302,11 +271,8 @@ pub async fn detail(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let install = find_install(&state, &id).await?;
-    let flash: Option<String> = operator
-        .session
-        .remove(FLASH_KEY)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let now = state.clock.unix();
+    let flash = take_flash(&operator.session).await?;
     let credentials = credentials::describe(&state.db, &install.id)
         .await?
         .into_iter()
@@ -319,7 +285,7 @@ pub async fn detail(
     let history = audit::for_install(&state.db, &install.id, 100)
         .await?
         .into_iter()
-        .map(AuditRow::from)
+        .map(|e| AuditRow::new(e, now))
         .collect();
     let billing = install
         .billing_address
@@ -340,17 +306,17 @@ pub async fn detail(
                 .collect()
         })
         .unwrap_or_default();
-    let webhook = match install.provider.as_str() {
-        "maropost" => Some(WebhookSection {
+    let webhook = match install.platform {
+        Platform::Maropost => Some(WebhookSection {
             url: webhooks::webhook_url(&state.public_url, &install.id).to_string(),
             has_key: webhooks::has_webhook_key(&state.db, &install.id).await?,
             events: events::latest_for_install(&state.db, &install.id, RECENT_EVENTS)
                 .await?
                 .into_iter()
-                .map(EventRow::from)
+                .map(|e| EventRow::new(e, now))
                 .collect(),
         }),
-        _ => None,
+        Platform::Bol => None,
     };
     let user_name = [
         install.user_first_name.as_deref(),
@@ -363,23 +329,87 @@ pub async fn detail(
     Ok(render_or_plain(&DetailPage {
         nav: Nav::from(&operator),
         flash,
-        row: Row::from(&install),
+        row: InstallRow::new(&install, now),
         timezone: install.timezone.clone().unwrap_or_default(),
         scope: install.scope.clone().unwrap_or_default(),
         user_name,
         user_email: install.user_email.clone().unwrap_or_default(),
         user_id: install.user_id.clone().unwrap_or_default(),
         billing,
-        initiated_by: match (install.auth_kind.as_str(), install.initiated_by.as_str()) {
-            ("client_credentials", _) => "by an operator, with the retailer's own credentials",
-            (_, "panel") => "from the platform's control panel",
-            _ => "from storelink's install page",
+        initiated_by: match (install.auth_kind, install.initiated_by) {
+            (AuthKind::ClientCredentials, _) => {
+                "by an operator, with the retailer's own credentials"
+            }
+            (AuthKind::Code, Initiator::Panel) => "from the platform's control panel",
+            (AuthKind::Code, Initiator::Storelink) => "from storelink's install page",
         },
-        last_installed_at: fmt_time(install.last_installed_at),
+        last_installed_at: Moment::new(install.last_installed_at, now),
         credentials,
+        token_reads: api_keys::token_reads(&state.db, &install.id)
+            .await?
+            .into_iter()
+            .map(|r| TokenReadRow {
+                name: r.name,
+                revoked: r.revoked,
+                first_read_at: fmt_time(r.first_read_at),
+                last_read_at: fmt_time(r.last_read_at),
+            })
+            .collect(),
         history,
         webhook,
-        tokens: super::connections::token_section(&state, &install).await?,
+        tokens: token_section(&state, &install).await?,
+    }))
+}
+
+/// What the detail page shows of a bol.com install's token.
+struct TokenSection {
+    /// How the connection authenticates, in words.
+    kind: &'static str,
+    /// The retailer's own client id (client-credentials connections).
+    client_id: String,
+    /// "expires in 95 s (…)", "expired 12 s ago; renewed at next use", "none stored".
+    expiry: String,
+    /// When the token was last obtained.
+    refreshed_at: String,
+    /// The connection needs to be authorized again.
+    needs_attention: bool,
+    /// It is a code-flow connection (reconnected through `/install/bol`).
+    code_flow: bool,
+}
+
+/// The token section of `install`'s page, for bol.com installs.
+async fn token_section(
+    state: &AppState,
+    install: &Install,
+) -> Result<Option<TokenSection>, AppError> {
+    if install.platform != Platform::Bol {
+        return Ok(None);
+    }
+    let Some(token) = token_state::load(&state.db, &install.id).await? else {
+        return Ok(None);
+    };
+    let kind = token.auth_kind;
+    let now = state.clock.unix();
+    let expiry = match token.token_expires_at {
+        _ if install.status != InstallStatus::Active => "none stored".to_owned(),
+        Some(at) if at > now => format!("expires in {} s ({})", at - now, fmt_time(at)),
+        Some(at) => format!(
+            "expired {} s ago ({}); a new one is obtained at next use",
+            now - at,
+            fmt_time(at)
+        ),
+        None => "none stored".to_owned(),
+    };
+    Ok(Some(TokenSection {
+        kind: match kind {
+            AuthKind::Code => "code flow: the retailer authorized storelink",
+            AuthKind::ClientCredentials => "the retailer's own API credentials",
+        },
+        client_id: token.client_id.clone().unwrap_or_default(),
+        expiry,
+        refreshed_at: token.token_refreshed_at.map(fmt_time).unwrap_or_default(),
+        needs_attention: install.status == InstallStatus::NeedsAttention,
+        code_flow: kind == AuthKind::Code,
     }))
 }
 
@@ -387,7 +417,7 @@ pub async fn detail(
 #[template(path = "console/revoke.html")]
 struct ConfirmPage {
     nav: Nav,
-    row: Row,
+    row: InstallRow,
 }
 
 /// `GET /console/installs/{id}/revoke`: the confirmation step.
@@ -399,15 +429,8 @@ pub async fn confirm_revoke(
     let install = find_install(&state, &id).await?;
     Ok(render_or_plain(&ConfirmPage {
         nav: Nav::from(&operator),
-        row: Row::from(&install),
+        row: InstallRow::new(&install, state.clock.unix()),
     }))
-}
-
-/// The revoke form's fields.
-#[derive(Debug, Deserialize)]
-pub struct RevokeForm {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// `POST /console/installs/{id}/revoke`: revokes and erases credentials; idempotent.
@@ -415,7 +438,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
-    Form(form): Form<RevokeForm>,
+    Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
     verify_csrf(&operator.session, &form.csrf_token).await?;
     let install = find_install(&state, &id).await?;
@@ -426,25 +449,25 @@ pub async fn revoke(
         state.clock.unix(),
     )
     .await?;
-    let message = match outcome {
+    let (kind, message) = match outcome {
         Revoked::Now { erased } => {
             tracing::info!(install_id = %install.id, operator = operator.id, erased, "install revoked");
-            format!(
+            let message = format!(
                 "{} is revoked: {erased} stored credential(s) erased. Remember that the merchant \
                  still has to remove the add-on on the platform.",
                 install.display_name()
-            )
+            );
+            (FlashKind::Success, message)
         }
-        Revoked::Already => format!(
-            "{} was already revoked; nothing changed.",
-            install.display_name()
+        Revoked::Already => (
+            FlashKind::Warning,
+            format!(
+                "{} was already revoked; nothing changed.",
+                install.display_name()
+            ),
         ),
         Revoked::Missing => return Err(AppError::NotFound),
     };
-    operator
-        .session
-        .insert(FLASH_KEY, message)
-        .await
-        .map_err(anyhow::Error::from)?;
+    flash(&operator, kind, &message).await?;
     Ok(Redirect::to(&format!("/console/installs/{}", install.id)).into_response())
 }

@@ -4,12 +4,10 @@
 //! verified for unknown emails). Failures are throttled per account and per client address; a
 //! locked subject is refused with `429` before any password is checked.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::{
     Form,
-    extract::{ConnectInfo, Query, State},
+    extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
@@ -19,15 +17,16 @@ use tower_sessions::Session;
 
 use super::auth::{self, Operator, verify_csrf};
 use crate::{
-    app::AppState,
     db::{
         audit::{self, Action},
-        login_throttle::{self, Subject},
+        login_throttle::{self, Reservation, Subject},
         operators,
     },
+    domain::text::shorten,
     error::{AppError, render_or_plain},
-    password::{self, Verified},
-    providers::shorten,
+    password::{Busy, Verified},
+    state::AppState,
+    web::client::ClientIp,
 };
 
 #[derive(Template)]
@@ -37,12 +36,17 @@ struct LoginPage {
     email: String,
     error: Option<String>,
     notice: Option<&'static str>,
+    /// The console page to return to after login (checked: a local console path), or empty.
+    next: String,
 }
 
-/// `?expired=1` after a timeout.
+/// `?expired=1` after a timeout, `?logged_out=1` after logging out, `?next=/console/...`: the
+/// page that was asked for.
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     expired: Option<String>,
+    logged_out: Option<String>,
+    next: Option<String>,
 }
 
 /// The login form.
@@ -50,13 +54,27 @@ pub async fn page(
     session: Session,
     query: Result<Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
-    let expired = query.is_ok_and(|Query(q)| q.expired.is_some());
+    let query = query.ok().map(|Query(q)| q);
+    let notice = match &query {
+        Some(q) if q.expired.is_some() => Some("Your session ended. Log in again to continue."),
+        Some(q) if q.logged_out.is_some() => Some("You have been logged out."),
+        _ => None,
+    };
     Ok(render_or_plain(&LoginPage {
         csrf_token: auth::csrf_token(&session).await?,
         email: String::new(),
         error: None,
-        notice: expired.then_some("Your session ended. Log in again to continue."),
+        notice,
+        next: return_to(query.and_then(|q| q.next).as_deref()),
     }))
+}
+
+/// The page to return to after login, when `next` is one (see [`auth::local_console_path`]),
+/// else empty.
+fn return_to(next: Option<&str>) -> String {
+    next.and_then(auth::local_console_path)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The login form's fields. The password never gets a `Debug`.
@@ -68,6 +86,9 @@ pub struct LoginForm {
     password: SecretString,
     #[serde(default)]
     csrf_token: String,
+    /// The page to return to; checked again here, as anyone can post anything.
+    #[serde(default)]
+    next: String,
 }
 
 fn empty_secret() -> SecretString {
@@ -75,9 +96,14 @@ fn empty_secret() -> SecretString {
 }
 
 /// Checks the credentials; on success cycles the session id and opens the console.
+///
+/// A failure is reserved on the account and on the client address *before* the password is
+/// checked (see [`login_throttle::reserve`]), so parallel guesses cannot all slip through
+/// before the count catches up; a success gives its reservations back. The check itself waits
+/// for a free slot ([`crate::password::PasswordChecks`]), or is refused with `503`.
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     session: Session,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, AppError> {
@@ -92,31 +118,51 @@ pub async fn submit(
     // An address that is not an email is just an email nobody has: same path, same answer.
     let email =
         operators::normalize_email(&typed_email).unwrap_or_else(|_| typed_email.to_lowercase());
-    let ip = peer.ip().to_string();
+    let ip = client.to_string();
     let subjects = [Subject::account(&email), Subject::client(&ip)];
-    let detail = format!("email {email}, from {ip}");
+    // What the attempt said, as values: never part of the entry's text.
+    let fields: [(&str, &str); 2] = [("email", &email), ("from", &ip)];
 
+    let mut reserved: Vec<(&Subject, Option<i64>)> = Vec::with_capacity(subjects.len());
     for subject in &subjects {
-        if let Some(wait) = login_throttle::locked_for(&state.db, subject, now).await? {
-            audit::record_now(
-                &state.db,
-                now,
-                "anonymous",
-                Action::LoginRefused,
-                None,
-                &detail,
-            )
-            .await?;
-            return login_refused(&session, typed_email, wait).await;
+        match login_throttle::reserve(&state.db, subject, now).await? {
+            Reservation::Granted { lock_started } => reserved.push((subject, lock_started)),
+            Reservation::Locked(wait) => {
+                release_all(&state, &reserved).await?;
+                audit::record_now(
+                    &state.db,
+                    now,
+                    "anonymous",
+                    Action::LoginRefused,
+                    None,
+                    "refused while locked",
+                    &fields,
+                )
+                .await?;
+                return login_refused(&session, typed_email, &form.next, wait).await;
+            }
         }
     }
 
     let operator = operators::find_by_email(&state.db, &email).await?;
-    let verified = password::verify_async(
-        form.password.clone(),
-        operator.as_ref().map(|o| o.password_hash.clone()),
-    )
-    .await;
+    let verified = match state
+        .password_checks
+        .verify(
+            form.password.clone(),
+            operator.as_ref().map(|o| o.password_hash.clone()),
+        )
+        .await
+    {
+        Ok(verified) => verified,
+        Err(Busy) => {
+            // Nothing was checked: nothing counts.
+            release_all(&state, &reserved).await?;
+            tracing::warn!(from = %ip, "console login refused: too many password checks at once");
+            return Err(AppError::Busy {
+                retry_after: state.password_checks.wait().as_secs().max(1),
+            });
+        }
+    };
     let operator = match (verified, operator) {
         (Verified::Yes | Verified::YesRehash, Some(operator)) => operator,
         _ => {
@@ -126,28 +172,43 @@ pub async fn submit(
                 "anonymous",
                 Action::LoginFailed,
                 None,
-                &detail,
+                "wrong email or password",
+                &fields,
             )
             .await?;
-            for subject in &subjects {
-                if let Some(lock) = login_throttle::record_failure(&state.db, subject, now).await? {
-                    let what = format!("{detail}; locked for {} s", lock);
-                    audit::record_now(&state.db, now, "system", Action::Lockout, None, &what)
-                        .await?;
+            for (subject, lock) in &reserved {
+                if let Some(lock) = lock {
+                    let what = format!("{} locked for {lock} s", subject.kind());
+                    audit::record_now(
+                        &state.db,
+                        now,
+                        "system",
+                        Action::Lockout,
+                        None,
+                        &what,
+                        &fields,
+                    )
+                    .await?;
                 }
             }
             tracing::info!(from = %ip, "console login failed");
-            return login_failed(&session, typed_email).await;
+            return login_failed(&session, typed_email, &form.next).await;
         }
     };
 
-    // A hash made with weaker parameters is replaced now that we hold the password.
+    // A hash made with weaker parameters is replaced now that we hold the password (unless
+    // the checks are all busy: then at a later login).
     let new_hash = match verified {
-        Verified::YesRehash => Some(password::hash_async(form.password).await?),
+        Verified::YesRehash => match state.password_checks.hash(form.password).await {
+            Ok(hash) => Some(hash?),
+            Err(Busy) => None,
+        },
         _ => None,
     };
     operators::record_login(&state.db, operator.id, new_hash.as_deref(), now).await?;
+    // The account starts afresh; the client address gets its reservation back.
     login_throttle::clear(&state.db, &subjects[0]).await?;
+    login_throttle::release(&state.db, &subjects[1]).await?;
     // A new id, so a session id planted before login is worth nothing after it.
     session.cycle_id().await.map_err(anyhow::Error::from)?;
     auth::log_in(&session, operator.id, &operator.email, now).await?;
@@ -157,25 +218,41 @@ pub async fn submit(
         &format!("operator:{}", operator.email),
         Action::Login,
         None,
-        &format!("from {ip}"),
+        "",
+        &[("from", &ip)],
     )
     .await?;
     tracing::info!(operator = operator.id, "console login");
-    Ok(Redirect::to("/console").into_response())
+    let to = auth::local_console_path(&form.next).unwrap_or("/console");
+    Ok(Redirect::to(to).into_response())
+}
+
+/// Gives back the failures reserved for an attempt whose password was never checked.
+async fn release_all(state: &AppState, reserved: &[(&Subject, Option<i64>)]) -> sqlx::Result<()> {
+    for (subject, _) in reserved {
+        login_throttle::release(&state.db, subject).await?;
+    }
+    Ok(())
 }
 
 /// The generic failure: the same for an unknown email and a wrong password.
-async fn login_failed(session: &Session, email: String) -> Result<Response, AppError> {
+async fn login_failed(session: &Session, email: String, next: &str) -> Result<Response, AppError> {
     let page = LoginPage {
         csrf_token: auth::csrf_token(session).await?,
         email,
         error: Some("The email or password is incorrect.".into()),
         notice: None,
+        next: return_to(Some(next)),
     };
     Ok((StatusCode::UNAUTHORIZED, render_or_plain(&page)).into_response())
 }
 
-async fn login_refused(session: &Session, email: String, wait: i64) -> Result<Response, AppError> {
+async fn login_refused(
+    session: &Session,
+    email: String,
+    next: &str,
+    wait: i64,
+) -> Result<Response, AppError> {
     let minutes = (wait + 59) / 60;
     let page = LoginPage {
         csrf_token: auth::csrf_token(session).await?,
@@ -185,6 +262,7 @@ async fn login_refused(session: &Session, email: String, wait: i64) -> Result<Re
             if minutes == 1 { "" } else { "s" }
         )),
         notice: None,
+        next: return_to(Some(next)),
     };
     let mut response = (StatusCode::TOO_MANY_REQUESTS, render_or_plain(&page)).into_response();
     if let Ok(value) = wait.to_string().parse() {
@@ -214,6 +292,7 @@ pub async fn logout(
         Action::Logout,
         None,
         "",
+        &[],
     )
     .await?;
     operator
@@ -221,5 +300,5 @@ pub async fn logout(
         .flush()
         .await
         .map_err(anyhow::Error::from)?;
-    Ok(Redirect::to("/console/login").into_response())
+    Ok(Redirect::to("/console/login?logged_out=1").into_response())
 }

@@ -1,22 +1,26 @@
 //! The operator console: log in, see connected stores, their history, and revoke them.
 //!
 //! Every route but the login page requires an operator (the [`auth::Operator`] extractor); every
-//! state change is a POST carrying the session's CSRF token.
+//! state change is a POST carrying the session's CSRF token. Each page module serves one part of
+//! the console; what they share is in [`shared`].
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod connections;
-pub mod events;
+pub mod dashboard;
+pub mod errors;
 pub mod installs;
 pub mod login;
+pub mod order_events;
+pub mod shared;
 
 use axum::{
     Router,
-    routing::{get, post},
+    routing::{any, get, post},
 };
-use time::{OffsetDateTime, format_description::BorrowedFormatItem, macros::format_description};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The console's routes.
 pub fn router() -> Router<AppState> {
@@ -42,71 +46,19 @@ pub fn router() -> Router<AppState> {
             "/console/connections/bol",
             post(connections::create_bol_connection),
         )
-        .route("/console/events", get(events::list))
+        .route("/console/events", get(order_events::list))
+        .route(
+            "/console/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/console/api-keys/{id}/revoke",
+            get(api_keys::confirm_revoke).post(api_keys::revoke),
+        )
         .route(
             "/console/installs/{id}/webhook-key",
-            post(events::set_webhook_key),
+            post(order_events::set_webhook_key),
         )
-}
-
-/// What every console page's header needs.
-pub struct Nav {
-    /// The operator's email.
-    pub email: String,
-    /// For the logout form.
-    pub csrf_token: String,
-}
-
-impl From<&auth::Operator> for Nav {
-    fn from(operator: &auth::Operator) -> Self {
-        Self {
-            email: operator.email.clone(),
-            csrf_token: operator.csrf_token.clone(),
-        }
-    }
-}
-
-const TIME_FORMAT: &[BorrowedFormatItem<'static>] =
-    format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
-
-/// Unix seconds as `2026-11-23 12:07:00 UTC`.
-pub fn fmt_time(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(TIME_FORMAT).ok())
-        .unwrap_or_else(|| unix.to_string())
-}
-
-/// A query string from the pairs whose value is present.
-pub fn query_string(pairs: &[(&str, Option<&str>)]) -> String {
-    let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-    for (key, value) in pairs {
-        if let Some(value) = value.filter(|v| !v.is_empty()) {
-            serializer.append_pair(key, value);
-        }
-    }
-    serializer.finish()
-}
-
-/// An optional query parameter: empty means absent.
-pub fn non_empty(value: &Option<String>) -> Option<String> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(|v| crate::providers::shorten(v, 200))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_and_queries() {
-        assert_eq!(fmt_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(
-            query_string(&[("a", Some("x y")), ("b", None), ("c", Some(""))]),
-            "a=x+y"
-        );
-    }
+        .route("/console/{*rest}", any(errors::not_found))
+        .layer(axum::middleware::from_fn(errors::in_console_layout))
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use storelink::providers::{api::ApiError, bol};
+use storelink::providers::{api_call::ApiError, bol};
 use wiremock::matchers::header as has_header;
 
 use super::*;
@@ -59,7 +59,7 @@ async fn a_401_refreshes_once_and_retries_once() {
     let id = connected(&app).await;
     orders_answer_with(&app, problem(401, "Expired JWT"), 1, orders_answer()).await;
 
-    let answer = bol::api::orders(&app.state, &id).await.unwrap();
+    let answer = bol::retailer::orders(&app.state.bol(), &id).await.unwrap();
     assert_eq!(answer["orders"].as_array().unwrap().len(), 2);
 
     let calls = app.requests_to(ORDERS_PATH).await;
@@ -89,7 +89,9 @@ async fn a_second_401_is_reported_not_retried_again() {
     let id = connected(&app).await;
     orders_answer_with(&app, problem(401, "Expired JWT"), 10, orders_answer()).await;
 
-    let error = bol::api::orders(&app.state, &id).await.unwrap_err();
+    let error = bol::retailer::orders(&app.state.bol(), &id)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&error, ApiError::Status { status: 401, detail: Some(d) } if d == "Expired JWT"),
         "{error:?}"
@@ -115,7 +117,7 @@ async fn a_429_waits_as_long_as_retry_after_says() {
     .await;
 
     let started = Instant::now();
-    bol::api::orders(&app.state, &id).await.unwrap();
+    bol::retailer::orders(&app.state.bol(), &id).await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "waited Retry-After"
@@ -140,7 +142,9 @@ async fn a_long_retry_after_is_reported_instead_of_waited() {
     )
     .await;
     let started = Instant::now();
-    let error = bol::api::orders(&app.state, &id).await.unwrap_err();
+    let error = bol::retailer::orders(&app.state.bol(), &id)
+        .await
+        .unwrap_err();
     assert!(matches!(error, ApiError::RateLimited { retry_after: 3600 }));
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(app.requests_to(ORDERS_PATH).await.len(), 1);

@@ -3,7 +3,7 @@
 //! before they expire.
 
 use secrecy::ExposeSecret as _;
-use storelink::providers::bol::tokens::BolTokenError;
+use storelink::providers::api_call::TokenUnavailable;
 
 use super::*;
 
@@ -157,6 +157,10 @@ async fn refused_credentials_store_nothing_and_are_not_echoed() {
     assert_eq!(response.status(), 502);
     let page = response.text().await.unwrap();
     assert!(page.contains("invalid_client"), "{page}");
+    assert!(
+        page.contains("bol.com rejected this client id and secret: check them in"),
+        "in plain words, with the next step: {page}"
+    );
     assert!(page.contains(OWN_ID), "the client id is kept");
     assert!(
         !page.contains("wrong-secret-123"),
@@ -199,7 +203,8 @@ async fn client_credentials_tokens_are_reused_not_requested_per_call() {
     let app = spawn_app().await;
     let (_, id) = added(&app, 299).await;
 
-    let calls = (0..100).map(|_| app.state.bol_tokens.access_token(&app.state, &id));
+    let bol = app.state.bol();
+    let calls = (0..100).map(|_| bol.access_token(&id));
     let tokens: Vec<String> = futures::future::join_all(calls)
         .await
         .into_iter()
@@ -214,19 +219,10 @@ async fn client_credentials_tokens_are_reused_not_requested_per_call() {
 
     // Reused until 30 s before expires_in runs out, then renewed once.
     app.advance(299 - 31);
-    app.state
-        .bol_tokens
-        .access_token(&app.state, &id)
-        .await
-        .unwrap();
+    app.state.bol().access_token(&id).await.unwrap();
     assert_eq!(app.bol_token_requests().await.len(), 1);
     app.advance(1);
-    let renewed = app
-        .state
-        .bol_tokens
-        .access_token(&app.state, &id)
-        .await
-        .unwrap();
+    let renewed = app.state.bol().access_token(&id).await.unwrap();
     assert_ne!(renewed.expose_secret(), tokens[0]);
     let requests = app.bol_token_requests().await;
     assert_eq!(requests.len(), 2);
@@ -246,8 +242,8 @@ async fn credentials_refused_later_mark_the_connection_as_needing_attention() {
     })))
     .await;
     app.advance(300);
-    let result = app.state.bol_tokens.access_token(&app.state, &id).await;
-    assert_eq!(result.err(), Some(BolTokenError::NeedsReauthorization));
+    let result = app.state.bol().access_token(&id).await;
+    assert_eq!(result.err(), Some(TokenUnavailable::NeedsReauthorization));
     assert_eq!(
         app.install_field::<String>(&id, "status").await,
         "needs_attention"
@@ -274,8 +270,8 @@ async fn revoking_a_client_credentials_connection_erases_its_secret() {
     assert_eq!(response.status(), 303);
     assert!(app.credential_kinds(&id).await.is_empty());
     app.advance(3600);
-    let result = app.state.bol_tokens.access_token(&app.state, &id).await;
-    assert_eq!(result.err(), Some(BolTokenError::Revoked));
+    let result = app.state.bol().access_token(&id).await;
+    assert_eq!(result.err(), Some(TokenUnavailable::Revoked));
     assert_eq!(
         app.bol_token_requests().await.len(),
         1,

@@ -241,16 +241,28 @@ impl TestApp {
             .await
     }
 
-    /// The details of the audit entries of `action` for install `id`, oldest first.
+    /// The details of the audit entries of `action` for install `id`, oldest first: the
+    /// entry's text, then its values (`detail: value; value`).
     pub async fn audit_details(&self, id: &str, action: &str) -> Vec<String> {
-        sqlx::query_scalar(
-            "SELECT detail FROM audit_log WHERE install_id = $1 AND action = $2 ORDER BY id",
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT detail, fields FROM audit_log WHERE install_id = $1 AND action = $2 ORDER BY id",
         )
         .bind(id)
         .bind(action)
         .fetch_all(&self.db)
         .await
-        .unwrap()
+        .unwrap();
+        rows.into_iter()
+            .map(|(detail, fields)| {
+                let fields: Vec<(String, String)> = serde_json::from_str(&fields).unwrap();
+                if fields.is_empty() {
+                    detail
+                } else {
+                    let values: Vec<String> = fields.into_iter().map(|(_, v)| v).collect();
+                    format!("{detail}: {}", values.join("; "))
+                }
+            })
+            .collect()
     }
 }
 

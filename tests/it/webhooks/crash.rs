@@ -17,8 +17,9 @@ use storelink::{
     crypto::{Keyring, MasterKey},
     db::{
         self,
-        installs::{self, Initiator, InstallingUser, NewInstall},
+        installs::{self, NewInstall},
     },
+    domain::{Initiator, InstallingUser, Platform},
     webhooks,
 };
 use tokio::{
@@ -85,7 +86,7 @@ async fn every_acknowledged_event_survives_a_sigkill_mid_flood() {
         &pool,
         &keyring,
         &NewInstall {
-            provider: "maropost",
+            platform: Platform::Maropost,
             account_id: "crash-store",
             store_domain: Some("crash.example.com"),
             store_name: None,
@@ -101,7 +102,7 @@ async fn every_acknowledged_event_survives_a_sigkill_mid_flood() {
     .await
     .unwrap()
     .id;
-    webhooks::set_webhook_key(&pool, &keyring, &install_id, KEY, 0)
+    webhooks::set_webhook_key(&pool, &keyring, &install_id, KEY, "system", 0)
         .await
         .unwrap();
     pool.close().await;

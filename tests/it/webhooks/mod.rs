@@ -9,11 +9,13 @@ use std::{sync::Arc, time::Duration};
 
 use sqlx::{Connection as _, SqlitePool};
 use storelink::{
-    app::{AppState, Application},
+    app::Application,
     clock::SystemClock,
     config::Settings,
     crypto::MasterKey,
-    db::installs::{self, Initiator, InstallingUser, NewInstall},
+    db::installs::{self, NewInstall},
+    domain::{Initiator, InstallingUser, OrderStatus, Platform},
+    state::AppState,
     webhooks,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -79,7 +81,7 @@ impl Hook {
             &self.db,
             &self.state.keyring,
             &NewInstall {
-                provider: "maropost",
+                platform: Platform::Maropost,
                 account_id: store_id,
                 store_domain: Some("shop.example.com"),
                 store_name: Some("Shop"),
@@ -95,7 +97,7 @@ impl Hook {
         .await
         .unwrap();
         if let Some(key) = key {
-            webhooks::set_webhook_key(&self.db, &self.state.keyring, &saved.id, key, 0)
+            webhooks::set_webhook_key(&self.db, &self.state.keyring, &saved.id, key, "system", 0)
                 .await
                 .unwrap();
         }
@@ -222,10 +224,10 @@ async fn a_repeated_event_id_is_stored_once_and_answered_200() {
 #[tokio::test]
 async fn the_same_event_id_for_another_install_is_another_event() {
     let hook = spawn().await;
-    let other = hook.add_install("s2", Some("another-key")).await;
+    let other = hook.add_install("s2", Some("another-stores-key-1")).await;
     assert_eq!(hook.post(event_xml("7", "New")).await.status(), 200);
     assert_eq!(
-        hook.post_as(&other, Some("another-key"), event_xml("7", "New"))
+        hook.post_as(&other, Some("another-stores-key-1"), event_xml("7", "New"))
             .await
             .status(),
         200
@@ -491,7 +493,8 @@ async fn a_new_key_replaces_the_old_one_at_once() {
         &hook.db,
         &hook.state.keyring,
         &hook.install_id,
-        "  rotated-key  ",
+        "  rotated-key-5e0c2a  ",
+        "system",
         0,
     )
     .await
@@ -503,9 +506,13 @@ async fn a_new_key_replaces_the_old_one_at_once() {
     .await;
     assert_eq!(status, 401, "the old key no longer works");
     assert_eq!(
-        hook.post_as(&hook.install_id, Some("rotated-key"), event_xml("1", "New"))
-            .await
-            .status(),
+        hook.post_as(
+            &hook.install_id,
+            Some("rotated-key-5e0c2a"),
+            event_xml("1", "New")
+        )
+        .await
+        .status(),
         200
     );
     assert_unauthorized_count(&hook, KEY, 2).await;
@@ -542,15 +549,32 @@ async fn the_webhook_key_is_stored_sealed() {
         .await
         .unwrap();
     assert!(matches!(
-        webhooks::set_webhook_key(&hook.db, &hook.state.keyring, &hook.install_id, "k", 0).await,
+        webhooks::set_webhook_key(
+            &hook.db,
+            &hook.state.keyring,
+            &hook.install_id,
+            "another-valid-key-0001",
+            "system",
+            0
+        )
+        .await,
         Err(webhooks::SetKeyError::Revoked)
     ));
     assert!(matches!(
-        webhooks::set_webhook_key(&hook.db, &hook.state.keyring, "nope", "k", 0).await,
+        webhooks::set_webhook_key(
+            &hook.db,
+            &hook.state.keyring,
+            "nope",
+            "another-valid-key-0001",
+            "system",
+            0
+        )
+        .await,
         Err(webhooks::SetKeyError::UnknownInstall)
     ));
     assert!(matches!(
-        webhooks::set_webhook_key(&hook.db, &hook.state.keyring, "nope", "a key", 0).await,
+        webhooks::set_webhook_key(&hook.db, &hook.state.keyring, "nope", "a key", "system", 0)
+            .await,
         Err(webhooks::SetKeyError::Invalid(_))
     ));
 }
@@ -775,7 +799,7 @@ async fn the_console_can_list_filter_page_and_count_events() {
     use storelink::db::events::{self, Filter};
 
     let hook = spawn().await;
-    let other = hook.add_install("s2", Some("k2")).await;
+    let other = hook.add_install("s2", Some("second-stores-key-2")).await;
     for (i, status) in ["New", "Pick", "Pack", "Pick", "Dispatched"]
         .iter()
         .enumerate()
@@ -786,7 +810,7 @@ async fn the_console_can_list_filter_page_and_count_events() {
         );
     }
     assert_eq!(
-        hook.post_as(&other, Some("k2"), event_xml("0", "Pick"))
+        hook.post_as(&other, Some("second-stores-key-2"), event_xml("0", "Pick"))
             .await
             .status(),
         200
@@ -799,7 +823,7 @@ async fn the_console_can_list_filter_page_and_count_events() {
     assert_eq!(ids, ["4", "3", "2"], "newest first");
 
     let picks = Filter {
-        status: Some("Pick".into()),
+        status: Some(OrderStatus::Pick),
         ..Filter::default()
     };
     let first = events::list(&hook.db, &picks, None, 2).await.unwrap();
@@ -815,7 +839,7 @@ async fn the_console_can_list_filter_page_and_count_events() {
     let by_order = Filter {
         install_id: Some(hook.install_id.clone()),
         order_id: Some("N10154".into()),
-        status: Some("Pack".into()),
+        status: Some(OrderStatus::Pack),
     };
     let pack = events::list(&hook.db, &by_order, None, 10).await.unwrap();
     assert_eq!(pack.len(), 1);
@@ -826,7 +850,7 @@ async fn the_console_can_list_filter_page_and_count_events() {
     assert!(raw.contains("<OrderStatus>Pack</OrderStatus>"));
 
     let counts = events::counts_by_status_since(&hook.db, 0).await.unwrap();
-    assert_eq!(counts[0], (Some("Pick".to_owned()), 3));
+    assert_eq!(counts[0], (Some(OrderStatus::Pick), 3));
     assert_eq!(counts.iter().map(|c| c.1).sum::<i64>(), 6);
     let future = events::counts_by_status_since(&hook.db, i64::MAX)
         .await

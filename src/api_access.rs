@@ -1,0 +1,192 @@
+//! Who may use the vendor API, and how often: the key check, the per-key rate limit, and the
+//! throttles that keep a busy backend from writing to the database on every request (a key's
+//! last use is recorded at most once a minute; a token read is audited at most once per key,
+//! install and minute).
+//!
+//! The rate limit and throttles are per process: with several instances, each allows the full
+//! rate (the README says so).
+
+use std::{
+    collections::HashMap,
+    num::NonZeroU32,
+    sync::{Mutex, MutexGuard},
+    time::Duration,
+};
+
+use governor::{
+    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    clock::{Clock as _, DefaultClock},
+};
+
+use crate::{
+    db::{
+        Db,
+        api_keys::{self, Caller},
+    },
+    domain::api_key::ApiKeySecret,
+};
+
+/// A key's last use is written at most this often, in seconds.
+const TOUCH_EVERY_SECS: i64 = 60;
+/// A key's reads of one install's token are audited at most this often, in seconds.
+const AUDIT_READS_EVERY_SECS: i64 = 60;
+/// Throttle entries kept before old ones are dropped.
+const MAX_THROTTLE_ENTRIES: usize = 10_000;
+
+/// Why a request was refused before it reached its endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// No key, a malformed, unknown or revoked one: all the same to the caller.
+    Unauthorized,
+    /// Past the key's rate: try again after this long.
+    RateLimited(Duration),
+    /// The database could not be asked.
+    Unavailable,
+}
+
+/// The vendor API's gate, held in the app state.
+pub struct ApiAccess {
+    limiter: Option<DefaultKeyedRateLimiter<i64>>,
+    touched: Mutex<HashMap<i64, i64>>,
+    reads: Mutex<HashMap<(i64, String), i64>>,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Plain maps of timestamps: a panic elsewhere cannot leave them inconsistent.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ApiAccess {
+    /// A gate allowing `per_second` requests a second per key, in bursts of twice that; `0`
+    /// turns the limit off.
+    pub fn new(per_second: u32) -> Self {
+        let limiter = NonZeroU32::new(per_second).map(|rate| {
+            let burst = rate.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+            RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
+        });
+        Self {
+            limiter,
+            touched: Mutex::new(HashMap::new()),
+            reads: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The caller an `Authorization` header names, within its rate, its use recorded.
+    pub async fn admit(
+        &self,
+        db: &Db,
+        authorization: Option<&[u8]>,
+        now: i64,
+    ) -> Result<Caller, Refused> {
+        let key = authorization
+            .and_then(|value| std::str::from_utf8(value).ok())
+            .and_then(bearer)
+            .and_then(ApiKeySecret::parse);
+        // A malformed key is refused without a query; every well-formed one costs one lookup
+        // by hash, right or wrong.
+        let Some(key) = key else {
+            return Err(Refused::Unauthorized);
+        };
+        let caller = api_keys::find_live(db, &key.hash())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "API: cannot look the key up");
+                Refused::Unavailable
+            })?
+            .ok_or(Refused::Unauthorized)?;
+        if let Some(limiter) = &self.limiter
+            && let Err(not_until) = limiter.check_key(&caller.id)
+        {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            return Err(Refused::RateLimited(wait));
+        }
+        self.touch(db, &caller, now).await;
+        Ok(caller)
+    }
+
+    /// Records the key's use, at most once a minute.
+    async fn touch(&self, db: &Db, caller: &Caller, now: i64) {
+        if !due(&self.touched, caller.id, now, TOUCH_EVERY_SECS) {
+            return;
+        }
+        if let Err(e) = api_keys::touch(db, caller.id, now).await {
+            // Losing a last-used time is not worth failing the request for.
+            tracing::warn!(error = %e, key = %caller.name, "API: cannot record the key's use");
+        }
+    }
+
+    /// Audits `caller`'s read of `install_id`'s token, at most once per key, install and minute.
+    pub async fn note_token_read(
+        &self,
+        db: &Db,
+        caller: &Caller,
+        install_id: &str,
+        now: i64,
+    ) -> sqlx::Result<()> {
+        if !due(
+            &self.reads,
+            (caller.id, install_id.to_owned()),
+            now,
+            AUDIT_READS_EVERY_SECS,
+        ) {
+            return Ok(());
+        }
+        api_keys::record_token_read(db, caller, install_id, now).await
+    }
+}
+
+/// Whether `key` was last marked `every` or more seconds ago (or never); marks it if so. The
+/// map's lock is held for a lookup and an insert only, so requests do not queue behind it.
+fn due<K: std::hash::Hash + Eq>(
+    map: &Mutex<HashMap<K, i64>>,
+    key: K,
+    now: i64,
+    every: i64,
+) -> bool {
+    let mut map = locked(map);
+    if map.get(&key).is_some_and(|last| now - last < every) {
+        return false;
+    }
+    if map.len() >= MAX_THROTTLE_ENTRIES {
+        map.retain(|_, last| now - *last < every);
+    }
+    map.insert(key, now);
+    true
+}
+
+/// The token of `Bearer <token>` (the scheme's case does not matter).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_whatever_the_scheme_case() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+    }
+
+    #[test]
+    fn throttles_let_one_through_per_period() {
+        let map = Mutex::new(HashMap::new());
+        assert!(due(&map, 1, 1000, 60));
+        assert!(!due(&map, 1, 1059, 60));
+        assert!(due(&map, 2, 1059, 60));
+        assert!(due(&map, 1, 1060, 60));
+    }
+
+    #[test]
+    fn the_rate_limit_allows_a_burst_of_twice_the_rate() {
+        let access = ApiAccess::new(5);
+        let limiter = access.limiter.as_ref().unwrap();
+        let allowed = (0..20).filter(|_| limiter.check_key(&7).is_ok()).count();
+        assert_eq!(allowed, 10);
+        assert!(ApiAccess::new(0).limiter.is_none());
+    }
+}

@@ -1,0 +1,208 @@
+//! Reading one setting's value: a bool, a URL, a duration, a bounded count, a list of networks,
+//! extra authorize parameters; each refusal a [`ConfigError`] naming the variable.
+
+use std::time::Duration;
+
+use ipnet::IpNet;
+use url::Url;
+
+/// A setting that could not be used, named by its variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub var: &'static str,
+    /// What is wrong with it (never its value when the value is secret).
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub(super) fn new(var: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            var,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// `on`/`off` and the usual spellings of both.
+pub(super) fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        _ => Err(ConfigError::new(
+            var,
+            format!("expected on/off or true/false, got {value:?}"),
+        )),
+    }
+}
+
+pub(super) fn parse_http_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value.trim())
+        .map_err(|e| ConfigError::new(var, format!("not a URL ({e}): {value:?}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::new(var, "must be an http:// or https:// URL"));
+    }
+    Ok(url)
+}
+
+/// The public URL: redirect URIs are built from it alone, so it must be an origin without a
+/// path, query or fragment (every route is served from the root).
+pub(super) fn parse_public_url(value: &str) -> Result<Url, ConfigError> {
+    const VAR: &str = "STORELINK_PUBLIC_URL";
+    let url = parse_http_url(VAR, value)?;
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(
+            VAR,
+            "must be an origin such as https://storelink.example.com, without a path",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::new(VAR, "must not contain user info"));
+    }
+    Ok(url)
+}
+
+/// A JWT claim name: a short run of letters, digits, `_`, `-`, `.` or `:`.
+pub(super) fn parse_claim_name(value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    let valid = value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
+    if !valid {
+        return Err(ConfigError::new(
+            "BOL_ACCOUNT_CLAIM",
+            format!("not a claim name: {value:?}"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// The authorize parameters storelink sets for Maropost: extra ones may not replace them.
+pub const MAROPOST_AUTHORIZE_PARAMS: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "store_domain",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+];
+/// The authorize parameters storelink sets for bol.com: extra ones may not replace them.
+pub const BOL_AUTHORIZE_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "scope",
+    "redirect_uri",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+/// A query string of extra authorize parameters (`prompt=consent&ui_locales=nl`); a parameter
+/// storelink sets itself (`reserved`) is refused rather than sent twice.
+pub(super) fn parse_extra_params(
+    var: &'static str,
+    value: &str,
+    reserved: &[&str],
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let value = value.trim().trim_start_matches('?');
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(value.as_bytes())
+        .into_owned()
+        .collect();
+    for (name, _) in &pairs {
+        if name.is_empty() {
+            return Err(ConfigError::new(var, "a parameter without a name"));
+        }
+        if reserved.contains(&name.as_str()) {
+            return Err(ConfigError::new(
+                var,
+                format!("{name} is set by storelink itself and cannot be given here"),
+            ));
+        }
+    }
+    Ok(pairs)
+}
+
+/// An issuer identifier (RFC 9207): an https (or, for local set-ups, http) URL, compared with
+/// the callback's `iss` exactly as written.
+pub(super) fn parse_issuer(var: &'static str, value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    parse_http_url(var, value)?;
+    Ok(value.to_owned())
+}
+
+/// Comma-separated addresses (`192.0.2.7`, `2001:db8::1`) and networks (`10.0.0.0/8`).
+pub(super) fn parse_networks(var: &'static str, value: &str) -> Result<Vec<IpNet>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| ConfigError::new(var, format!("not an address or network: {part:?}")))
+        })
+        .collect()
+}
+
+/// A whole number within `min..=max`.
+pub(super) fn parse_count(
+    var: &'static str,
+    value: &str,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            ConfigError::new(
+                var,
+                format!("expected a whole number from {min} to {max}, got {value:?}"),
+            )
+        })
+}
+
+/// A duration: `30s`, `500ms`, `2m`, or a plain number of seconds; at least 100 ms, at most an
+/// hour.
+pub(super) fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let text = value.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad = || {
+        ConfigError::new(
+            var,
+            format!("expected a duration such as 10s, 500ms or 2m, got {value:?}"),
+        )
+    };
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let duration = match unit.trim() {
+        "" | "s" => Duration::from_secs(number),
+        "ms" => Duration::from_millis(number),
+        "m" => Duration::from_secs(number.saturating_mul(60)),
+        _ => return Err(bad()),
+    };
+    if duration < Duration::from_millis(100) || duration > Duration::from_secs(3600) {
+        return Err(ConfigError::new(
+            var,
+            format!("must be between 100ms and 1h, got {value:?}"),
+        ));
+    }
+    Ok(duration)
+}
+
+pub(super) fn parse_api_template(value: &str) -> Result<String, ConfigError> {
+    const VAR: &str = "MAROPOST_API_URL_TEMPLATE";
+    let value = value.trim();
+    if !value.contains("{store_domain}") {
+        return Err(ConfigError::new(VAR, "must contain {store_domain}"));
+    }
+    parse_http_url(VAR, &value.replace("{store_domain}", "example.com"))?;
+    Ok(value.to_owned())
+}

@@ -1,0 +1,282 @@
+//! The token state of an install (bol.com): how it authenticates, when its access token expires,
+//! and the compare-and-swap claim that guards every refresh (see `migrations/README.md`).
+//!
+//! Every change here goes through the `token_version` column: a refresh claims version `v` by
+//! moving it to `v + 1` (only if no other claim is running), and stores its result only while
+//! the version is still `v + 1`, moving it on again. A revoke or a re-install moves it too, so
+//! a refresh that loses any race stores nothing.
+
+use secrecy::{ExposeSecret as _, SecretString};
+use sqlx::{FromRow, SqliteConnection};
+
+use super::{
+    Db,
+    audit::{self, Action},
+    credentials::{self, Kind},
+    installs::{self, NewInstall, Saved},
+};
+use crate::{
+    crypto::Keyring,
+    domain::{AuthKind, InstallStatus, Platform},
+};
+
+/// An install's token state.
+#[derive(Debug, Clone, FromRow)]
+pub struct TokenState {
+    /// The install's id.
+    pub id: String,
+    /// The platform (stored in the `provider` column).
+    #[sqlx(rename = "provider")]
+    pub platform: Platform,
+    /// The account the install is keyed by.
+    pub account_id: String,
+    /// Where the install stands.
+    pub status: InstallStatus,
+    /// How it gets its access tokens.
+    pub auth_kind: AuthKind,
+    /// The retailer's own client id (client-credentials connections).
+    pub client_id: Option<String>,
+    /// When the stored access token stops working, Unix seconds.
+    pub token_expires_at: Option<i64>,
+    /// When it was obtained, Unix seconds.
+    pub token_refreshed_at: Option<i64>,
+    /// The compare-and-swap version.
+    pub token_version: i64,
+    /// Until when a refresh claim holds, Unix seconds.
+    pub refresh_lease_until: Option<i64>,
+}
+
+impl TokenState {
+    /// Whether another refresh holds the claim at `now`.
+    pub fn claimed_at(&self, now: i64) -> bool {
+        self.refresh_lease_until.is_some_and(|until| until > now)
+    }
+}
+
+/// The token state of install `id`, if it exists.
+pub async fn load(db: &Db, id: &str) -> sqlx::Result<Option<TokenState>> {
+    sqlx::query_as(
+        "SELECT id, provider, account_id, status, auth_kind, client_id, token_expires_at,
+                token_refreshed_at, token_version, refresh_lease_until
+         FROM installs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Freshly obtained tokens.
+pub struct FreshTokens<'a> {
+    /// The access token.
+    pub access_token: &'a SecretString,
+    /// The refresh token, when the platform gave one. On a refresh without one the stored one
+    /// is kept (it was not rotated); on a new connection, none is kept.
+    pub refresh_token: Option<&'a SecretString>,
+    /// When the access token stops working, Unix seconds.
+    pub expires_at: i64,
+    /// The scope the platform granted, when it named one: kept (and shown) as it changes.
+    pub scope: Option<&'a str>,
+}
+
+/// A new connection (or a new authorization of a known one).
+pub struct NewConnection<'a> {
+    /// The install row's fields; its access token must be `tokens.access_token`.
+    pub install: NewInstall<'a>,
+    /// How it authenticates.
+    pub kind: AuthKind,
+    /// A retailer's own client id and secret (client-credentials connections).
+    pub client: Option<(&'a str, &'a SecretString)>,
+    /// Its first tokens.
+    pub tokens: FreshTokens<'a>,
+    /// Who the audit log names: `merchant`, `operator:<email>`.
+    pub actor: &'a str,
+}
+
+/// Stores a connection: the install row (as [`installs::save`] does), its sealed tokens and
+/// client secret, and its token state, in one transaction. Any refresh in flight for it loses
+/// its claim.
+pub async fn save_connection(
+    db: &Db,
+    keyring: &Keyring,
+    new: &NewConnection<'_>,
+    now: i64,
+) -> anyhow::Result<Saved> {
+    let mut tx = db.begin().await?;
+    let saved = installs::save_in(&mut tx, keyring, &new.install, now, new.actor).await?;
+    sqlx::query(
+        "UPDATE installs SET auth_kind = $1, client_id = $2, token_expires_at = $3,
+             token_refreshed_at = $4, token_version = token_version + 1,
+             refresh_lease_until = NULL
+         WHERE id = $5",
+    )
+    .bind(new.kind)
+    .bind(new.client.map(|(id, _)| id))
+    .bind(new.tokens.expires_at)
+    .bind(now)
+    .bind(&saved.id)
+    .execute(&mut *tx)
+    .await?;
+    replace_secret(
+        &mut tx,
+        keyring,
+        &saved.id,
+        Kind::RefreshToken,
+        new.tokens.refresh_token,
+        now,
+    )
+    .await?;
+    replace_secret(
+        &mut tx,
+        keyring,
+        &saved.id,
+        Kind::ClientSecret,
+        new.client.map(|(_, secret)| secret),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Stores `secret` as the credential of `kind`, or erases that credential when there is none.
+async fn replace_secret(
+    conn: &mut SqliteConnection,
+    keyring: &Keyring,
+    id: &str,
+    kind: Kind,
+    secret: Option<&SecretString>,
+    now: i64,
+) -> sqlx::Result<()> {
+    match secret {
+        Some(secret) => {
+            credentials::store(
+                conn,
+                keyring,
+                id,
+                kind,
+                secret.expose_secret().as_bytes(),
+                now,
+            )
+            .await
+        }
+        None => credentials::erase(conn, id, kind).await,
+    }
+}
+
+/// Claims the right to refresh install `id`, whose state was read at `version`: succeeds only
+/// if nothing changed since, the install is active and no other claim is running. The claim
+/// holds until `lease_until`; it is version `version + 1`.
+pub async fn claim_refresh(
+    db: &Db,
+    id: &str,
+    version: i64,
+    now: i64,
+    lease_until: i64,
+) -> sqlx::Result<bool> {
+    let claimed = sqlx::query(
+        "UPDATE installs SET token_version = token_version + 1, refresh_lease_until = $1
+         WHERE id = $2 AND token_version = $3 AND status = 'active'
+           AND (refresh_lease_until IS NULL OR refresh_lease_until <= $4)",
+    )
+    .bind(lease_until)
+    .bind(id)
+    .bind(version)
+    .bind(now)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(claimed == 1)
+}
+
+/// Stores refreshed tokens, if the claim `claimed_version` still holds (nothing revoked or
+/// re-installed the install meanwhile). The rotated refresh token, the new access token and the
+/// new version commit together. Returns whether they were stored.
+pub async fn store_refreshed(
+    db: &Db,
+    keyring: &Keyring,
+    id: &str,
+    claimed_version: i64,
+    tokens: &FreshTokens<'_>,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let mut tx = db.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE installs SET token_version = token_version + 1, refresh_lease_until = NULL,
+             token_expires_at = $1, token_refreshed_at = $2, scope = COALESCE($5, scope)
+         WHERE id = $3 AND token_version = $4 AND status = 'active'",
+    )
+    .bind(tokens.expires_at)
+    .bind(now)
+    .bind(id)
+    .bind(claimed_version)
+    .bind(tokens.scope)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let access = tokens.access_token.expose_secret().as_bytes();
+    credentials::store(&mut tx, keyring, id, Kind::AccessToken, access, now).await?;
+    if let Some(refresh) = tokens.refresh_token {
+        let refresh = refresh.expose_secret().as_bytes();
+        credentials::store(&mut tx, keyring, id, Kind::RefreshToken, refresh, now).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Gives a claim up without storing anything (the refresh failed, and may be tried again).
+pub async fn release_claim(db: &Db, id: &str, claimed_version: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE installs SET refresh_lease_until = NULL WHERE id = $1 AND token_version = $2",
+    )
+    .bind(id)
+    .bind(claimed_version)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The platform refused the connection for good (`invalid_grant`): marks the install as
+/// needing re-authorization, erases its tokens (they no longer work) and audits why, if the
+/// claim `claimed_version` still holds. Returns whether it did.
+pub async fn mark_needs_attention(
+    db: &Db,
+    id: &str,
+    claimed_version: i64,
+    reason: &str,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let mut tx = db.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE installs SET status = 'needs_attention', token_version = token_version + 1,
+             refresh_lease_until = NULL, token_expires_at = NULL, updated_at = $1
+         WHERE id = $2 AND token_version = $3 AND status = 'active'",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(claimed_version)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    credentials::erase(&mut tx, id, Kind::AccessToken).await?;
+    credentials::erase(&mut tx, id, Kind::RefreshToken).await?;
+    audit::record(
+        &mut tx,
+        now,
+        "system",
+        Action::NeedsAttention,
+        Some(id),
+        "needs re-authorization",
+        &[("reason", reason)],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,144 @@
+//! Prometheus metrics: the recorder, what storelink counts, and the text `/metrics` answers.
+//!
+//! Counted where it happens: HTTP requests by route and status with a latency histogram (a
+//! middleware), flows started, completed and failed by reason (the install pages), bol.com token
+//! refreshes by outcome (the lifecycle), webhook events by answer (the receiving route), and the
+//! webhook writer's batch sizes and commit latency. Read when scraped: installs by platform and
+//! status, and the database pool's use. The recorder is process-wide (`metrics` is a facade), so
+//! several apps in one process (tests) share it; each scrape renders what all of them counted.
+
+use std::{sync::OnceLock, time::Instant};
+
+use axum::{extract::MatchedPath, http::Request, middleware::Next, response::Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::db::Db;
+
+/// Seconds: from a millisecond to ten seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Events per committed batch.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process's recorder (once); `None` if another recorder was installed first.
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("storelink_webhook_batch_size".into()),
+                        BATCH_BUCKETS,
+                    )
+                });
+            match builder.map(PrometheusBuilder::install_recorder) {
+                Ok(Ok(handle)) => Some(handle),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "metrics: no recorder installed");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics: bad bucket settings");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// The metrics in Prometheus' text format, after reading the gauges that are read at scrape
+/// time from `db`.
+pub async fn render(db: &Db) -> String {
+    let Some(handle) = install() else {
+        return String::new();
+    };
+    match crate::db::installs::count_by_platform_and_status(db).await {
+        Ok(counts) => {
+            for (platform, status, n) in counts {
+                metrics::gauge!(
+                    "storelink_installs",
+                    "platform" => platform.as_str(),
+                    "status" => status.as_str()
+                )
+                .set(n as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count installs"),
+    }
+    metrics::gauge!("storelink_db_pool_connections").set(f64::from(db.size()));
+    metrics::gauge!("storelink_db_pool_idle_connections").set(db.num_idle() as f64);
+    handle.render()
+}
+
+/// Counts every request by route (the matched pattern, never the raw path) and status, with
+/// its latency.
+pub async fn http(request: Request<axum::body::Body>, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(
+        "storelink_http_requests_total",
+        "route" => route.clone(),
+        "method" => method.clone(),
+        "status" => status
+    )
+    .increment(1);
+    metrics::histogram!(
+        "storelink_http_request_duration_seconds",
+        "route" => route,
+        "method" => method
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// An authorization flow was started for `platform`.
+pub fn flow_started(platform: &'static str) {
+    metrics::counter!("storelink_flows_started_total", "platform" => platform).increment(1);
+}
+
+/// A flow ended with a stored install.
+pub fn flow_completed(platform: &'static str) {
+    metrics::counter!("storelink_flows_completed_total", "platform" => platform).increment(1);
+}
+
+/// A flow ended without an install, for `reason` (`denied`, `state`, `token`, `provider`, ...).
+pub fn flow_failed(platform: &'static str, reason: &'static str) {
+    metrics::counter!(
+        "storelink_flows_failed_total",
+        "platform" => platform,
+        "reason" => reason
+    )
+    .increment(1);
+}
+
+/// A token refresh ended with `outcome` (`refreshed`, `failed`, `needs_attention`).
+pub fn token_refresh(platform: &'static str, outcome: &'static str) {
+    metrics::counter!(
+        "storelink_token_refreshes_total",
+        "platform" => platform,
+        "outcome" => outcome
+    )
+    .increment(1);
+}
+
+/// A webhook event was answered `status`.
+pub fn webhook_answered(status: u16) {
+    metrics::counter!("storelink_webhook_events_total", "status" => status.to_string())
+        .increment(1);
+}
+
+/// The webhook writer committed `events` in one transaction, taking `seconds`.
+pub fn webhook_batch(events: usize, seconds: f64) {
+    metrics::histogram!("storelink_webhook_batch_size").record(events as f64);
+    metrics::histogram!("storelink_webhook_commit_seconds").record(seconds);
+}

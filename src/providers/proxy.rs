@@ -1,0 +1,371 @@
+//! Calling an install's platform for the vendor's backend: the backend names a method, a path
+//! under the install's API base URL, a query, a few headers and a body; storelink adds the
+//! install's credentials and sends it. Nothing outside the base URL can be reached: the path is
+//! checked segment by segment before any URL is built, and the URL is checked again after.
+
+use axum::body::Bytes;
+use reqwest::{
+    Method,
+    header::{HeaderMap, HeaderName, HeaderValue},
+};
+use secrecy::{ExposeSecret as _, SecretString};
+use url::Url;
+
+use super::{
+    api_call::ApiError,
+    bol::config::API_MEDIA_TYPE,
+    maropost::{self, MaropostConfig},
+    outbound::Outbound,
+    platforms::Platforms,
+};
+use crate::{crypto::Sealed, db::installs::Install, domain::Platform};
+
+/// Request headers the backend may send through, on every platform. Everything else (its
+/// `Authorization`, cookies, hop-by-hop headers, other credentials) stays behind.
+const PASSED_REQUEST_HEADERS: [&str; 5] = [
+    "accept",
+    "accept-language",
+    "content-type",
+    "if-match",
+    "if-none-match",
+];
+/// Maropost's own request header (which NetoAPI action to run).
+const MAROPOST_ACTION: &str = "netoapi_action";
+
+/// Why a path was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// `..`, `.`, `//`, encoded slashes or backslashes: it would leave the base.
+    #[error(
+        "the path must stay under the install's API base URL (no `..`, `.`, `//` or encoded slashes)"
+    )]
+    Escapes,
+    /// `@`, `\`, a scheme, control characters: not a path at all.
+    #[error(
+        "the path may hold only URL path characters (no `@`, `\\`, schemes or control characters)"
+    )]
+    NotAPath,
+}
+
+/// Checks a raw (still percent-encoded) path to append to an API base URL: segments of URL path
+/// characters, none of which is, or decodes to, `.` or `..`, a slash, a backslash, `@` or a
+/// control character. A trailing slash is kept; an empty path is the base itself.
+pub fn checked_path(raw: &str) -> Result<&str, PathError> {
+    if raw.is_empty() {
+        return Ok(raw);
+    }
+    if raw.starts_with('/') || raw.contains("//") {
+        return Err(PathError::Escapes);
+    }
+    if !raw.bytes().all(is_path_byte) {
+        return Err(PathError::NotAPath);
+    }
+    let segments: Vec<&str> = raw.split('/').collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        if segment.is_empty() && !last {
+            return Err(PathError::Escapes);
+        }
+        let decoded = percent_decode(segment).ok_or(PathError::NotAPath)?;
+        if decoded == "." || decoded == ".." || decoded.contains(['/', '\\']) {
+            return Err(PathError::Escapes);
+        }
+        if decoded.contains('@') || decoded.chars().any(char::is_control) {
+            return Err(PathError::NotAPath);
+        }
+        if i == 0 && decoded.contains(':') {
+            // `http:...`, `javascript:...`: something that reads as a scheme is no path.
+            return Err(PathError::NotAPath);
+        }
+    }
+    Ok(raw)
+}
+
+/// Unreserved characters, sub-delimiters, `:`, `%` and `/`: what a URL path may hold raw (less
+/// `@`, which is refused on its own).
+fn is_path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:%/".contains(&b)
+}
+
+/// `%XX` decoded; `None` for a broken escape or bytes that are not UTF-8.
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `base` + `/` + `path` (already checked) + `?query`, checked to still be under `base`.
+pub fn target_url(base: &Url, path: &str, query: Option<&str>) -> Result<Url, ApiError> {
+    let joined = if path.is_empty() {
+        base.as_str().to_owned()
+    } else {
+        format!("{}/{path}", base.as_str().trim_end_matches('/'))
+    };
+    let mut url = Url::parse(&joined).map_err(|_| ApiError::BadAddress("the path"))?;
+    url.set_query(query.filter(|q| !q.is_empty()));
+    url.set_fragment(None);
+    let base_path = base.path().trim_end_matches('/');
+    let under_base = url.scheme() == base.scheme()
+        && url.host_str() == base.host_str()
+        && url.port_or_known_default() == base.port_or_known_default()
+        && (url.path() == base.path() || url.path().starts_with(&format!("{base_path}/")));
+    if !under_base {
+        return Err(ApiError::BadAddress("the path leaves the API base URL"));
+    }
+    Ok(url)
+}
+
+/// A request for the platform, as the backend sent it (path already checked).
+pub struct ProxyRequest {
+    /// The method.
+    pub method: Method,
+    /// The checked path under the base URL.
+    pub path: String,
+    /// The raw query string, passed along as it came.
+    pub query: Option<String>,
+    /// The backend's headers (only those allowed are sent on).
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// The headers of `request` that may go to `platform`.
+fn passed_headers(platform: Platform, from: &HeaderMap) -> HeaderMap {
+    let mut passed = HeaderMap::new();
+    for (name, value) in from {
+        let allowed = PASSED_REQUEST_HEADERS.contains(&name.as_str())
+            || (platform == Platform::Maropost && name.as_str() == MAROPOST_ACTION);
+        if allowed {
+            passed.append(name.clone(), value.clone());
+        }
+    }
+    passed
+}
+
+/// Sends `request` to `install`'s platform with its credentials, and returns the platform's
+/// answer as it is (status, headers, body unread). bol.com: a `401` gets one token refresh and
+/// one retry.
+pub async fn forward(
+    platforms: &Platforms<'_>,
+    install: &Install,
+    stored_token: Option<&Sealed>,
+    request: &ProxyRequest,
+) -> Result<reqwest::Response, ApiError> {
+    let handoff = platforms.handoff(install, stored_token).await?;
+    let url = target_url(
+        &handoff.api_base_url,
+        &request.path,
+        request.query.as_deref(),
+    )?;
+    let headers = passed_headers(install.platform, &request.headers);
+    match install.platform {
+        Platform::Maropost => {
+            // The URL is built from the store's domain: it goes through the outbound guard.
+            let config = platforms.maropost()?;
+            let sent = maropost_request(
+                platforms,
+                config,
+                url,
+                request,
+                headers,
+                &handoff.access_token,
+            )?;
+            sent.send().await.map_err(|e| match Outbound::refusal(&e) {
+                Some(refusal) => ApiError::NotAllowed(refusal),
+                None => ApiError::from_transport(&e),
+            })
+        }
+        Platform::Bol => {
+            let first = bol_request(
+                platforms,
+                &url,
+                request,
+                headers.clone(),
+                &handoff.access_token,
+            )
+            .send()
+            .await
+            .map_err(|e| ApiError::from_transport(&e))?;
+            if first.status() != reqwest::StatusCode::UNAUTHORIZED {
+                return Ok(first);
+            }
+            tracing::info!(install_id = %install.id, "proxy: bol.com refused the access token; refreshing once");
+            let token = platforms
+                .bol
+                .replace_rejected(&install.id, &handoff.access_token)
+                .await?;
+            bol_request(platforms, &url, request, headers, &token)
+                .send()
+                .await
+                .map_err(|e| ApiError::from_transport(&e))
+        }
+    }
+}
+
+fn maropost_request(
+    platforms: &Platforms<'_>,
+    config: &MaropostConfig,
+    url: Url,
+    request: &ProxyRequest,
+    mut headers: HeaderMap,
+    token: &SecretString,
+) -> Result<reqwest::RequestBuilder, ApiError> {
+    insert(&mut headers, maropost::ACCESS_KEY_HEADER, &config.client_id);
+    insert(
+        &mut headers,
+        maropost::SECRET_KEY_HEADER,
+        token.expose_secret(),
+    );
+    Ok(platforms
+        .calls
+        .outbound
+        .request(request.method.clone(), url)?
+        .headers(headers)
+        .body(request.body.clone()))
+}
+
+fn bol_request(
+    platforms: &Platforms<'_>,
+    url: &Url,
+    request: &ProxyRequest,
+    mut headers: HeaderMap,
+    token: &SecretString,
+) -> reqwest::RequestBuilder {
+    // bol.com answers only what is asked for by version: a backend that names no media type
+    // (or any) gets the version storelink speaks.
+    let unspecific = headers
+        .get(reqwest::header::ACCEPT)
+        .is_none_or(|v| v.as_bytes() == b"*/*");
+    if unspecific {
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static(API_MEDIA_TYPE),
+        );
+    }
+    platforms
+        .calls
+        .http
+        .request(request.method.clone(), url.clone())
+        .headers(headers)
+        .bearer_auth(token.expose_secret())
+        .body(request.body.clone())
+}
+
+/// Sets a credential header; a value that cannot be a header is left out (the platform then
+/// refuses the call, which the backend sees).
+fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(mut value) = HeaderValue::from_str(value) {
+        value.set_sensitive(true);
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_under_the_base_are_accepted() {
+        for ok in [
+            "",
+            "orders",
+            "orders/",
+            "orders/A4K8LP3",
+            "shipments/123/items",
+            "a%20b",
+            "items/v1:beta",
+            "~user",
+        ] {
+            assert_eq!(checked_path(ok), Ok(ok), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_paths_are_refused() {
+        for bad in [
+            "..",
+            "../x",
+            "orders/../..",
+            "orders/./x",
+            ".",
+            "%2e%2e",
+            "%2E%2E/x",
+            ".%2e",
+            "orders/%2e",
+            "//evil.example",
+            "orders//x",
+            "/orders",
+            "orders%2f..%2f..",
+            "orders%2F",
+            "%5c..",
+            "http://evil.example/x",
+            "https:%2F%2Fevil.example",
+            "javascript:alert(1)",
+            "user@evil.example",
+            "x%40evil.example",
+            "a\\b",
+            "a%5cb",
+            "a%00b",
+            "a%0d%0aX-Injected:1",
+            "a b",
+            "a?b",
+            "a#b",
+            "%zz",
+            "%c3",
+        ] {
+            assert!(checked_path(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn urls_stay_under_the_base() {
+        let base = Url::parse("https://api.bol.com/retailer").unwrap();
+        assert_eq!(
+            target_url(&base, "orders", Some("page=2"))
+                .unwrap()
+                .as_str(),
+            "https://api.bol.com/retailer/orders?page=2"
+        );
+        assert_eq!(
+            target_url(&base, "", None).unwrap().as_str(),
+            "https://api.bol.com/retailer"
+        );
+        // Even a path that slipped past the check cannot leave the base.
+        assert!(target_url(&base, "../admin", None).is_err());
+        assert!(
+            target_url(&base, "@evil.example", None)
+                .is_ok_and(|u| u.host_str() == Some("api.bol.com"))
+        );
+    }
+
+    #[test]
+    fn only_allowed_headers_pass() {
+        let mut from = HeaderMap::new();
+        from.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer slk_backend"),
+        );
+        from.insert("cookie", HeaderValue::from_static("a=b"));
+        from.insert("connection", HeaderValue::from_static("close"));
+        from.insert("x_secret_key", HeaderValue::from_static("spoofed"));
+        from.insert("content-type", HeaderValue::from_static("application/json"));
+        from.insert("netoapi_action", HeaderValue::from_static("GetOrder"));
+        let maropost = passed_headers(Platform::Maropost, &from);
+        assert_eq!(maropost.len(), 2);
+        assert!(maropost.contains_key("netoapi_action"));
+        let bol = passed_headers(Platform::Bol, &from);
+        assert_eq!(bol.len(), 1);
+        assert!(bol.contains_key("content-type"));
+    }
+}

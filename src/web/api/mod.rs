@@ -1,0 +1,44 @@
+//! The vendor API: what storelink holds, for the add-on vendor's backend, as JSON under
+//! `/api/v1/`. Every endpoint but the OpenAPI document takes a key ([`caller::ApiCaller`]);
+//! every error is a problem ([`problem::Problem`]); the document is generated from the handlers
+//! ([`openapi`]).
+
+mod body;
+mod caller;
+mod events;
+mod installs;
+pub mod objects;
+pub mod openapi;
+mod params;
+pub mod problem;
+mod proxy;
+mod responses;
+
+use axum::{
+    Router,
+    routing::{any, get, post},
+};
+
+use crate::state::AppState;
+
+/// The API's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/installs", get(installs::list))
+        .route("/api/v1/installs/{id}", get(installs::get))
+        .route(
+            "/api/v1/installs/{id}/access-token",
+            post(installs::access_token),
+        )
+        .route("/api/v1/installs/{id}/revoke", post(installs::revoke))
+        .route("/api/v1/installs/{id}/proxy", any(proxy::proxy))
+        .route("/api/v1/installs/{id}/proxy/{*path}", any(proxy::proxy))
+        .route("/api/v1/events", get(events::feed))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        // Anything else under /api answers as the API does, not with a page.
+        .route("/api/{*rest}", any(not_found))
+}
+
+async fn not_found() -> problem::Problem {
+    problem::Problem::not_found("There is no such API endpoint.")
+}

@@ -1,0 +1,158 @@
+//! What the vendor API answers with: the install object, the access-token answer, order events,
+//! and the lists of them. None of them can hold a secret but the access-token answer.
+
+use serde::{Deserialize, Serialize};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use utoipa::ToSchema;
+
+use crate::{
+    db::{events::Event, installs::Install},
+    domain::{AuthKind, InstallStatus, OrderStatus, Platform},
+};
+
+/// Unix seconds as RFC 3339 (UTC).
+pub fn rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// A connected store (or retailer account), as the API shows it. Never holds a secret.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InstallObject {
+    /// storelink's id for the install (32 hex characters).
+    #[schema(example = "9f0c2d4e6a8b1c3d5e7f9a0b2c4d6e8f")]
+    pub id: String,
+    /// The platform.
+    #[schema(value_type = Platform)]
+    pub platform: String,
+    /// Where the install stands.
+    #[schema(value_type = InstallStatus)]
+    pub status: String,
+    /// How it gets its access tokens.
+    #[schema(value_type = AuthKind)]
+    pub auth_kind: String,
+    /// The store's host name, when the platform has one.
+    #[schema(example = "mystore.neto.com.au")]
+    pub store_domain: Option<String>,
+    /// The platform's id for the store or account.
+    pub account_id: String,
+    /// The store's name.
+    pub name: Option<String>,
+    /// The scopes the platform granted.
+    pub scopes: Vec<String>,
+    /// First installed (RFC 3339).
+    #[schema(format = DateTime)]
+    pub installed_at: String,
+    /// Last changed (RFC 3339); lists are ordered by it, newest first.
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl From<&Install> for InstallObject {
+    fn from(i: &Install) -> Self {
+        Self {
+            id: i.id.clone(),
+            platform: i.platform.as_str().to_owned(),
+            status: i.status.as_str().to_owned(),
+            auth_kind: i.auth_kind.as_str().to_owned(),
+            store_domain: i.store_domain.clone(),
+            account_id: i.account_id.clone(),
+            name: i.store_name.clone(),
+            scopes: i
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            installed_at: rfc3339(i.installed_at),
+            updated_at: rfc3339(i.updated_at),
+        }
+    }
+}
+
+/// One page of installs.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InstallList {
+    /// The installs, most recently changed first.
+    pub data: Vec<InstallObject>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// What the vendor's backend needs to call the platform itself.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessToken {
+    /// The access token (Maropost: the `X_SECRET_KEY` header's value).
+    pub access_token: String,
+    /// How to send it: `Bearer` (bol.com: `Authorization: Bearer`; Maropost: as
+    /// `X_SECRET_KEY`, with `x_access_key` as `X_ACCESS_KEY`).
+    pub token_type: String,
+    /// When it stops working (RFC 3339), or `null` when the platform gave no expiry.
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
+    /// Where the platform's API is for this install.
+    #[schema(example = "https://mystore.neto.com.au/do/WS/NetoAPI")]
+    pub api_base_url: String,
+    /// Maropost: the `X_ACCESS_KEY` header's value (the add-on's client id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_access_key: Option<String>,
+}
+
+/// An order notification Maropost sent for an install.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventObject {
+    /// storelink's id for the event: increasing; the feed's cursor.
+    pub id: i64,
+    /// The install it was sent for.
+    pub install_id: String,
+    /// Maropost's `EventID`.
+    pub event_id: String,
+    /// Maropost's `EventType`, e.g. `Order`.
+    pub event_type: String,
+    /// `OrderID`.
+    pub order_id: Option<String>,
+    /// `OrderStatus`.
+    #[schema(value_type = Option<OrderStatus>)]
+    pub order_status: Option<String>,
+    /// `CurrentTime` exactly as Maropost wrote it (store time, no zone).
+    pub current_time: Option<String>,
+    /// When storelink stored it (RFC 3339).
+    #[schema(format = DateTime)]
+    pub received_at: String,
+}
+
+impl From<Event> for EventObject {
+    fn from(e: Event) -> Self {
+        Self {
+            id: e.id,
+            install_id: e.install_id,
+            event_id: e.event_id,
+            event_type: e.event_type,
+            order_id: e.order_id,
+            order_status: e.order_status.map(|s| s.as_str().to_owned()),
+            current_time: e.sent_time,
+            received_at: rfc3339(e.received_at),
+        }
+    }
+}
+
+/// A page of the events feed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventList {
+    /// Events in the order they were stored, oldest first.
+    pub data: Vec<EventObject>,
+    /// Pass as `after` to get what came next; it never skips or repeats an event.
+    pub next_cursor: String,
+}
+
+/// `POST /api/v1/installs/{id}/revoke`'s optional body.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// Why, for the audit log (at most 200 characters).
+    #[serde(default)]
+    pub reason: Option<String>,
+}

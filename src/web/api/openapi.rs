@@ -1,0 +1,115 @@
+//! `GET /api/v1/openapi.json`: the vendor API's OpenAPI 3.1 document, generated from the
+//! handlers' annotations and the answers' types, so it cannot drift from the code. It is public:
+//! it describes the API's shape and holds nothing else.
+
+use axum::{
+    Json,
+    http::header,
+    response::{IntoResponse, Response},
+};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+use super::{events, installs, objects, problem::Problem, proxy};
+use crate::domain::{AuthKind, InstallStatus, OrderStatus, Platform};
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "storelink vendor API",
+        version = "1",
+        description = "What storelink holds, for the add-on vendor's backend: connected stores \
+                       (installs), their access tokens, calls to their platforms through \
+                       storelink, and Maropost's order notifications as a feed. Every endpoint \
+                       but this document takes `Authorization: Bearer <key>` (keys are made with \
+                       `storelink api-key create NAME` or in the console). Errors are RFC 9457 \
+                       problem details."
+    ),
+    paths(
+        installs::list,
+        installs::get,
+        installs::access_token,
+        installs::revoke,
+        proxy::proxy,
+        proxy_base,
+        events::feed,
+        document,
+    ),
+    components(schemas(
+        Problem,
+        objects::InstallObject,
+        objects::InstallList,
+        objects::AccessToken,
+        objects::EventObject,
+        objects::EventList,
+        objects::RevokeRequest,
+        Platform,
+        InstallStatus,
+        AuthKind,
+        OrderStatus,
+    )),
+    modifiers(&BearerKeys),
+    tags(
+        (name = "installs", description = "Connected stores and their credentials"),
+        (name = "proxy", description = "Calls to a store's platform, with its credentials"),
+        (name = "events", description = "Maropost order notifications"),
+        (name = "meta", description = "This document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The `api_key` security scheme: a bearer token.
+struct BearerKeys;
+
+impl Modify for BearerKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("slk_…")
+                    .description(Some("An API key: `slk_` and 43 characters."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The proxy on the install's API base URL itself (documented apart from the path form).
+#[utoipa::path(
+    method(get, post, put, patch, delete),
+    path = "/api/v1/installs/{id}/proxy",
+    tag = "proxy",
+    description = "As `/api/v1/installs/{id}/proxy/{path}`, on the API base URL itself \
+                   (Maropost's NetoAPI is one URL: send `NETOAPI_ACTION` and a JSON body here).",
+    params(("id" = String, Path, description = "The install's id")),
+    responses(
+        (status = "default", description = "The platform's answer, whatever its status",
+         content_type = "*/*"),
+        super::responses::ProxyRefusals,
+        super::responses::Common,
+    ),
+    security(("api_key" = []))
+)]
+#[allow(dead_code)] // The route is `proxy::proxy`; this only documents it.
+fn proxy_base() {}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
+)]
+pub async fn document() -> Response {
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        Json(ApiDoc::openapi()),
+    )
+        .into_response()
+}

@@ -1,0 +1,213 @@
+//! The vendor API's errors: RFC 9457 problem details (`application/problem+json`) with `type`,
+//! `title`, `status` and `detail`. A failure of ours is logged in full and answered without
+//! detail; nothing secret is ever put into one.
+
+use std::time::Duration;
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A problem, as the API answers it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:storelink:problem:not-found",
+    "title": "Not found",
+    "status": 404,
+    "detail": "There is no install with this id."
+}))]
+pub struct Problem {
+    /// What kind of problem this is: `urn:storelink:problem:<kind>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind.
+    pub title: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened this time.
+    pub detail: String,
+    /// The query parameter or body field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<&'static str>,
+    /// Seconds to wait before trying again (429), also in `Retry-After`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, kind: &str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("urn:storelink:problem:{kind}"),
+            title,
+            status: status.as_u16(),
+            detail: detail.into(),
+            parameter: None,
+            retry_after: None,
+        }
+    }
+
+    /// `401`: no key, or one that is malformed, unknown or revoked; the answer is the same for
+    /// each, so it tells a guesser nothing.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            "Send a valid API key as Authorization: Bearer <key>.",
+        )
+    }
+
+    /// `400` naming the query parameter or field at fault.
+    pub fn bad_parameter(parameter: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            parameter: Some(parameter),
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-parameter",
+                "Invalid parameter",
+                detail,
+            )
+        }
+    }
+
+    /// `400` for a request that cannot be read at all.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
+    }
+
+    /// `404`.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// `409`: the install needs to be authorized again before it serves credentials.
+    pub fn needs_attention() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "needs-attention",
+            "Needs re-authorization",
+            "The platform no longer accepts this install's credentials; the merchant has to \
+             authorize it again.",
+        )
+    }
+
+    /// `410`: revoked installs serve no credentials.
+    pub fn revoked() -> Self {
+        Self::new(
+            StatusCode::GONE,
+            "revoked",
+            "Revoked",
+            "This install has been revoked and keeps no credentials.",
+        )
+    }
+
+    /// `413`.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Body too large",
+            format!("The request body is larger than {limit} bytes."),
+        )
+    }
+
+    /// `429` with how long to wait.
+    pub fn rate_limited(wait: Duration, detail: impl Into<String>) -> Self {
+        // Round up: a client waiting the whole seconds we say must find room.
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self {
+            retry_after: Some(seconds.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                detail,
+            )
+        }
+    }
+
+    /// `502`: the platform failed or refused.
+    pub fn bad_gateway(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "platform-error",
+            "Platform error",
+            detail,
+        )
+    }
+
+    /// `504`: the platform did not answer in time.
+    pub fn gateway_timeout(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "platform-timeout",
+            "Platform timeout",
+            detail,
+        )
+    }
+
+    /// `503`: something storelink needs is not there (the database, a platform's settings).
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Unavailable",
+            detail,
+        )
+    }
+
+    /// `500`: a failure of ours; `cause` is logged, never answered.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "API request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "The request could not be completed. It has been logged.",
+        )
+    }
+}
+
+impl From<sqlx::Error> for Problem {
+    fn from(err: sqlx::Error) -> Self {
+        Self::internal(format_args!("database: {err}"))
+    }
+}
+
+impl From<anyhow::Error> for Problem {
+    fn from(err: anyhow::Error) -> Self {
+        Self::internal(format_args!("{err:#}"))
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"storelink\""),
+            );
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

@@ -1,0 +1,143 @@
+//! `/api/v1/installs/{id}/proxy[/{path}]`, any method: storelink calls the install's platform
+//! for the backend with the install's credentials, and passes the answer back as it comes
+//! (status, body, content type), streamed, cut off past `STORELINK_PROXY_MAX_RESPONSE`.
+
+use axum::{
+    body::Body,
+    extract::State,
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use futures_util::StreamExt as _;
+
+use super::{
+    body::read_limited, caller::ApiCaller, installs::find_with_token, installs::platform_problem,
+    problem::Problem,
+};
+use crate::{
+    providers::proxy::{self, ProxyRequest},
+    state::AppState,
+};
+
+/// Where the proxy routes start.
+const PREFIX: &str = "/api/v1/installs/";
+
+/// Answer headers passed back to the backend (besides the status and body).
+fn passed_back(name: &str) -> bool {
+    matches!(name, "content-type" | "retry-after" | "location") || name.starts_with("x-ratelimit-")
+}
+
+/// Any method on the install's API base URL itself, or on a path under it.
+#[utoipa::path(
+    method(get, post, put, patch, delete),
+    path = "/api/v1/installs/{id}/proxy/{path}",
+    tag = "proxy",
+    description = "Calls the install's platform with the install's credentials: `{path}` (any \
+                   depth, optional: `/proxy` alone reaches the base itself) under its API base \
+                   URL (Maropost: `https://{store_domain}/do/WS/NetoAPI`; bol.com: the Retailer \
+                   API). Every method works the same way. The query, the body, `Content-Type`, \
+                   `Accept` and the platform's own headers (`NETOAPI_ACTION`) pass through; the \
+                   backend's `Authorization` never does. The platform's status, body and content \
+                   type come back as they are.",
+    params(
+        ("id" = String, Path, description = "The install's id"),
+        ("path" = String, Path, description = "The path under the install's API base URL"),
+    ),
+    responses(
+        (status = "default", description = "The platform's answer, whatever its status",
+         content_type = "*/*"),
+        (status = 400, description = "The path would leave the API base URL", body = Problem,
+         content_type = "application/problem+json"),
+        super::responses::ProxyRefusals,
+        super::responses::Common,
+    ),
+    security(("api_key" = []))
+)]
+pub async fn proxy(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let (id, raw_path) =
+        split(uri.path()).ok_or_else(|| Problem::not_found("There is no such proxy address."))?;
+    let path = proxy::checked_path(raw_path).map_err(|e| {
+        Problem::bad_request(format!("{}.", crate::error::capitalize(&e.to_string())))
+    })?;
+    let (install, stored_token) = find_with_token(&state, id).await?;
+    let cap = state.proxy_max_response;
+    let body = read_limited(&headers, body, cap).await?;
+    let request = ProxyRequest {
+        method: method.clone(),
+        path: path.to_owned(),
+        query: uri.query().map(str::to_owned),
+        headers,
+        body,
+    };
+    let platforms = state.platforms();
+    let upstream = proxy::forward(&platforms, &install, stored_token.as_ref(), &request)
+        .await
+        .map_err(platform_problem)?;
+    if upstream.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(Problem::bad_gateway(format!(
+            "The platform's answer is larger than {cap} bytes (STORELINK_PROXY_MAX_RESPONSE)."
+        )));
+    }
+    let status =
+        StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut answer_headers = HeaderMap::new();
+    for (name, value) in upstream.headers() {
+        if passed_back(name.as_str())
+            && let Ok(value) = HeaderValue::from_bytes(value.as_bytes())
+            && let Ok(name) = header::HeaderName::from_bytes(name.as_str().as_bytes())
+        {
+            answer_headers.append(name, value);
+        }
+    }
+    answer_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let install_id = install.id.clone();
+    let mut seen = 0usize;
+    let stream = upstream.bytes_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|e| {
+            tracing::info!(%install_id, error = %e, "proxy: the platform's answer broke off");
+            std::io::Error::other("the platform's answer broke off")
+        })?;
+        seen += chunk.len();
+        if seen > cap {
+            tracing::warn!(%install_id, cap, "proxy: the platform's answer is too large; cut off");
+            return Err(std::io::Error::other("the platform's answer is too large"));
+        }
+        Ok(chunk)
+    });
+    Ok((status, answer_headers, Body::from_stream(stream)).into_response())
+}
+
+/// `/api/v1/installs/{id}/proxy[/{path}]` → (id, path); `None` for anything else.
+fn split(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix(PREFIX)?;
+    let (id, rest) = rest.split_once('/')?;
+    let rest = rest.strip_prefix("proxy")?;
+    match rest {
+        "" => Some((id, "")),
+        _ => Some((id, rest.strip_prefix('/')?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_addresses_split_into_install_and_path() {
+        assert_eq!(split("/api/v1/installs/ab12/proxy"), Some(("ab12", "")));
+        assert_eq!(
+            split("/api/v1/installs/ab12/proxy/orders/1"),
+            Some(("ab12", "orders/1"))
+        );
+        assert_eq!(split("/api/v1/installs/ab12/proxy/"), Some(("ab12", "")));
+        assert_eq!(split("/api/v1/installs/ab12/proxyx"), None);
+        assert_eq!(split("/api/v1/other"), None);
+    }
+}

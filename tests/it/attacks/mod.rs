@@ -1,0 +1,37 @@
+//! Issue 14: storelink attacked as an outsider would (from 127.0.0.1 only), one file per attack.
+//! Each test fails against the code before the fix it is named after.
+
+mod at_rest;
+mod binary;
+mod login_burst;
+mod outbound;
+mod proxies;
+mod rate_limits;
+mod slow_clients;
+mod smaller;
+
+use crate::{bol::csrf_in, helpers::*};
+
+/// An app built with `configure` applied to its settings.
+pub async fn app_with(
+    configure: impl FnOnce(&mut storelink::config::Settings) + Send + 'static,
+) -> TestApp {
+    spawn_with(Options {
+        configure: Some(Box::new(configure)),
+        ..Options::default()
+    })
+    .await
+}
+
+/// The console login page's CSRF token for `browser`.
+pub async fn login_csrf(app: &TestApp, browser: &reqwest::Client) -> String {
+    let page = browser
+        .get(app.url("/console/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    csrf_in(&page)
+}
