@@ -23,6 +23,7 @@ use crate::{
     flow, keys,
     limits::InstallLimits,
     measure,
+    notify::{self, NotifyContext, worker::Notifier},
     password::PasswordChecks,
     providers::{
         bol::{
@@ -78,7 +79,7 @@ impl Application {
         let db =
             db::connect_with_busy_timeout(&settings.database_url, settings.busy_timeout).await?;
         db::migrate(&db).await?;
-        let keyring = keys::load_keyring(&settings)?;
+        let keyring = Arc::new(keys::load_keyring(&settings)?);
         keys::check_keys_in_use(&db, &keyring).await?;
 
         let session_store = HashedSessionStore::new(db.clone())?;
@@ -86,16 +87,28 @@ impl Application {
 
         let maropost = MaropostConfig::resolve(&settings.maropost, settings.sandbox, &public_url)?;
         let bol = BolConfig::resolve(&settings.bol, settings.sandbox, &public_url)?;
-        let sandbox = settings
+        let mut sandbox = settings
             .sandbox
             .then(|| Sandbox::new(&keyring, clock.clone(), maropost.as_ref(), &bol));
         let webhooks = Intake::start(db.clone());
+        let outbound = Outbound::new(settings.http_timeout, settings.allow_private_endpoints)?;
+        let notify = NotifyContext {
+            db: db.clone(),
+            keyring: keyring.clone(),
+            clock: clock.clone(),
+            outbound: outbound.clone(),
+        };
+        let receiver = match settings.sandbox && settings.sandbox_receiver {
+            true => Some(sandbox_receiver(&notify, &public_url).await?),
+            false => None,
+        };
+        let notifier = Notifier::start(notify, settings.notify.clone());
         let state = AppState(Arc::new(App {
             db,
             keyring,
             clock,
             http: http::client(settings.http_timeout)?,
-            outbound: Outbound::new(settings.http_timeout, settings.allow_private_endpoints)?,
+            outbound,
             public_url: public_url.clone(),
             sandbox: sandbox.is_some(),
             maropost,
@@ -108,7 +121,11 @@ impl Application {
             install_limits: InstallLimits::per_minute(settings.install_rate_limit),
             password_checks: PasswordChecks::new(settings.max_password_checks, PASSWORD_CHECK_WAIT),
             readiness: Default::default(),
+            notifier,
         }));
+        if let (Some(sandbox), Some(receiver)) = (&mut sandbox, receiver) {
+            sandbox.receiver = Some(receiver);
+        }
         measure::install();
         let metrics_listener =
             match settings.metrics.bind {
@@ -205,10 +222,23 @@ impl Application {
         }
         // Requests in flight have had their answers; write anything still queued, then stop.
         self.state.webhooks.shutdown().await;
+        // Sends in flight finish (within a bound); what is not sent stays queued for later.
+        self.state.notifier.shutdown().await;
         self.state.db.close().await;
         tracing::info!("storelink has stopped");
         served.context("the HTTP server failed")
     }
+}
+
+/// The sandbox's stand-in for the vendor's backend, subscribed to everything as an endpoint of
+/// this instance (added on first start), holding its signing secrets as a vendor would.
+async fn sandbox_receiver(
+    notify: &NotifyContext,
+    public_url: &Url,
+) -> anyhow::Result<sandbox::receiver::SandboxReceiver> {
+    let url = public_url.join(sandbox::receiver::PATH)?;
+    let secrets = notify::endpoints::ensure_sandbox_endpoint(notify, &url).await?;
+    Ok(sandbox::receiver::SandboxReceiver::new(secrets))
 }
 
 /// All routes, with sessions, security headers and request logging.

@@ -1,5 +1,5 @@
 //! The command line: `storelink [serve]`, `migrate`, `keygen`, `rotate-keys`,
-//! `operator add/list/remove`, `api-key create/list/revoke`.
+//! `operator add/list/remove`, `api-key create/list/revoke`, `endpoint add/list/remove`.
 
 use std::sync::Arc;
 
@@ -11,9 +11,15 @@ use crate::{
     clock::{Clock as _, SystemClock},
     config::Settings,
     crypto::MasterKey,
-    db::{self, api_keys, operators},
+    db::{
+        self, api_keys,
+        endpoints::{self, Subscription},
+        operators,
+    },
     domain::api_key::ApiKeySecret,
+    notify::{self, NotifyContext},
     password,
+    providers::outbound::Outbound,
 };
 
 /// storelink: connect merchants' stores to your add-on.
@@ -43,6 +49,30 @@ pub enum Command {
     /// Manage keys for the vendor API.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Manage where notifications to the vendor's backend go.
+    #[command(subcommand)]
+    Endpoint(EndpointCommand),
+}
+
+/// `storelink endpoint ...`
+#[derive(Debug, Subcommand)]
+pub enum EndpointCommand {
+    /// Add an endpoint; prints its signing secret (`whsec_...`) alone on one line of stdout,
+    /// once.
+    Add {
+        /// The URL notifications are POSTed to (https).
+        url: String,
+        /// The event types to send, comma-separated (default: all).
+        #[arg(long)]
+        events: Option<String>,
+    },
+    /// List endpoints (never their secrets).
+    List,
+    /// Remove an endpoint, with its queued messages.
+    Remove {
+        /// The endpoint's URL, as listed.
+        url: String,
+    },
 }
 
 /// `storelink api-key ...`
@@ -126,6 +156,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             pool.close().await;
             result
         }
+        Command::Endpoint(command) => {
+            let settings = Settings::from_env()?;
+            let keyring = crate::keys::load_keyring(&settings)?;
+            let pool = db::connect(&settings.database_url).await?;
+            db::migrate(&pool).await?;
+            let ctx = NotifyContext {
+                db: pool.clone(),
+                keyring: Arc::new(keyring),
+                clock: Arc::new(SystemClock),
+                outbound: Outbound::new(settings.http_timeout, settings.allow_private_endpoints)?,
+            };
+            let result = endpoint(&ctx, command).await;
+            pool.close().await;
+            result
+        }
         Command::ApiKey(command) => {
             let settings = Settings::from_env()?;
             let pool = db::connect(&settings.database_url).await?;
@@ -183,6 +228,60 @@ async fn api_key(pool: &db::Db, command: ApiKeyCommand) -> anyhow::Result<()> {
                     anyhow::bail!("no live API key is named {:?}", name.trim())
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+async fn endpoint(ctx: &NotifyContext, command: EndpointCommand) -> anyhow::Result<()> {
+    match command {
+        EndpointCommand::Add { url, events } => {
+            let subscription =
+                Subscription::parse(events.as_deref().unwrap_or("")).map_err(anyhow::Error::msg)?;
+            let (endpoint, secret) =
+                notify::endpoints::add(ctx, &url, &subscription, true, CLI_ACTOR)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!(
+                "Endpoint {} added for {}. Its signing secret is shown once, here; store it now:",
+                endpoint.url,
+                subscription.describe()
+            );
+            println!("{}", secret.expose_secret());
+        }
+        EndpointCommand::List => {
+            for e in endpoints::list(&ctx.db).await? {
+                let state = match (e.enabled, &e.disabled_reason) {
+                    (true, _) => "enabled".to_owned(),
+                    (false, Some(reason)) => format!("disabled: {reason}"),
+                    (false, None) => "disabled".to_owned(),
+                };
+                let last = e
+                    .last_success_at
+                    .map(crate::clock::fmt_time)
+                    .unwrap_or_else(|| "never".into());
+                println!(
+                    "{}\t{}\t{state}\tlast success: {last}",
+                    e.url,
+                    e.subscription().describe()
+                );
+            }
+        }
+        EndpointCommand::Remove { url } => {
+            let url = url.trim();
+            let found = match endpoints::find_by_url(&ctx.db, url).await? {
+                Some(found) => Some(found),
+                // As typed, it may lack the normalisation stored (a trailing slash).
+                None => match url::Url::parse(url) {
+                    Ok(parsed) => endpoints::find_by_url(&ctx.db, parsed.as_str()).await?,
+                    Err(_) => None,
+                },
+            };
+            let Some(found) = found else {
+                anyhow::bail!("no endpoint has the URL {url:?}");
+            };
+            endpoints::remove(&ctx.db, &found.id, CLI_ACTOR, ctx.clock.unix()).await?;
+            println!("endpoint {} removed", found.url);
         }
     }
     Ok(())

@@ -20,6 +20,7 @@ pub mod flow;
 pub mod keys;
 pub mod limits;
 pub mod measure;
+pub mod notify;
 pub mod password;
 pub mod providers;
 pub mod sandbox;

@@ -142,3 +142,9 @@ pub fn webhook_batch(events: usize, seconds: f64) {
     metrics::histogram!("storelink_webhook_batch_size").record(events as f64);
     metrics::histogram!("storelink_webhook_commit_seconds").record(seconds);
 }
+
+/// A notification attempt ended: delivered (a 2xx) or not.
+pub fn notification(delivered: bool) {
+    let outcome = if delivered { "delivered" } else { "failed" };
+    metrics::counter!("storelink_notification_attempts_total", "outcome" => outcome).increment(1);
+}

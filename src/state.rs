@@ -14,6 +14,7 @@ use crate::{
     db::Db,
     flow::FlowContext,
     limits::InstallLimits,
+    notify::{NotifyContext, worker::Notifier},
     password::PasswordChecks,
     providers::{
         Platforms,
@@ -33,7 +34,7 @@ pub struct App {
     /// The database.
     pub db: Db,
     /// Seals and opens credentials.
-    pub keyring: Keyring,
+    pub keyring: Arc<Keyring>,
     /// The time (moved by tests).
     pub clock: Arc<dyn Clock>,
     /// Client for calls to URLs an operator configured (token endpoints, `BOL_API_URL`,
@@ -72,6 +73,8 @@ pub struct App {
     pub password_checks: PasswordChecks,
     /// `/readyz`: whether this instance is stopping.
     pub readiness: Readiness,
+    /// The notification delivery worker of this instance.
+    pub notifier: Notifier,
 }
 
 impl App {
@@ -101,6 +104,16 @@ impl App {
             calls: self.calls(),
             config: &self.bol,
             tokens: &self.bol_tokens,
+        }
+    }
+
+    /// What notifications need.
+    pub fn notify(&self) -> NotifyContext {
+        NotifyContext {
+            db: self.db.clone(),
+            keyring: self.keyring.clone(),
+            clock: self.clock.clone(),
+            outbound: self.outbound.clone(),
         }
     }
 

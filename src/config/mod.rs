@@ -9,7 +9,10 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::domain::ClientAuth;
+use crate::{
+    domain::ClientAuth,
+    notify::{NotifyConfig, RetrySchedule},
+};
 
 mod values;
 
@@ -61,6 +64,13 @@ pub struct Settings {
     /// How long a database writer waits for another before giving up (not an environment
     /// variable; tests shorten it).
     pub busy_timeout: Duration,
+    /// How notifications to the vendor's backend are delivered
+    /// (`STORELINK_NOTIFY_RETRY_SCHEDULE`; the rest is not an environment variable: tests
+    /// shorten the timeout and the poll interval).
+    pub notify: NotifyConfig,
+    /// In sandbox mode, whether the built-in receiver is added as an endpoint (on with
+    /// `STORELINK_SANDBOX`; off in tests' defaults, which add endpoints of their own).
+    pub sandbox_receiver: bool,
 }
 
 /// Where Prometheus metrics are served: on a separate address, and/or on the main port behind a
@@ -416,6 +426,17 @@ impl Settings {
             max_password_checks,
             server,
             busy_timeout: crate::db::BUSY_TIMEOUT,
+            notify: NotifyConfig {
+                schedule: get("STORELINK_NOTIFY_RETRY_SCHEDULE")
+                    .map(|v| {
+                        RetrySchedule::parse(&v)
+                            .map_err(|why| ConfigError::new("STORELINK_NOTIFY_RETRY_SCHEDULE", why))
+                    })
+                    .transpose()?
+                    .unwrap_or_default(),
+                ..NotifyConfig::default()
+            },
+            sandbox_receiver: sandbox,
         })
     }
 
@@ -442,6 +463,8 @@ impl Settings {
             max_password_checks: DEFAULT_MAX_PASSWORD_CHECKS,
             server: ServerLimits::default(),
             busy_timeout: crate::db::BUSY_TIMEOUT,
+            notify: NotifyConfig::default(),
+            sandbox_receiver: false,
         }
     }
 }

@@ -36,6 +36,18 @@ pub enum Action {
     /// A vendor API key read an install's access token (at most one entry per key, install and
     /// minute).
     TokenRead,
+    /// An operator added a notification endpoint.
+    EndpointAdded,
+    /// An operator removed a notification endpoint.
+    EndpointRemoved,
+    /// An operator made a new signing secret for an endpoint.
+    EndpointSecretRotated,
+    /// An operator enabled an endpoint.
+    EndpointEnabled,
+    /// An endpoint was disabled: by an operator, or by storelink after days of failures.
+    EndpointDisabled,
+    /// An operator sent a notification again, or sent a test event.
+    NotificationSent,
 }
 
 impl Action {
@@ -56,6 +68,12 @@ impl Action {
             Self::ApiKeyCreated => "api_key_created",
             Self::ApiKeyRevoked => "api_key_revoked",
             Self::TokenRead => "token_read",
+            Self::EndpointAdded => "endpoint_added",
+            Self::EndpointRemoved => "endpoint_removed",
+            Self::EndpointSecretRotated => "endpoint_secret_rotated",
+            Self::EndpointEnabled => "endpoint_enabled",
+            Self::EndpointDisabled => "endpoint_disabled",
+            Self::NotificationSent => "notification_sent",
         }
     }
 
@@ -76,11 +94,17 @@ impl Action {
             Self::ApiKeyCreated => "API key created",
             Self::ApiKeyRevoked => "API key revoked",
             Self::TokenRead => "Access token read",
+            Self::EndpointAdded => "Notification endpoint added",
+            Self::EndpointRemoved => "Notification endpoint removed",
+            Self::EndpointSecretRotated => "Signing secret rotated",
+            Self::EndpointEnabled => "Notification endpoint enabled",
+            Self::EndpointDisabled => "Notification endpoint disabled",
+            Self::NotificationSent => "Notification sent by hand",
         }
     }
 
     /// Every action, for the audit page's filter.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 20] = [
         Self::Install,
         Self::Reinstall,
         Self::Revoke,
@@ -95,6 +119,12 @@ impl Action {
         Self::ApiKeyCreated,
         Self::ApiKeyRevoked,
         Self::TokenRead,
+        Self::EndpointAdded,
+        Self::EndpointRemoved,
+        Self::EndpointSecretRotated,
+        Self::EndpointEnabled,
+        Self::EndpointDisabled,
+        Self::NotificationSent,
     ];
 
     /// The action stored as `name`.

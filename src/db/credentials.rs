@@ -141,7 +141,8 @@ pub async fn erase(conn: &mut SqliteConnection, install_id: &str, kind: Kind) ->
 pub async fn key_ids_in_use(db: &Db) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
         "SELECT key_id FROM credentials
-         UNION SELECT verifier_key_id FROM oauth_states WHERE used_at IS NULL",
+         UNION SELECT verifier_key_id FROM oauth_states WHERE used_at IS NULL
+         UNION SELECT key_id FROM notify_secrets",
     )
     .fetch_all(db)
     .await
@@ -256,6 +257,7 @@ pub async fn reseal_all(db: &Db, keyring: &Keyring) -> anyhow::Result<u64> {
         .await?;
         resealed += 1;
     }
+    resealed += super::endpoints::reseal_in(&mut tx, keyring).await?;
     tx.commit().await?;
     Ok(resealed)
 }

@@ -6,10 +6,14 @@ use super::{
     Db,
     audit::{self, Action},
     credentials::{self, Kind},
+    outbox,
 };
 use crate::{
     crypto::{Keyring, Sealed, random_hex},
-    domain::{AuthKind, Initiator, InstallStatus, InstallingUser, Platform},
+    domain::{
+        AuthKind, EventType, Initiator, InstallObject, InstallStatus, InstallingUser, Platform,
+        rfc3339,
+    },
 };
 
 /// What an install (or re-install) stores. The access token is sealed on the way in.
@@ -88,6 +92,29 @@ pub struct Install {
     pub updated_at: i64,
 }
 
+impl From<&Install> for InstallObject {
+    fn from(i: &Install) -> Self {
+        InstallObject {
+            id: i.id.clone(),
+            platform: i.platform.as_str().to_owned(),
+            status: i.status.as_str().to_owned(),
+            auth_kind: i.auth_kind.as_str().to_owned(),
+            store_domain: i.store_domain.clone(),
+            account_id: i.account_id.clone(),
+            name: i.store_name.clone(),
+            scopes: i
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            installed_at: rfc3339(i.installed_at),
+            updated_at: rfc3339(i.updated_at),
+        }
+    }
+}
+
 impl Install {
     /// The name to show for the store: its name, else its domain, else its account id.
     pub fn display_name(&self) -> &str {
@@ -109,12 +136,31 @@ pub async fn save(
 ) -> anyhow::Result<Saved> {
     let mut tx = db.begin().await?;
     let saved = save_in(&mut tx, keyring, new, now, "merchant").await?;
+    announce_saved(&mut tx, &saved, now).await?;
     tx.commit().await?;
     Ok(saved)
 }
 
+/// Queues `install.created` or `install.updated` for a saved install, in the transaction that
+/// saved it and after everything it stores, so the notification carries the install as
+/// committed.
+pub async fn announce_saved(
+    tx: &mut SqliteConnection,
+    saved: &Saved,
+    now: i64,
+) -> sqlx::Result<()> {
+    let event = if saved.reinstall {
+        EventType::InstallUpdated
+    } else {
+        EventType::InstallCreated
+    };
+    outbox::enqueue_install(tx, event, &saved.id, now).await?;
+    Ok(())
+}
+
 /// [`save`] inside the caller's transaction, audited as done by `actor`; for installs that
-/// store more in the same transaction (bol.com's refresh token and expiry).
+/// store more in the same transaction (bol.com's refresh token and expiry). The caller
+/// announces it ([`announce_saved`]) once it has stored the rest.
 pub async fn save_in(
     tx: &mut SqliteConnection,
     keyring: &Keyring,
@@ -597,6 +643,7 @@ pub async fn revoke_because(
         });
     }
     let erased = credentials::erase_all(&mut tx, id).await?;
+    outbox::enqueue_install(&mut tx, EventType::InstallRevoked, id, now).await?;
     audit::record(
         &mut tx,
         now,

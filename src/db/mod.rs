@@ -6,11 +6,13 @@
 pub mod api_keys;
 pub mod audit;
 pub mod credentials;
+pub mod endpoints;
 pub mod events;
 pub mod installs;
 pub mod login_throttle;
 pub mod oauth_states;
 pub mod operators;
+pub mod outbox;
 pub mod sessions;
 pub mod token_state;
 

@@ -14,10 +14,11 @@ use super::{
     audit::{self, Action},
     credentials::{self, Kind},
     installs::{self, NewInstall, Saved},
+    outbox,
 };
 use crate::{
     crypto::Keyring,
-    domain::{AuthKind, InstallStatus, Platform},
+    domain::{AuthKind, EventType, InstallStatus, Platform},
 };
 
 /// An install's token state.
@@ -134,6 +135,7 @@ pub async fn save_connection(
         now,
     )
     .await?;
+    installs::announce_saved(&mut tx, &saved, now).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -267,6 +269,7 @@ pub async fn mark_needs_attention(
     }
     credentials::erase(&mut tx, id, Kind::AccessToken).await?;
     credentials::erase(&mut tx, id, Kind::RefreshToken).await?;
+    outbox::enqueue_install(&mut tx, EventType::InstallNeedsAttention, id, now).await?;
     audit::record(
         &mut tx,
         now,

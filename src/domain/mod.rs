@@ -8,6 +8,8 @@
 pub mod api_key;
 mod client_auth;
 mod install;
+mod install_object;
+mod notification;
 mod order;
 mod platform;
 mod store_domain;
@@ -15,6 +17,8 @@ pub mod text;
 
 pub use client_auth::ClientAuth;
 pub use install::{AuthKind, Initiator, InstallStatus, InstallingUser};
+pub use install_object::{InstallObject, rfc3339};
+pub use notification::{EventType, MessageStatus};
 pub use order::OrderStatus;
 pub use platform::Platform;
 pub use store_domain::{DomainError, StoreDomain};

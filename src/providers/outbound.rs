@@ -95,6 +95,7 @@ pub enum Refusal {
 pub struct Outbound {
     client: reqwest::Client,
     allow_private: bool,
+    lookup: Arc<dyn Lookup>,
 }
 
 impl std::fmt::Debug for Outbound {
@@ -119,7 +120,7 @@ impl Outbound {
         lookup: Arc<dyn Lookup>,
     ) -> anyhow::Result<Self> {
         let resolver = Arc::new(GuardedResolver {
-            lookup,
+            lookup: lookup.clone(),
             allow_private,
         });
         let client = reqwest::Client::builder()
@@ -134,6 +135,7 @@ impl Outbound {
         Ok(Self {
             client,
             allow_private,
+            lookup,
         })
     }
 
@@ -166,6 +168,27 @@ impl Outbound {
             }
             Some(Host::Domain(_)) => Ok(()),
         }
+    }
+
+    /// [`Outbound::check_url`], then resolves the host now and checks its addresses as a call
+    /// would: for URLs stored to be called later (notification endpoints), so a refused one
+    /// is refused when it is given, not only when it is called. The call checks again.
+    pub async fn check_url_resolved(&self, url: &Url) -> Result<(), String> {
+        self.check_url(url).map_err(|r| r.to_string())?;
+        let host = match url.host() {
+            Some(Host::Domain(name)) => name.to_owned(),
+            // A literal was judged by `check_url`.
+            Some(_) => return Ok(()),
+            None => return Err(Refusal::NoHost.to_string()),
+        };
+        let found = self
+            .lookup
+            .lookup(&host)
+            .await
+            .map_err(|e| format!("{host} does not resolve ({e})"))?;
+        check_addresses(&host, found, self.allow_private)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// A request to `url`, once [`Outbound::check_url`] allows it; the name is checked again

@@ -10,6 +10,7 @@ pub mod bol;
 pub mod codes;
 pub mod maropost;
 pub mod pages;
+pub mod receiver;
 
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ pub struct Sandbox {
     pub maropost: Option<maropost::SandboxMaropost>,
     /// The bol.com stand-in.
     pub bol: bol::SandboxBol,
+    /// The stand-in for the vendor's backend, receiving notifications (when added).
+    pub receiver: Option<receiver::SandboxReceiver>,
 }
 
 impl Sandbox {
@@ -42,6 +45,7 @@ impl Sandbox {
             maropost: maropost
                 .map(|config| maropost::SandboxMaropost::new(keyring, clock.clone(), config)),
             bol: bol::SandboxBol::new(keyring, clock, bol),
+            receiver: None,
         }
     }
 }
@@ -51,6 +55,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
     let mut router = Router::new().merge(bol::router(Arc::new(sandbox.bol)));
     if let Some(maropost) = sandbox.maropost {
         router = router.merge(maropost::router(Arc::new(maropost)));
+    }
+    if let Some(receiver) = sandbox.receiver {
+        router = router.merge(receiver::router(Arc::new(receiver)));
     }
     router
 }

@@ -34,9 +34,13 @@ use tokio::{
     task::JoinHandle,
 };
 
-use crate::db::{
-    Db,
-    events::{self, NewEvent},
+use crate::{
+    db::{
+        Db,
+        events::{self, NewEvent},
+        outbox::{self, Change},
+    },
+    domain::EventType,
 };
 
 /// How the writer batches.
@@ -284,8 +288,26 @@ async fn commit(connection: &mut SqliteConnection, jobs: &[&Job]) -> sqlx::Resul
         .filter(|(_, current)| **current)
         .map(|(job, _)| &job.event)
         .collect();
-    let mut added = events::insert_many(&mut tx, &accepted).await?.into_iter();
+    let added = events::insert_many(&mut tx, &accepted).await?;
+    // Each event stored for the first time is announced, in the same transaction: a batch that
+    // rolls back announces nothing, one that commits has its notifications queued with it.
+    let stored: Vec<Change> = accepted
+        .iter()
+        .zip(&added)
+        .filter(|(_, added)| **added)
+        .map(|(event, _)| Change {
+            install_id: event.install_id.clone(),
+            data: order_event_data(event),
+        })
+        .collect();
+    let now = jobs
+        .iter()
+        .map(|j| j.event.received_at)
+        .max()
+        .unwrap_or_default();
+    outbox::enqueue_many(&mut tx, EventType::OrderStatusChanged, &stored, now).await?;
     tx.commit().await?;
+    let mut added = added.into_iter();
     Ok(current
         .into_iter()
         .map(
@@ -296,6 +318,18 @@ async fn commit(connection: &mut SqliteConnection, jobs: &[&Job]) -> sqlx::Resul
             },
         )
         .collect())
+}
+
+/// The `data` of an `order.status_changed` notification: what Maropost sent, as sent.
+fn order_event_data(event: &NewEvent) -> serde_json::Value {
+    serde_json::json!({
+        "install_id": event.install_id,
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "order_id": event.order_id,
+        "order_status": event.order_status.map(|s| s.as_str()),
+        "current_time": event.sent_time,
+    })
 }
 
 /// Whether `error` says the database cannot take writes at all right now (so retrying each

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod connections;
 pub mod dashboard;
+pub mod endpoints;
 pub mod errors;
 pub mod installs;
 pub mod login;
@@ -58,6 +59,23 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/installs/{id}/webhook-key",
             post(order_events::set_webhook_key),
+        )
+        .route(
+            "/console/endpoints",
+            get(endpoints::list).post(endpoints::add),
+        )
+        .route("/console/endpoints/{id}", get(endpoints::detail))
+        .route("/console/endpoints/{id}/test", post(endpoints::send_test))
+        .route("/console/endpoints/{id}/rotate", post(endpoints::rotate))
+        .route("/console/endpoints/{id}/enable", post(endpoints::enable))
+        .route("/console/endpoints/{id}/disable", post(endpoints::disable))
+        .route(
+            "/console/endpoints/{id}/remove",
+            get(endpoints::confirm_remove).post(endpoints::remove),
+        )
+        .route(
+            "/console/endpoints/{id}/messages/{message}/send-again",
+            post(endpoints::send_again),
         )
         .route("/console/{*rest}", any(errors::not_found))
         .layer(axum::middleware::from_fn(errors::in_console_layout))

@@ -46,6 +46,7 @@ impl Nav {
                 "/console"
             }
             p if p.starts_with("/console/api-keys/") => "/console/api-keys",
+            p if p.starts_with("/console/endpoints/") => "/console/endpoints",
             p => p,
         };
         if self.path == link {

@@ -1,0 +1,370 @@
+//! The outbox of notifications: one message per (change, subscribed endpoint), written in the
+//! transaction of the change that causes it, so a change that rolls back sends nothing and one
+//! that commits is never lost. The delivery worker (`notify::worker`) claims due messages,
+//! sends them and records each attempt here.
+
+use serde_json::{Value, json};
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
+
+use super::{Db, installs::Install};
+use crate::{
+    crypto::random_hex,
+    domain::{EventType, InstallObject, MessageStatus, rfc3339},
+};
+
+/// Rows per `INSERT` in [`enqueue_many`]: 7 parameters each, well under SQLite's limit.
+const ROWS_PER_STATEMENT: usize = 128;
+
+/// A message id, the `webhook-id` header: `msg_` and 128 random bits.
+fn message_id() -> String {
+    format!("msg_{}", random_hex(16))
+}
+
+/// The body every attempt sends: `{"type", "timestamp", "data"}`.
+pub fn body(event_type: EventType, data: &Value, now: i64) -> String {
+    json!({
+        "type": event_type.as_str(),
+        "timestamp": rfc3339(now),
+        "data": data,
+    })
+    .to_string()
+}
+
+/// The enabled endpoints subscribed to `event_type`.
+async fn subscribers(
+    conn: &mut SqliteConnection,
+    event_type: EventType,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT id FROM notify_endpoints
+         WHERE enabled = 1 AND (event_types = '*' OR event_types LIKE '%,' || $1 || ',%')",
+    )
+    .bind(event_type)
+    .fetch_all(conn)
+    .await
+}
+
+/// One change to announce: the install it concerns, and its data.
+pub struct Change {
+    /// The install concerned.
+    pub install_id: String,
+    /// The `data` of the body.
+    pub data: Value,
+}
+
+/// Queues `changes` of one type for every subscribed endpoint, in the caller's transaction.
+/// Returns how many messages were written.
+pub async fn enqueue_many(
+    conn: &mut SqliteConnection,
+    event_type: EventType,
+    changes: &[Change],
+    now: i64,
+) -> sqlx::Result<usize> {
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let endpoints = subscribers(conn, event_type).await?;
+    if endpoints.is_empty() {
+        return Ok(0);
+    }
+    let bodies: Vec<String> = changes
+        .iter()
+        .map(|c| body(event_type, &c.data, now))
+        .collect();
+    let rows: Vec<(&String, &Change, &String)> = endpoints
+        .iter()
+        .flat_map(|e| changes.iter().zip(&bodies).map(move |(c, b)| (e, c, b)))
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO notify_messages (id, endpoint_id, event_type, install_id, body, \
+             created_at, next_attempt_at) ",
+        );
+        query.push_values(chunk, |mut row, (endpoint, change, body)| {
+            row.push_bind(message_id())
+                .push_bind(*endpoint)
+                .push_bind(event_type)
+                .push_bind(&change.install_id)
+                .push_bind(*body)
+                .push_bind(now)
+                .push_bind(now);
+        });
+        query.build().execute(&mut *conn).await?;
+    }
+    Ok(rows.len())
+}
+
+/// Queues an install event carrying the install as it stands in the caller's transaction (the
+/// same object the API answers with).
+pub async fn enqueue_install(
+    conn: &mut SqliteConnection,
+    event_type: EventType,
+    install_id: &str,
+    now: i64,
+) -> sqlx::Result<usize> {
+    let install: Install = sqlx::query_as("SELECT * FROM installs WHERE id = $1")
+        .bind(install_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let data = serde_json::to_value(InstallObject::from(&install))
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    enqueue_many(
+        conn,
+        event_type,
+        &[Change {
+            install_id: install_id.to_owned(),
+            data,
+        }],
+        now,
+    )
+    .await
+}
+
+/// Queues one message for one endpoint, whatever it subscribes to (a test event); returns its
+/// id, or `None` when there is no such endpoint.
+pub async fn enqueue_to(
+    db: &Db,
+    endpoint_id: &str,
+    event_type: EventType,
+    data: &Value,
+    now: i64,
+) -> sqlx::Result<Option<String>> {
+    let id = message_id();
+    let inserted = sqlx::query(
+        "INSERT INTO notify_messages (id, endpoint_id, event_type, body, created_at,
+             next_attempt_at)
+         SELECT $1, id, $2, $3, $4, $4 FROM notify_endpoints WHERE id = $5",
+    )
+    .bind(&id)
+    .bind(event_type)
+    .bind(body(event_type, data, now))
+    .bind(now)
+    .bind(endpoint_id)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok((inserted == 1).then_some(id))
+}
+
+/// A message claimed for an attempt.
+#[derive(Debug, Clone, FromRow)]
+pub struct Due {
+    /// The `webhook-id`.
+    pub id: String,
+    /// Where it goes.
+    pub endpoint_id: String,
+    /// What it announces.
+    pub event_type: EventType,
+    /// The exact bytes to send.
+    pub body: String,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+/// Claims up to `limit` due messages of enabled endpoints for `lease` seconds: nobody else
+/// claims them meanwhile, and if this instance dies before recording the attempt, they are due
+/// again when the lease runs out (sent twice, at worst: at least once).
+pub async fn claim_due(db: &Db, now: i64, limit: usize, lease: i64) -> sqlx::Result<Vec<Due>> {
+    sqlx::query_as(
+        "UPDATE notify_messages SET lease_until = $1 + $2, attempts = attempts + 1
+         WHERE id IN (
+             SELECT m.id FROM notify_messages m
+             JOIN notify_endpoints e ON e.id = m.endpoint_id
+             WHERE m.status = 'pending' AND m.next_attempt_at <= $1
+               AND (m.lease_until IS NULL OR m.lease_until <= $1) AND e.enabled = 1
+             ORDER BY m.next_attempt_at
+             LIMIT $3)
+         RETURNING id, endpoint_id, event_type, body, attempts",
+    )
+    .bind(now)
+    .bind(lease)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(db)
+    .await
+}
+
+/// When the next pending message of an enabled endpoint is due, if any.
+pub async fn next_due(db: &Db) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT min(CASE WHEN m.lease_until > m.next_attempt_at THEN m.lease_until
+                         ELSE m.next_attempt_at END)
+         FROM notify_messages m JOIN notify_endpoints e ON e.id = m.endpoint_id
+         WHERE m.status = 'pending' AND e.enabled = 1",
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// What one attempt got.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// Unix seconds.
+    pub at: i64,
+    /// The answer's status code, when one came.
+    pub status_code: Option<u16>,
+    /// How long it took.
+    pub latency_ms: i64,
+    /// What happened, in words ("200 OK", "timed out after 10 s", ...).
+    pub outcome: String,
+    /// The first bytes of the answer.
+    pub answer: Option<String>,
+}
+
+/// What happens to a message after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Delivered: done.
+    Delivered,
+    /// Try again at this time (Unix seconds).
+    RetryAt(i64),
+    /// The schedule is used up.
+    Failed,
+}
+
+/// Records an attempt and what follows from it, and gives up the lease, in the caller's
+/// transaction (the worker records a whole round of attempts in one).
+pub async fn record_attempt(
+    conn: &mut SqliteConnection,
+    message_id: &str,
+    attempt: &Attempt,
+    after: After,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO notify_attempts (message_id, attempted_at, status_code, latency_ms, outcome,
+             answer)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(message_id)
+    .bind(attempt.at)
+    .bind(attempt.status_code.map(i64::from))
+    .bind(attempt.latency_ms)
+    .bind(&attempt.outcome)
+    .bind(&attempt.answer)
+    .execute(&mut *conn)
+    .await?;
+    let (status, next, finished) = match after {
+        After::Delivered => (MessageStatus::Delivered, None, Some(attempt.at)),
+        After::RetryAt(at) => (MessageStatus::Pending, Some(at), None),
+        After::Failed => (MessageStatus::Failed, None, Some(attempt.at)),
+    };
+    sqlx::query(
+        "UPDATE notify_messages SET status = $1,
+             next_attempt_at = COALESCE($2, next_attempt_at), finished_at = $3, lease_until = NULL
+         WHERE id = $4",
+    )
+    .bind(status)
+    .bind(next)
+    .bind(finished)
+    .bind(message_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Gives a claimed message back unsent (the instance is shutting down): due again at once, and
+/// the claim does not count as an attempt.
+pub async fn release(db: &Db, message_id: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE notify_messages SET lease_until = NULL, attempts = max(attempts - 1, 0)
+         WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(message_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Makes a message due again now with a fresh retry schedule ("Send again"), whatever it
+/// came to. `false` when there is no such message for this endpoint.
+pub async fn send_again(
+    db: &Db,
+    endpoint_id: &str,
+    message_id: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE notify_messages SET status = 'pending', attempts = 0, next_attempt_at = $1,
+             finished_at = NULL, lease_until = NULL
+         WHERE id = $2 AND endpoint_id = $3",
+    )
+    .bind(now)
+    .bind(message_id)
+    .bind(endpoint_id)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// A message as the console lists it.
+#[derive(Debug, Clone, FromRow)]
+pub struct Message {
+    /// The `webhook-id`.
+    pub id: String,
+    /// What it announces.
+    pub event_type: EventType,
+    /// The install concerned.
+    pub install_id: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Where it stands.
+    pub status: MessageStatus,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The next attempt, when pending.
+    pub next_attempt_at: i64,
+}
+
+/// An endpoint's most recent messages, newest first.
+pub async fn recent(db: &Db, endpoint_id: &str, limit: i64) -> sqlx::Result<Vec<Message>> {
+    sqlx::query_as(
+        "SELECT id, event_type, install_id, created_at, status, attempts, next_attempt_at
+         FROM notify_messages WHERE endpoint_id = $1
+         ORDER BY created_at DESC, rowid DESC LIMIT $2",
+    )
+    .bind(endpoint_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// One recorded attempt.
+#[derive(Debug, Clone, FromRow)]
+pub struct AttemptRow {
+    /// The message.
+    pub message_id: String,
+    /// Unix seconds.
+    pub attempted_at: i64,
+    /// The answer's status code, when one came.
+    pub status_code: Option<i64>,
+    /// How long it took.
+    pub latency_ms: i64,
+    /// What happened.
+    pub outcome: String,
+    /// The first bytes of the answer.
+    pub answer: Option<String>,
+}
+
+/// The attempts of these messages, oldest first.
+pub async fn attempts_of(db: &Db, message_ids: &[String]) -> sqlx::Result<Vec<AttemptRow>> {
+    if message_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "SELECT message_id, attempted_at, status_code, latency_ms, outcome, answer
+         FROM notify_attempts WHERE message_id IN (",
+    );
+    let mut list = query.separated(", ");
+    for id in message_ids {
+        list.push_bind(id);
+    }
+    query.push(") ORDER BY id");
+    query.build_query_as().fetch_all(db).await
+}
+
+/// How many messages stand where, over every endpoint (for `/metrics` and tests).
+pub async fn count_by_status(db: &Db) -> sqlx::Result<Vec<(MessageStatus, i64)>> {
+    sqlx::query_as("SELECT status, count(*) FROM notify_messages GROUP BY status")
+        .fetch_all(db)
+        .await
+}

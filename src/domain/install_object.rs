@@ -1,0 +1,48 @@
+//! The install object: a connected store (or account) as the vendor's backend sees it, in API
+//! answers and notifications alike. It never holds a secret.
+
+use serde::{Deserialize, Serialize};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use utoipa::ToSchema;
+
+use super::{AuthKind, InstallStatus, Platform};
+
+/// Unix seconds as RFC 3339 (UTC).
+pub fn rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// A connected store (or retailer account), as the API shows it. Never holds a secret.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InstallObject {
+    /// storelink's id for the install (32 hex characters).
+    #[schema(example = "9f0c2d4e6a8b1c3d5e7f9a0b2c4d6e8f")]
+    pub id: String,
+    /// The platform.
+    #[schema(value_type = Platform)]
+    pub platform: String,
+    /// Where the install stands.
+    #[schema(value_type = InstallStatus)]
+    pub status: String,
+    /// How it gets its access tokens.
+    #[schema(value_type = AuthKind)]
+    pub auth_kind: String,
+    /// The store's host name, when the platform has one.
+    #[schema(example = "mystore.neto.com.au")]
+    pub store_domain: Option<String>,
+    /// The platform's id for the store or account.
+    pub account_id: String,
+    /// The store's name.
+    pub name: Option<String>,
+    /// The scopes the platform granted.
+    pub scopes: Vec<String>,
+    /// First installed (RFC 3339).
+    #[schema(format = DateTime)]
+    pub installed_at: String,
+    /// Last changed (RFC 3339); lists are ordered by it, newest first.
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}

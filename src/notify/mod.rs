@@ -1,0 +1,68 @@
+//! Notifications to the vendor's backend, signed the Standard Webhooks way and delivered at
+//! least once.
+//!
+//! A change that should be announced writes its messages into the outbox (`db::outbox`) in its
+//! own transaction. The [`worker`] claims due messages, signs ([`signing`]) and sends them
+//! through the outbound guard, records each attempt, and retries on the [`schedule`]. Endpoints
+//! are added through [`endpoints`], which checks their URLs the way every call is checked.
+//!
+//! What the vendor can rely on: every message is sent until a 2xx comes back or its schedule is
+//! used up; a message may arrive more than once (dedupe on `webhook-id`); messages are not
+//! promised to arrive in the order of the changes.
+
+pub mod endpoints;
+pub mod schedule;
+pub mod signing;
+pub mod worker;
+
+use std::{sync::Arc, time::Duration};
+
+pub use schedule::RetrySchedule;
+
+use crate::{clock::Clock, crypto::Keyring, db::Db, providers::outbound::Outbound};
+
+/// What sending notifications needs.
+#[derive(Clone)]
+pub struct NotifyContext {
+    /// The database with the outbox.
+    pub db: Db,
+    /// Opens the signing secrets.
+    pub keyring: Arc<Keyring>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// The guarded client every call to a URL from data goes through.
+    pub outbound: Outbound,
+}
+
+/// How notifications are delivered.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// Waits between attempts.
+    pub schedule: RetrySchedule,
+    /// Messages in flight at once.
+    pub concurrency: usize,
+    /// Time allowed for one attempt, answer included.
+    pub timeout: Duration,
+    /// An endpoint with no success for this many seconds (while failing) is disabled.
+    pub failure_window_secs: i64,
+    /// How often the worker looks for due messages when nothing wakes it.
+    pub poll: Duration,
+    /// How long shutdown waits for messages in flight.
+    pub drain: Duration,
+}
+
+/// Five days, the failure window.
+pub const FAILURE_WINDOW_SECS: i64 = 5 * 24 * 60 * 60;
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            schedule: RetrySchedule::default(),
+            concurrency: 64,
+            timeout: Duration::from_secs(10),
+            failure_window_secs: FAILURE_WINDOW_SECS,
+            poll: Duration::from_millis(250),
+            drain: Duration::from_secs(10),
+        }
+    }
+}

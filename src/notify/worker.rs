@@ -1,0 +1,390 @@
+//! The delivery worker: one task per instance that claims due messages (up to
+//! [`NotifyConfig::concurrency`] in flight), sends each signed through the outbound guard, and
+//! records what came back.
+//!
+//! Each round: record every attempt that finished (one transaction for all of them, with the
+//! endpoints' health), claim as many due messages as there are free slots (one statement), start
+//! sending them, then wait for a send to finish, the poll interval, or shutdown. Claims are
+//! leases in the database, so several instances can run workers on one database; a lease that
+//! runs out (its instance died mid-send) makes the message due again: at least once.
+//!
+//! Only a 2xx counts as delivered. Redirects are not followed (a 3xx is a failure), and neither
+//! the answer's body nor its headers are trusted beyond the first bytes kept for the console.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use reqwest::{Method, header::CONTENT_TYPE};
+use tokio::{
+    sync::{Notify, watch},
+    task::{JoinHandle, JoinSet},
+};
+use url::Url;
+use zeroize::Zeroizing;
+
+use super::{NotifyConfig, NotifyContext, signing};
+use crate::{
+    db::{
+        endpoints,
+        outbox::{self, After, Attempt, Due},
+    },
+    domain::text::excerpt,
+    providers::outbound::Outbound,
+};
+
+/// How many bytes of an answer are kept for the console.
+const ANSWER_BYTES: usize = 512;
+
+/// The handle to the running worker; cheap to clone.
+#[derive(Clone)]
+pub struct Notifier {
+    wake: Arc<Notify>,
+    stop: Arc<watch::Sender<bool>>,
+    task: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier").finish_non_exhaustive()
+    }
+}
+
+impl Notifier {
+    /// Starts the worker on the current Tokio runtime.
+    pub fn start(ctx: NotifyContext, config: NotifyConfig) -> Self {
+        let wake = Arc::new(Notify::new());
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(ctx, config, wake.clone(), stopped));
+        Self {
+            wake,
+            stop: Arc::new(stop),
+            task: Arc::new(Mutex::new(Some(task))),
+        }
+    }
+
+    /// Looks for due messages now rather than at the next poll (after a change was queued here).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stops claiming messages, waits for those in flight (up to the configured bound), gives
+    /// back the ones still unsent, and waits for the worker to end.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// What became of one send.
+struct Sent {
+    message_id: String,
+    endpoint_id: String,
+    attempts: i64,
+    attempt: Attempt,
+    delivered: bool,
+}
+
+async fn run(
+    ctx: NotifyContext,
+    config: NotifyConfig,
+    wake: Arc<Notify>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let concurrency = config.concurrency.max(1);
+    // A lease outlasts an attempt (its timeout) with room to record it.
+    let lease = i64::try_from(config.timeout.as_secs()).unwrap_or(10) + 20;
+    let mut in_flight: JoinSet<Sent> = JoinSet::new();
+    let mut claimed: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut finished: Vec<Sent> = Vec::new();
+    loop {
+        while let Some(done) = in_flight.try_join_next_with_id() {
+            collect(done, &mut claimed, &mut finished);
+        }
+        record(&ctx, &config, std::mem::take(&mut finished)).await;
+        if *stopped.borrow() {
+            break;
+        }
+        let free = concurrency.saturating_sub(in_flight.len());
+        let mut full_round = false;
+        if free > 0 {
+            match claim(&ctx, free, lease).await {
+                Ok(due) => {
+                    full_round = due.len() == free;
+                    for (message, url, secrets) in due {
+                        let id = message.id.clone();
+                        let handle = in_flight.spawn(send(
+                            ctx.outbound.clone(),
+                            ctx.clock.clone(),
+                            config.timeout,
+                            message,
+                            url,
+                            secrets,
+                        ));
+                        claimed.insert(handle.id(), id);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "notifications: cannot claim due messages"),
+            }
+        }
+        if full_round && in_flight.len() < concurrency {
+            // More may be due right now.
+            continue;
+        }
+        tokio::select! {
+            done = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
+                if let Some(done) = done {
+                    collect(done, &mut claimed, &mut finished);
+                }
+            }
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(config.poll) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+    drain(&ctx, &config, in_flight, claimed).await;
+}
+
+/// Waits up to the drain bound for the sends in flight, records them, and gives back the
+/// claims of those that did not finish (due again at once, on any instance).
+async fn drain(
+    ctx: &NotifyContext,
+    config: &NotifyConfig,
+    mut in_flight: JoinSet<Sent>,
+    mut claimed: HashMap<tokio::task::Id, String>,
+) {
+    let mut finished = Vec::new();
+    let deadline = tokio::time::Instant::now() + config.drain;
+    while !in_flight.is_empty() {
+        match tokio::time::timeout_at(deadline, in_flight.join_next_with_id()).await {
+            Ok(Some(done)) => collect(done, &mut claimed, &mut finished),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    record(ctx, config, finished).await;
+    in_flight.abort_all();
+    while let Some(done) = in_flight.join_next_with_id().await {
+        collect(done, &mut claimed, &mut Vec::new());
+    }
+    for message_id in claimed.into_values() {
+        if let Err(e) = outbox::release(&ctx.db, &message_id).await {
+            tracing::warn!(error = %e, "notifications: cannot give back a claimed message");
+        }
+    }
+}
+
+fn collect(
+    done: Result<(tokio::task::Id, Sent), tokio::task::JoinError>,
+    claimed: &mut HashMap<tokio::task::Id, String>,
+    finished: &mut Vec<Sent>,
+) {
+    match done {
+        Ok((id, sent)) => {
+            claimed.remove(&id);
+            finished.push(sent);
+        }
+        // Cancelled (shutdown) or panicked: its claim stays in `claimed`, to be given back,
+        // or runs out.
+        Err(e) if e.is_panic() => {
+            tracing::error!("notifications: a send panicked");
+            claimed.remove(&e.id());
+        }
+        Err(_) => {}
+    }
+}
+
+/// Where an endpoint's messages go, and the secrets that sign them.
+type Target = (Url, Vec<Zeroizing<Vec<u8>>>);
+
+type Claimed = (Due, Url, Vec<Zeroizing<Vec<u8>>>);
+
+/// Claims up to `free` due messages, with each one's URL and signing secrets (read once per
+/// endpoint per round). A message whose endpoint cannot be read is sent in a later round.
+async fn claim(ctx: &NotifyContext, free: usize, lease: i64) -> anyhow::Result<Vec<Claimed>> {
+    let now = ctx.clock.unix();
+    let due = outbox::claim_due(&ctx.db, now, free, lease).await?;
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut targets: HashMap<String, Option<Target>> = HashMap::new();
+    let mut claimed = Vec::with_capacity(due.len());
+    for message in due {
+        if !targets.contains_key(&message.endpoint_id) {
+            let target = target(ctx, &message.endpoint_id, now).await;
+            if let Err(e) = &target {
+                tracing::warn!(error = %e, endpoint = %message.endpoint_id, "notifications: cannot read an endpoint");
+            }
+            targets.insert(message.endpoint_id.clone(), target.ok());
+        }
+        // Otherwise left claimed: due again when the lease runs out.
+        if let Some(Some((url, secrets))) = targets.get(&message.endpoint_id) {
+            let (url, secrets) = (url.clone(), secrets.clone());
+            claimed.push((message, url, secrets));
+        }
+    }
+    Ok(claimed)
+}
+
+async fn target(ctx: &NotifyContext, endpoint_id: &str, now: i64) -> anyhow::Result<Target> {
+    let endpoint = endpoints::find(&ctx.db, endpoint_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the endpoint is gone"))?;
+    let url = Url::parse(&endpoint.url)?;
+    let secrets = endpoints::signing_secrets(&ctx.db, &ctx.keyring, endpoint_id, now).await?;
+    anyhow::ensure!(!secrets.is_empty(), "the endpoint has no signing secret");
+    Ok((url, secrets))
+}
+
+/// Sends one message, signed with every current secret, and says what came of it.
+async fn send(
+    outbound: Outbound,
+    clock: Arc<dyn crate::clock::Clock>,
+    timeout: Duration,
+    message: Due,
+    url: Url,
+    secrets: Vec<Zeroizing<Vec<u8>>>,
+) -> Sent {
+    let at = clock.unix();
+    let started = Instant::now();
+    let signature = signing::signature_header(&secrets, &message.id, at, message.body.as_bytes());
+    drop(secrets);
+    let (status_code, outcome, answer) =
+        match post(&outbound, timeout, &message, url, at, &signature).await {
+            Ok((status, answer)) => (Some(status.as_u16()), describe(status), Some(answer)),
+            Err(outcome) => (None, outcome, None),
+        };
+    let delivered = status_code.is_some_and(|s| (200..300).contains(&s));
+    Sent {
+        message_id: message.id,
+        endpoint_id: message.endpoint_id,
+        attempts: message.attempts,
+        attempt: Attempt {
+            at,
+            status_code,
+            latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            outcome,
+            answer,
+        },
+        delivered,
+    }
+}
+
+/// The request itself; the answer's status and first bytes, or why none came.
+async fn post(
+    outbound: &Outbound,
+    timeout: Duration,
+    message: &Due,
+    url: Url,
+    timestamp: i64,
+    signature: &str,
+) -> Result<(reqwest::StatusCode, String), String> {
+    let request = outbound
+        .request(Method::POST, url)
+        .map_err(|refusal| format!("refused: {refusal}"))?
+        .timeout(timeout)
+        .header("webhook-id", &message.id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .header(CONTENT_TYPE, "application/json")
+        .body(message.body.clone());
+    let failed = |e: reqwest::Error| {
+        if let Some(refusal) = Outbound::refusal(&e) {
+            format!("refused: {refusal}")
+        } else if e.is_timeout() {
+            format!("no answer within {} s", timeout.as_secs())
+        } else if e.is_connect() {
+            "could not connect".to_owned()
+        } else {
+            "the request failed".to_owned()
+        }
+    };
+    let mut response = request.send().await.map_err(failed)?;
+    let status = response.status();
+    // The first bytes only, for the console; the rest is not read.
+    let mut kept = Vec::new();
+    while kept.len() < ANSWER_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    kept.truncate(ANSWER_BYTES);
+    let text = String::from_utf8_lossy(&kept);
+    Ok((status, excerpt(text.trim(), 200)))
+}
+
+fn describe(status: reqwest::StatusCode) -> String {
+    let reason = status.canonical_reason().unwrap_or("");
+    if status.is_redirection() {
+        format!("{} {reason} (redirects are not followed)", status.as_u16())
+    } else {
+        format!("{} {reason}", status.as_u16())
+            .trim_end()
+            .to_owned()
+    }
+}
+
+/// Records a round of finished sends, with their endpoints' health, in one transaction.
+async fn record(ctx: &NotifyContext, config: &NotifyConfig, finished: Vec<Sent>) {
+    if finished.is_empty() {
+        return;
+    }
+    if let Err(e) = record_in_one(ctx, config, &finished).await {
+        // Not recorded: the leases run out and the messages are sent again.
+        tracing::warn!(error = %e, messages = finished.len(), "notifications: cannot record attempts");
+    }
+}
+
+async fn record_in_one(
+    ctx: &NotifyContext,
+    config: &NotifyConfig,
+    finished: &[Sent],
+) -> sqlx::Result<()> {
+    let mut tx = ctx.db.begin().await?;
+    let mut healthy: Vec<&str> = Vec::new();
+    let mut failing: Vec<(&str, i64)> = Vec::new();
+    for sent in finished {
+        let after = if sent.delivered {
+            After::Delivered
+        } else {
+            match config.schedule.jittered_secs_after(sent.attempts) {
+                Some(wait) => After::RetryAt(sent.attempt.at + wait),
+                None => After::Failed,
+            }
+        };
+        outbox::record_attempt(&mut tx, &sent.message_id, &sent.attempt, after).await?;
+        crate::measure::notification(sent.delivered);
+        if sent.delivered {
+            healthy.push(&sent.endpoint_id);
+        } else {
+            failing.push((&sent.endpoint_id, sent.attempt.at));
+        }
+    }
+    for (endpoint, at) in failing {
+        if healthy.contains(&endpoint) {
+            continue;
+        }
+        if endpoints::record_failure(&mut tx, endpoint, at, config.failure_window_secs).await? {
+            tracing::warn!(
+                endpoint,
+                "notifications: endpoint disabled after failing for days"
+            );
+        }
+    }
+    let now = ctx.clock.unix();
+    healthy.sort_unstable();
+    healthy.dedup();
+    for endpoint in healthy {
+        endpoints::record_success(&mut tx, endpoint, now).await?;
+    }
+    tx.commit().await
+}
