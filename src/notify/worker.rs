@@ -102,7 +102,7 @@ async fn run(
 ) {
     let concurrency = config.concurrency.max(1);
     // A lease outlasts an attempt (its timeout) with room to record it.
-    let lease = i64::try_from(config.timeout.as_secs()).unwrap_or(10) + 20;
+    let lease = i64::try_from(config.timeout.as_secs()).unwrap_or(10) + 5;
     let mut in_flight: JoinSet<Sent> = JoinSet::new();
     let mut claimed: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut finished: Vec<Sent> = Vec::new();

@@ -11,6 +11,7 @@ mod console_events;
 mod install_flow;
 mod interop;
 mod logs_and_startup;
+mod notify;
 mod operating;
 mod sandbox;
 mod storage;

@@ -2,7 +2,7 @@
 //! Each test fails against the code before the fix it is named after.
 
 mod at_rest;
-mod binary;
+pub mod binary;
 mod login_burst;
 mod outbound;
 mod proxies;

@@ -1,0 +1,264 @@
+//! Endpoints in the console and on the command line: added with their secret shown once, a
+//! test event sent and its attempt shown, a message sent again, the secret rotated, disabled,
+//! removed; every change audited and CSRF-protected.
+
+use crate::bol::csrf_in;
+
+use super::*;
+
+#[tokio::test]
+async fn an_operator_adds_an_endpoint_sends_a_test_event_and_sees_the_attempt() {
+    let n = spawn_notified().await;
+    answer(&n.receiver, 200).await;
+    let operator = n.app.operator().await;
+    let page = n.app.page(&operator, "/console/endpoints").await;
+    assert!(page.contains("No endpoints yet"));
+    let url = format!("{}/from-console", n.receiver.uri());
+
+    // Without the CSRF token: refused.
+    let refused = operator
+        .post(n.app.url("/console/endpoints"))
+        .form(&[("url", url.as_str()), ("events", "install.created")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+
+    let added = operator
+        .post(n.app.url("/console/endpoints"))
+        .body(format!(
+            "csrf_token={}&url={}&events=install.created&events=install.revoked&enabled=on",
+            csrf_in(&page),
+            url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>()
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 200);
+    let added = added.text().await.unwrap();
+    let secret: String = added
+        .split("value=\"whsec_")
+        .nth(1)
+        .expect("the secret is shown")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(added.contains("install.created, install.revoked"));
+    // Shown once: not on the next visit.
+    let list = n.app.page(&operator, "/console/endpoints").await;
+    assert!(!list.contains("whsec_"));
+    let id: String = sqlx::query_scalar("SELECT id FROM notify_endpoints")
+        .fetch_one(&n.app.db)
+        .await
+        .unwrap();
+    assert!(list.contains(&format!("/console/endpoints/{id}")));
+
+    // Send test event.
+    let detail = n
+        .app
+        .page(&operator, &format!("/console/endpoints/{id}"))
+        .await;
+    let sent = operator
+        .post(n.app.url(&format!("/console/endpoints/{id}/test")))
+        .form(&[("csrf_token", csrf_in(&detail))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 303);
+    let got = n.wait_for(1).await;
+    assert_eq!(got[0].event_type(), "ping");
+    standardwebhooks::Webhook::new(&format!("whsec_{secret}"))
+        .unwrap()
+        .verify(&got[0].body, &got[0].headers)
+        .unwrap();
+    let message = got[0].id.clone();
+    n.wait_for_attempts(&message, 1).await;
+    let detail = n
+        .app
+        .page(&operator, &format!("/console/endpoints/{id}"))
+        .await;
+    assert!(detail.contains(&message));
+    assert!(detail.contains("200 OK"));
+    assert!(detail.contains(" ms</td>"));
+    assert!(detail.contains("Delivered"));
+
+    // Send again: the same message (same webhook-id) once more.
+    let again = operator
+        .post(n.app.url(&format!(
+            "/console/endpoints/{id}/messages/{message}/send-again"
+        )))
+        .form(&[("csrf_token", csrf_in(&detail))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 303);
+    let got = n.wait_for(2).await;
+    assert_eq!(got[1].id, message);
+    assert_eq!(got[1].body, got[0].body);
+
+    // Rotate: a new secret, shown once.
+    let rotated = operator
+        .post(n.app.url(&format!("/console/endpoints/{id}/rotate")))
+        .form(&[("csrf_token", csrf_in(&detail))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200);
+    let rotated = rotated.text().await.unwrap();
+    assert!(rotated.contains("value=\"whsec_"));
+    assert!(
+        !rotated.contains(&secret),
+        "the old secret is never shown again"
+    );
+
+    // Disable, then remove after the confirmation step.
+    let disabled = operator
+        .post(n.app.url(&format!("/console/endpoints/{id}/disable")))
+        .form(&[("csrf_token", csrf_in(&detail))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 303);
+    let detail = n
+        .app
+        .page(&operator, &format!("/console/endpoints/{id}"))
+        .await;
+    assert!(detail.contains("Disabled"));
+    let confirm = n
+        .app
+        .page(&operator, &format!("/console/endpoints/{id}/remove"))
+        .await;
+    let removed = operator
+        .post(n.app.url(&format!("/console/endpoints/{id}/remove")))
+        .form(&[("csrf_token", csrf_in(&confirm))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 303);
+    assert_eq!(
+        n.app.count("SELECT count(*) FROM notify_endpoints").await,
+        0
+    );
+    assert_eq!(n.app.count("SELECT count(*) FROM notify_messages").await, 0);
+
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE actor = 'operator:ops@example.com' AND action NOT LIKE 'login%' ORDER BY id",
+    )
+    .fetch_all(&n.app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        [
+            "endpoint_added",
+            "notification_sent",
+            "notification_sent",
+            "endpoint_secret_rotated",
+            "endpoint_disabled",
+            "endpoint_removed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_console_refuses_bad_urls_and_unknown_endpoints() {
+    let n = spawn_notified_with(|s| s.allow_private_endpoints = false).await;
+    let operator = n.app.operator().await;
+    let page = n.app.page(&operator, "/console/endpoints").await;
+    let refused = operator
+        .post(n.app.url("/console/endpoints"))
+        .body(format!(
+            "csrf_token={}&url=http%3A%2F%2F127.0.0.1%2Fx&events=ping",
+            csrf_in(&page)
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("is not an event type"), "{text}");
+    let refused = operator
+        .post(n.app.url("/console/endpoints"))
+        .body(format!(
+            "csrf_token={}&url=http%3A%2F%2F127.0.0.1%2Fx&events=install.created",
+            csrf_in(&page)
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("https only"), "{text}");
+    assert!(text.contains("aria-invalid=\"true\""));
+    for path in [
+        "/console/endpoints/0123456789abcdef01234567",
+        "/console/endpoints/not-an-id",
+    ] {
+        let response = operator.get(n.app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    assert_eq!(
+        n.app.count("SELECT count(*) FROM notify_endpoints").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_command_line_adds_lists_and_removes_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_storelink"))
+            .env_clear()
+            .current_dir(dir.path())
+            .env("STORELINK_DATABASE_URL", "sqlite://cli.db")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let added = run(&[
+        "endpoint",
+        "add",
+        "http://127.0.0.1:9/hooks",
+        "--events",
+        "install.created,order.status_changed",
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let stdout = String::from_utf8(added.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "the secret alone on stdout: {stdout:?}");
+    assert!(lines[0].starts_with("whsec_"));
+    assert!(standardwebhooks::Webhook::new(lines[0]).is_ok());
+
+    let bad = run(&[
+        "endpoint",
+        "add",
+        "http://127.0.0.1:9/x",
+        "--events",
+        "bogus",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an event type"));
+
+    let listed = run(&["endpoint", "list"]);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listed.contains("http://127.0.0.1:9/hooks\tinstall.created, order.status_changed\tenabled"),
+        "{listed}"
+    );
+    assert!(!listed.contains("whsec_"));
+
+    let removed = run(&["endpoint", "remove", "http://127.0.0.1:9/hooks"]);
+    assert!(removed.status.success());
+    let listed = run(&["endpoint", "list"]);
+    assert!(listed.stdout.is_empty());
+    let missing = run(&["endpoint", "remove", "http://127.0.0.1:9/hooks"]);
+    assert!(!missing.status.success());
+}
