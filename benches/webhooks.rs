@@ -5,6 +5,8 @@
 //! cargo bench --bench webhooks -- --connections 128 --seconds 20 --dir /var/tmp
 //! cargo bench --bench webhooks -- --mode naive   # one commit per request, for comparison
 //! cargo bench --bench webhooks -- --log 2>/dev/null   # with request logging, as in production
+//! cargo bench --bench webhooks -- --endpoint       # the same load twice: without, then with
+//!                                                  # one notification endpoint subscribed
 //! ```
 //!
 //! It starts the real app (release build, its own Tokio runtime) on 127.0.0.1 with a fresh SQLite
@@ -13,6 +15,12 @@
 //! connection gets its answers: fresh EventIDs, and every tenth request a repeat of a recent one.
 //! After a one-second warm-up it measures for the given time, then checks that the database holds
 //! exactly the distinct events that were answered 200.
+//!
+//! With `--endpoint` it runs twice in one process, each on a fresh database: first with no
+//! notification endpoint, then with one enabled endpoint (a receiver on 127.0.0.1 answering
+//! `204`) subscribed to `order.status_changed`, so every stored event also queues a message in
+//! its batch's transaction while the delivery worker sends them; it prints both figures and
+//! their ratio.
 //!
 //! Only 127.0.0.1 is ever contacted. The database must be on a real disk (not tmpfs), or the
 //! fsyncs cost nothing and the figure means nothing: the file system is printed.
@@ -45,8 +53,11 @@ use storelink::{
     clock::SystemClock,
     config::Settings,
     crypto::MasterKey,
-    db::installs::{self, NewInstall},
-    domain::{Initiator, InstallingUser, Platform},
+    db::{
+        endpoints::Subscription,
+        installs::{self, NewInstall},
+    },
+    domain::{EventType, Initiator, InstallingUser, Platform},
     webhooks,
 };
 
@@ -62,6 +73,7 @@ struct Options {
     naive: bool,
     log: bool,
     smoke: bool,
+    endpoint: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -77,6 +89,7 @@ fn options() -> anyhow::Result<Options> {
         naive: false,
         log: false,
         smoke,
+        endpoint: false,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -84,6 +97,7 @@ fn options() -> anyhow::Result<Options> {
         match arg.as_str() {
             "--bench" => {}
             "--log" => options.log = true,
+            "--endpoint" => options.endpoint = true,
             "--connections" => options.connections = value("--connections")?.parse()?,
             "--seconds" => options.seconds = value("--seconds")?.parse()?,
             "--warmup" => options.warmup = value("--warmup")?.parse()?,
@@ -98,7 +112,7 @@ fn options() -> anyhow::Result<Options> {
             }
             other => anyhow::bail!(
                 "unknown argument {other}; use --connections N --seconds S --warmup S \
-                 --repeat-every K --dir PATH --mode storelink|naive --log"
+                 --repeat-every K --dir PATH --mode storelink|naive --log --endpoint"
             ),
         }
     }
@@ -116,6 +130,38 @@ fn main() -> anyhow::Result<()> {
         // As `storelink serve` logs: a line per request on stderr (RUST_LOG, default info).
         storelink::telemetry::init();
     }
+    anyhow::ensure!(
+        !(options.endpoint && options.naive),
+        "--endpoint measures storelink, not --mode naive"
+    );
+    let without = phase(&options, None)?;
+    if !options.endpoint {
+        return Ok(());
+    }
+    // The vendor's backend: a runtime of its own, answering at once.
+    let receiver = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name("receiver")
+        .build()?;
+    let url = receiver.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let router = Router::new().route("/hooks", post(|| async { StatusCode::NO_CONTENT }));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Ok::<_, anyhow::Error>(format!("http://{address}/hooks"))
+    })?;
+    let with = phase(&options, Some(&url))?;
+    println!(
+        "with one endpoint subscribed to order.status_changed: {:.0}% of the throughput without",
+        100.0 * with / without
+    );
+    Ok(())
+}
+
+/// One measured run on a fresh database, with a notification endpoint at `endpoint` if given;
+/// returns events per second.
+fn phase(options: &Options, endpoint: Option<&str>) -> anyhow::Result<f64> {
     let dir = match &options.dir {
         Some(parent) => tempfile::tempdir_in(parent)?,
         None => tempfile::tempdir()?,
@@ -127,17 +173,23 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .thread_name("server")
         .build()?;
-    let (address, install_id, db, stop) = server.block_on(start_server(&database_url, &options))?;
+    let (address, install_id, db, stop) =
+        server.block_on(start_server(&database_url, options, endpoint))?;
 
     let client = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("client")
         .build()?;
-    let report = client.block_on(load(address, &install_id, &options))?;
+    let report = client.block_on(load(address, &install_id, options))?;
 
     // Check: exactly the distinct events answered 200 are stored.
     let stored: i64 = server.block_on(async {
         sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&db)
+            .await
+    })?;
+    let queued: i64 = server.block_on(async {
+        sqlx::query_scalar("SELECT COUNT(*) FROM notify_messages")
             .fetch_one(&db)
             .await
     })?;
@@ -153,20 +205,33 @@ fn main() -> anyhow::Result<()> {
     let _ = stop.send(());
     server.shutdown_timeout(Duration::from_secs(5));
 
-    report.print(&options, dir.path(), &journal, synchronous);
+    report.print(options, dir.path(), &journal, synchronous);
+    match endpoint {
+        Some(url) => println!(
+            "  notified    one endpoint ({url}): {queued} messages queued with their events"
+        ),
+        None => println!("  notified    no endpoint"),
+    }
     anyhow::ensure!(report.errors == 0, "{} requests failed", report.errors);
     anyhow::ensure!(
         stored as u64 == report.distinct_stored,
         "the database holds {stored} events, but {} distinct events were acknowledged",
         report.distinct_stored
     );
-    Ok(())
+    if endpoint.is_some() {
+        anyhow::ensure!(
+            queued == stored,
+            "{stored} events stored but {queued} notifications queued"
+        );
+    }
+    Ok(report.requests as f64 / report.measured.as_secs_f64())
 }
 
 /// Starts storelink (or the naive comparison server) and creates the install events are sent to.
 async fn start_server(
     database_url: &str,
     options: &Options,
+    endpoint: Option<&str>,
 ) -> anyhow::Result<(
     SocketAddr,
     String,
@@ -197,6 +262,16 @@ async fn start_server(
     .await?
     .id;
     webhooks::set_webhook_key(&state.db, &state.keyring, &install_id, KEY, "system", 0).await?;
+    if let Some(url) = endpoint {
+        storelink::notify::endpoints::add(
+            &state.notify(),
+            url,
+            &Subscription::Only(vec![EventType::OrderStatusChanged]),
+            true,
+            "bench",
+        )
+        .await?;
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let address = if options.naive {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -76,7 +76,7 @@ pub async fn create(
     actor: &str,
     now: i64,
 ) -> Result<ApiKey, CreateError> {
-    let mut tx = db.begin().await?;
+    let mut tx = super::begin_write(db).await?;
     let created: Option<ApiKey> = sqlx::query_as(
         "INSERT INTO api_keys (name, key_hash, prefix, created_at, created_by)
          VALUES ($1, $2, $3, $4, $5)
@@ -152,7 +152,7 @@ pub async fn revoke(db: &Db, name: &str, actor: &str, now: i64) -> sqlx::Result<
 
 /// Revokes the key with row id `id`, if it is live, and audits it, in one transaction.
 pub async fn revoke_id(db: &Db, id: i64, actor: &str, now: i64) -> sqlx::Result<Revoked> {
-    let mut tx = db.begin().await?;
+    let mut tx = super::begin_write(db).await?;
     let revoked: Option<String> = sqlx::query_scalar(
         "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING name",
     )
@@ -207,7 +207,7 @@ pub async fn record_token_read(
     install_id: &str,
     now: i64,
 ) -> sqlx::Result<()> {
-    let mut tx = db.begin().await?;
+    let mut tx = super::begin_write(db).await?;
     sqlx::query(
         "INSERT INTO token_reads (install_id, api_key_id, first_read_at, last_read_at)
          VALUES ($1, $2, $3, $3)

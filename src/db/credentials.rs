@@ -187,7 +187,7 @@ type SealedRow = (String, String, String, Vec<u8>, Vec<u8>);
 pub async fn reseal_all(db: &Db, keyring: &Keyring) -> anyhow::Result<u64> {
     use anyhow::Context as _;
     let current = keyring.current().id().to_owned();
-    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::begin_write(db).await?;
     let rows: Vec<SealedRow> = sqlx::query_as(
         "SELECT install_id, kind, key_id, nonce, ciphertext FROM credentials WHERE key_id <> $1",
     )

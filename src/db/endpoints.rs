@@ -196,7 +196,7 @@ pub async fn add(
     actor: &str,
     now: i64,
 ) -> Result<(Endpoint, SecretString), AddError> {
-    let mut tx = db.begin().await?;
+    let mut tx = super::begin_write(db).await?;
     let id = random_hex(12);
     let inserted = sqlx::query(
         "INSERT INTO notify_endpoints (id, url, event_types, enabled, created_at, created_by)
@@ -278,7 +278,7 @@ pub async fn list(db: &Db) -> sqlx::Result<Vec<Endpoint>> {
 
 /// Removes an endpoint with its secrets and messages; `false` when there was none.
 pub async fn remove(db: &Db, id: &str, actor: &str, now: i64) -> sqlx::Result<bool> {
-    let mut tx = db.begin().await?;
+    let mut tx = super::begin_write(db).await?;
     let url: Option<String> =
         sqlx::query_scalar("DELETE FROM notify_endpoints WHERE id = $1 RETURNING url")
             .bind(id)
@@ -310,7 +310,7 @@ pub async fn set_enabled(
     actor: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let mut tx = db.begin().await?;
+    let mut tx = super::begin_write(db).await?;
     let url: Option<String> = sqlx::query_scalar(
         "UPDATE notify_endpoints SET enabled = $1, disabled_reason = NULL, failing_since = NULL
          WHERE id = $2 AND enabled <> $1 RETURNING url",
@@ -341,7 +341,7 @@ pub async fn rotate_secret(
     actor: &str,
     now: i64,
 ) -> sqlx::Result<Option<SecretString>> {
-    let mut tx = db.begin().await?;
+    let mut tx = super::begin_write(db).await?;
     let Some(endpoint) = find_in(&mut tx, id).await? else {
         return Ok(None);
     };

@@ -134,7 +134,7 @@ pub async fn save(
     new: &NewInstall<'_>,
     now: i64,
 ) -> anyhow::Result<Saved> {
-    let mut tx = db.begin().await?;
+    let mut tx = super::begin_write(db).await?;
     let saved = save_in(&mut tx, keyring, new, now, "merchant").await?;
     announce_saved(&mut tx, &saved, now).await?;
     tx.commit().await?;
@@ -617,7 +617,7 @@ pub async fn revoke_because(
     reason: Option<&str>,
     now: i64,
 ) -> anyhow::Result<Revoked> {
-    let mut tx = db.begin().await?;
+    let mut tx = super::begin_write(db).await?;
     let changed = sqlx::query(
         // Bumping the token version and dropping any refresh lease makes a refresh in flight
         // (see `db::tokens`) fail to store what it gets: nothing is kept after a revoke.

@@ -31,6 +31,17 @@ use sqlx::{
 /// The pool every part of storelink shares.
 pub type Db = SqlitePool;
 
+/// Begins a transaction that writes, taking the write lock at once (`BEGIN IMMEDIATE`).
+///
+/// A plain (deferred) transaction starts as a reader (preparing its first statement reads the
+/// schema) and must upgrade to write, and SQLite refuses an upgrade at once, without waiting,
+/// when another connection is writing: with background writers (the webhook writer, the
+/// notification worker) that would fail installs and revokes at random. Taking the lock first
+/// makes a writer wait its turn (up to the busy timeout) instead.
+pub async fn begin_write(db: &Db) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    db.begin_with("BEGIN IMMEDIATE").await
+}
+
 /// How long a writer waits for another one before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 

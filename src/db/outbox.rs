@@ -164,7 +164,12 @@ pub struct Due {
 /// Claims up to `limit` due messages of enabled endpoints for `lease` seconds: nobody else
 /// claims them meanwhile, and if this instance dies before recording the attempt, they are due
 /// again when the lease runs out (sent twice, at worst: at least once).
-pub async fn claim_due(db: &Db, now: i64, limit: usize, lease: i64) -> sqlx::Result<Vec<Due>> {
+pub async fn claim_due(
+    conn: &mut SqliteConnection,
+    now: i64,
+    limit: usize,
+    lease: i64,
+) -> sqlx::Result<Vec<Due>> {
     sqlx::query_as(
         "UPDATE notify_messages SET lease_until = $1 + $2, attempts = attempts + 1
          WHERE id IN (
@@ -179,19 +184,7 @@ pub async fn claim_due(db: &Db, now: i64, limit: usize, lease: i64) -> sqlx::Res
     .bind(now)
     .bind(lease)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(db)
-    .await
-}
-
-/// When the next pending message of an enabled endpoint is due, if any.
-pub async fn next_due(db: &Db) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
-        "SELECT min(CASE WHEN m.lease_until > m.next_attempt_at THEN m.lease_until
-                         ELSE m.next_attempt_at END)
-         FROM notify_messages m JOIN notify_endpoints e ON e.id = m.endpoint_id
-         WHERE m.status = 'pending' AND e.enabled = 1",
-    )
-    .fetch_one(db)
+    .fetch_all(conn)
     .await
 }
 
@@ -221,43 +214,65 @@ pub enum After {
     Failed,
 }
 
-/// Records an attempt and what follows from it, and gives up the lease, in the caller's
-/// transaction (the worker records a whole round of attempts in one).
-pub async fn record_attempt(
+/// Records attempts and what follows from each, and gives up their leases, in the caller's
+/// transaction (the worker records a whole round of attempts in one): the attempts in one
+/// `INSERT` per 128, the delivered messages in one `UPDATE` per 128, the others one by one.
+pub async fn record_attempts(
     conn: &mut SqliteConnection,
-    message_id: &str,
-    attempt: &Attempt,
-    after: After,
+    recorded: &[(&str, &Attempt, After)],
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO notify_attempts (message_id, attempted_at, status_code, latency_ms, outcome,
-             answer)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(message_id)
-    .bind(attempt.at)
-    .bind(attempt.status_code.map(i64::from))
-    .bind(attempt.latency_ms)
-    .bind(&attempt.outcome)
-    .bind(&attempt.answer)
-    .execute(&mut *conn)
-    .await?;
-    let (status, next, finished) = match after {
-        After::Delivered => (MessageStatus::Delivered, None, Some(attempt.at)),
-        After::RetryAt(at) => (MessageStatus::Pending, Some(at), None),
-        After::Failed => (MessageStatus::Failed, None, Some(attempt.at)),
-    };
-    sqlx::query(
-        "UPDATE notify_messages SET status = $1,
-             next_attempt_at = COALESCE($2, next_attempt_at), finished_at = $3, lease_until = NULL
-         WHERE id = $4",
-    )
-    .bind(status)
-    .bind(next)
-    .bind(finished)
-    .bind(message_id)
-    .execute(&mut *conn)
-    .await?;
+    for chunk in recorded.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO notify_attempts (message_id, attempted_at, status_code, latency_ms, \
+             outcome, answer) ",
+        );
+        insert.push_values(chunk, |mut row, (id, attempt, _)| {
+            row.push_bind(*id)
+                .push_bind(attempt.at)
+                .push_bind(attempt.status_code.map(i64::from))
+                .push_bind(attempt.latency_ms)
+                .push_bind(&attempt.outcome)
+                .push_bind(&attempt.answer);
+        });
+        insert.build().execute(&mut *conn).await?;
+
+        let delivered: Vec<(&str, i64)> = chunk
+            .iter()
+            .filter(|(_, _, after)| *after == After::Delivered)
+            .map(|(id, attempt, _)| (*id, attempt.at))
+            .collect();
+        if let Some(at) = delivered.iter().map(|(_, at)| *at).max() {
+            let mut update = QueryBuilder::<Sqlite>::new(
+                "UPDATE notify_messages SET status = 'delivered', lease_until = NULL, finished_at = ",
+            );
+            update.push_bind(at).push(" WHERE id IN (");
+            let mut ids = update.separated(", ");
+            for (id, _) in &delivered {
+                ids.push_bind(*id);
+            }
+            update.push(")");
+            update.build().execute(&mut *conn).await?;
+        }
+        for (id, attempt, after) in chunk {
+            let (status, next, finished) = match after {
+                After::Delivered => continue,
+                After::RetryAt(at) => (MessageStatus::Pending, Some(*at), None),
+                After::Failed => (MessageStatus::Failed, None, Some(attempt.at)),
+            };
+            sqlx::query(
+                "UPDATE notify_messages SET status = $1,
+                     next_attempt_at = COALESCE($2, next_attempt_at), finished_at = $3,
+                     lease_until = NULL
+                 WHERE id = $4",
+            )
+            .bind(status)
+            .bind(next)
+            .bind(finished)
+            .bind(*id)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
     Ok(())
 }
 

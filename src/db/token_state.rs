@@ -102,7 +102,7 @@ pub async fn save_connection(
     new: &NewConnection<'_>,
     now: i64,
 ) -> anyhow::Result<Saved> {
-    let mut tx = db.begin().await?;
+    let mut tx = super::begin_write(db).await?;
     let saved = installs::save_in(&mut tx, keyring, &new.install, now, new.actor).await?;
     sqlx::query(
         "UPDATE installs SET auth_kind = $1, client_id = $2, token_expires_at = $3,
@@ -201,7 +201,7 @@ pub async fn store_refreshed(
     tokens: &FreshTokens<'_>,
     now: i64,
 ) -> anyhow::Result<bool> {
-    let mut tx = db.begin().await?;
+    let mut tx = super::begin_write(db).await?;
     let updated = sqlx::query(
         "UPDATE installs SET token_version = token_version + 1, refresh_lease_until = NULL,
              token_expires_at = $1, token_refreshed_at = $2, scope = COALESCE($5, scope)
@@ -251,7 +251,7 @@ pub async fn mark_needs_attention(
     reason: &str,
     now: i64,
 ) -> anyhow::Result<bool> {
-    let mut tx = db.begin().await?;
+    let mut tx = super::begin_write(db).await?;
     let updated = sqlx::query(
         "UPDATE installs SET status = 'needs_attention', token_version = token_version + 1,
              refresh_lease_until = NULL, token_expires_at = NULL, updated_at = $1

@@ -35,6 +35,9 @@ use crate::{
     providers::outbound::Outbound,
 };
 
+/// How long a round waits for more sends to finish after the first, to record them together.
+const GATHER: Duration = Duration::from_millis(3);
+
 /// How many bytes of an answer are kept for the console.
 const ANSWER_BYTES: usize = 512;
 
@@ -110,31 +113,24 @@ async fn run(
         while let Some(done) = in_flight.try_join_next_with_id() {
             collect(done, &mut claimed, &mut finished);
         }
-        record(&ctx, &config, std::mem::take(&mut finished)).await;
         if *stopped.borrow() {
+            record(&ctx, &config, std::mem::take(&mut finished)).await;
             break;
         }
         let free = concurrency.saturating_sub(in_flight.len());
-        let mut full_round = false;
-        if free > 0 {
-            match claim(&ctx, free, lease).await {
-                Ok(due) => {
-                    full_round = due.len() == free;
-                    for (message, url, secrets) in due {
-                        let id = message.id.clone();
-                        let handle = in_flight.spawn(send(
-                            ctx.outbound.clone(),
-                            ctx.clock.clone(),
-                            config.timeout,
-                            message,
-                            url,
-                            secrets,
-                        ));
-                        claimed.insert(handle.id(), id);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "notifications: cannot claim due messages"),
-            }
+        let due = round(&ctx, &config, std::mem::take(&mut finished), free, lease).await;
+        let full_round = free > 0 && due.len() == free;
+        for (message, url, secrets) in due {
+            let id = message.id.clone();
+            let handle = in_flight.spawn(send(
+                ctx.outbound.clone(),
+                ctx.clock.clone(),
+                config.timeout,
+                message,
+                url,
+                secrets,
+            ));
+            claimed.insert(handle.id(), id);
         }
         if full_round && in_flight.len() < concurrency {
             // More may be due right now.
@@ -144,6 +140,15 @@ async fn run(
             done = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
                 if let Some(done) = done {
                     collect(done, &mut claimed, &mut finished);
+                }
+                // Sends finish one after another: gather those finishing within a moment, so
+                // one transaction (one fsync) records many and claims as many new ones.
+                let until = tokio::time::Instant::now() + GATHER;
+                while finished.len() < concurrency / 2 {
+                    match tokio::time::timeout_at(until, in_flight.join_next_with_id()).await {
+                        Ok(Some(done)) => collect(done, &mut claimed, &mut finished),
+                        Ok(None) | Err(_) => break,
+                    }
                 }
             }
             _ = wake.notified() => {}
@@ -207,14 +212,45 @@ type Target = (Url, Vec<Zeroizing<Vec<u8>>>);
 
 type Claimed = (Due, Url, Vec<Zeroizing<Vec<u8>>>);
 
-/// Claims up to `free` due messages, with each one's URL and signing secrets (read once per
-/// endpoint per round). A message whose endpoint cannot be read is sent in a later round.
-async fn claim(ctx: &NotifyContext, free: usize, lease: i64) -> anyhow::Result<Vec<Claimed>> {
-    let now = ctx.clock.unix();
-    let due = outbox::claim_due(&ctx.db, now, free, lease).await?;
-    if due.is_empty() {
-        return Ok(Vec::new());
+/// One round in one transaction (one fsync): records the sends that finished, with their
+/// endpoints' health, and claims up to `free` due messages; then reads each claimed message's
+/// URL and signing secrets (once per endpoint). If the transaction fails, nothing of it
+/// happened: the finished sends are sent again when their claims run out.
+async fn round(
+    ctx: &NotifyContext,
+    config: &NotifyConfig,
+    finished: Vec<Sent>,
+    free: usize,
+    lease: i64,
+) -> Vec<Claimed> {
+    if finished.is_empty() && free == 0 {
+        return Vec::new();
     }
+    let recorded = finished.len();
+    let due = async {
+        let mut tx = crate::db::begin_write(&ctx.db).await?;
+        record_in(&mut tx, ctx, config, &finished).await?;
+        let due = match free {
+            0 => Vec::new(),
+            _ => outbox::claim_due(&mut tx, ctx.clock.unix(), free, lease).await?,
+        };
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(due)
+    }
+    .await;
+    match due {
+        Ok(due) => targets(ctx, due).await,
+        Err(e) => {
+            tracing::warn!(error = %e, recorded, "notifications: a delivery round failed");
+            Vec::new()
+        }
+    }
+}
+
+/// Each claimed message with its endpoint's URL and secrets (read once per endpoint). A message
+/// whose endpoint cannot be read is left claimed: due again when its lease runs out.
+async fn targets(ctx: &NotifyContext, due: Vec<Due>) -> Vec<Claimed> {
+    let now = ctx.clock.unix();
     let mut targets: HashMap<String, Option<Target>> = HashMap::new();
     let mut claimed = Vec::with_capacity(due.len());
     for message in due {
@@ -225,13 +261,12 @@ async fn claim(ctx: &NotifyContext, free: usize, lease: i64) -> anyhow::Result<V
             }
             targets.insert(message.endpoint_id.clone(), target.ok());
         }
-        // Otherwise left claimed: due again when the lease runs out.
         if let Some(Some((url, secrets))) = targets.get(&message.endpoint_id) {
             let (url, secrets) = (url.clone(), secrets.clone());
             claimed.push((message, url, secrets));
         }
     }
-    Ok(claimed)
+    claimed
 }
 
 async fn target(ctx: &NotifyContext, endpoint_id: &str, now: i64) -> anyhow::Result<Target> {
@@ -333,25 +368,34 @@ fn describe(status: reqwest::StatusCode) -> String {
     }
 }
 
-/// Records a round of finished sends, with their endpoints' health, in one transaction.
+/// Records the last sends (at shutdown), in one transaction.
 async fn record(ctx: &NotifyContext, config: &NotifyConfig, finished: Vec<Sent>) {
     if finished.is_empty() {
         return;
     }
-    if let Err(e) = record_in_one(ctx, config, &finished).await {
+    let result = async {
+        let mut tx = crate::db::begin_write(&ctx.db).await?;
+        record_in(&mut tx, ctx, config, &finished).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = result {
         // Not recorded: the leases run out and the messages are sent again.
         tracing::warn!(error = %e, messages = finished.len(), "notifications: cannot record attempts");
     }
 }
 
-async fn record_in_one(
+/// Records finished sends and what follows from each (delivered, retry at, failed), and their
+/// endpoints' health, in the caller's transaction.
+async fn record_in(
+    tx: &mut sqlx::SqliteConnection,
     ctx: &NotifyContext,
     config: &NotifyConfig,
     finished: &[Sent],
 ) -> sqlx::Result<()> {
-    let mut tx = ctx.db.begin().await?;
     let mut healthy: Vec<&str> = Vec::new();
     let mut failing: Vec<(&str, i64)> = Vec::new();
+    let mut recorded = Vec::with_capacity(finished.len());
     for sent in finished {
         let after = if sent.delivered {
             After::Delivered
@@ -361,7 +405,7 @@ async fn record_in_one(
                 None => After::Failed,
             }
         };
-        outbox::record_attempt(&mut tx, &sent.message_id, &sent.attempt, after).await?;
+        recorded.push((sent.message_id.as_str(), &sent.attempt, after));
         crate::measure::notification(sent.delivered);
         if sent.delivered {
             healthy.push(&sent.endpoint_id);
@@ -369,11 +413,12 @@ async fn record_in_one(
             failing.push((&sent.endpoint_id, sent.attempt.at));
         }
     }
+    outbox::record_attempts(tx, &recorded).await?;
     for (endpoint, at) in failing {
         if healthy.contains(&endpoint) {
             continue;
         }
-        if endpoints::record_failure(&mut tx, endpoint, at, config.failure_window_secs).await? {
+        if endpoints::record_failure(tx, endpoint, at, config.failure_window_secs).await? {
             tracing::warn!(
                 endpoint,
                 "notifications: endpoint disabled after failing for days"
@@ -384,7 +429,7 @@ async fn record_in_one(
     healthy.sort_unstable();
     healthy.dedup();
     for endpoint in healthy {
-        endpoints::record_success(&mut tx, endpoint, now).await?;
+        endpoints::record_success(tx, endpoint, now).await?;
     }
-    tx.commit().await
+    Ok(())
 }

@@ -138,7 +138,7 @@ pub async fn set_webhook_key(
     let key = WebhookKey::parse(key)?;
     // IMMEDIATE: take the write lock now, so a concurrent revoke cannot slip in between the
     // check and the store.
-    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let status: Option<InstallStatus> =
         sqlx::query_scalar("SELECT status FROM installs WHERE id = $1")
             .bind(install_id)

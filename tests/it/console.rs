@@ -1319,7 +1319,7 @@ async fn a_filtered_list_says_how_many_matched_and_offers_to_clear_the_filters()
 #[tokio::test]
 async fn a_search_stops_counting_at_a_thousand_and_says_so() {
     let app = spawn_app().await;
-    let mut tx = app.db.begin().await.unwrap();
+    let mut tx = storelink::db::begin_write(&app.db).await.unwrap();
     for i in 0..1_050 {
         sqlx::query(
             "INSERT INTO installs (id, provider, account_id, store_domain, store_name, status,

@@ -46,7 +46,7 @@ async fn queued(dir: &Path, url: &str, count: usize) -> String {
             data: serde_json::json!({ "n": i }),
         })
         .collect();
-    let mut tx = pool.begin().await.unwrap();
+    let mut tx = storelink::db::begin_write(&pool).await.unwrap();
     outbox::enqueue_many(&mut tx, EventType::OrderStatusChanged, &changes, now)
         .await
         .unwrap();

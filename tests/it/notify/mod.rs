@@ -446,7 +446,7 @@ async fn a_change_that_rolls_back_announces_nothing() {
     let n = spawn_notified().await;
     answer(&n.receiver, 200).await;
     n.endpoint("/hooks", "").await;
-    let mut tx = n.app.db.begin().await.unwrap();
+    let mut tx = storelink::db::begin_write(&n.app.db).await.unwrap();
     let saved = installs::save_in(
         &mut tx,
         &n.app.state.keyring,
