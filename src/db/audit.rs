@@ -23,7 +23,7 @@ pub enum Action {
     LoginRefused,
     /// An operator logged out.
     Logout,
-    /// An operator set a store's webhook key.
+    /// An operator (or, on the success page, the merchant) set a store's webhook key.
     WebhookKeySet,
     /// The platform refused to renew a connection's token: it needs re-authorization.
     NeedsAttention,

@@ -12,6 +12,7 @@ mod install_flow;
 mod interop;
 mod logs_and_startup;
 mod operating;
+mod order_updates;
 mod sandbox;
 mod storage;
 mod web;

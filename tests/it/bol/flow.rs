@@ -105,6 +105,20 @@ async fn a_retailer_connects_through_the_code_flow() {
     let page = app.page(&browser, "/installed").await;
     assert!(page.contains("Retailer 1100001 is connected"), "{page}");
     assert!(page.contains("bol.com"));
+    assert!(
+        !page.contains("Receive order updates"),
+        "bol.com sends no order notifications"
+    );
+    let refused = browser
+        .post(app.url("/installed/order-updates"))
+        .form(&[
+            ("webhook_key", "a-key-long-enough-to-be-one"),
+            ("csrf_token", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403, "no grant for a bol.com connection");
 
     // Check: no secret, code or token in any URL the stand-in saw
     for request in app.maropost.received_requests().await.unwrap() {
