@@ -36,6 +36,8 @@ pub enum Action {
     /// A vendor API key read an install's access token (at most one entry per key, install and
     /// minute).
     TokenRead,
+    /// An operator renamed a store.
+    Rename,
 }
 
 impl Action {
@@ -56,6 +58,7 @@ impl Action {
             Self::ApiKeyCreated => "api_key_created",
             Self::ApiKeyRevoked => "api_key_revoked",
             Self::TokenRead => "token_read",
+            Self::Rename => "rename",
         }
     }
 
@@ -76,11 +79,12 @@ impl Action {
             Self::ApiKeyCreated => "API key created",
             Self::ApiKeyRevoked => "API key revoked",
             Self::TokenRead => "Access token read",
+            Self::Rename => "Renamed",
         }
     }
 
     /// Every action, for the audit page's filter.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Self::Install,
         Self::Reinstall,
         Self::Revoke,
@@ -95,6 +99,7 @@ impl Action {
         Self::ApiKeyCreated,
         Self::ApiKeyRevoked,
         Self::TokenRead,
+        Self::Rename,
     ];
 
     /// The action stored as `name`.

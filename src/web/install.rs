@@ -344,7 +344,14 @@ async fn save_bol_install(state: &AppState, token: &BolToken, now: i64) -> Resul
         .account
         .as_deref()
         .ok_or_else(|| anyhow::anyhow!("a checked bol.com token lacks its account"))?;
-    let name = format!("Retailer {account}");
+    // The name bol.com shows for the retailer when its Retailer API gives one, else the account.
+    let name =
+        match bol::retailer::current_retailer_name(&state.http, &state.bol, &token.access_token)
+            .await
+        {
+            Some(name) => name.as_str().to_owned(),
+            None => format!("Retailer {account}"),
+        };
     let connection = token.connection(account, &name, ConnectingClient::Intermediary, "merchant");
     Ok(token_state::save_connection(&state.db, &state.keyring, &connection, now).await?)
 }

@@ -223,8 +223,8 @@ async fn retailer_connects_a_bol_account() {
         b.click_button("Approve").await?;
 
         b.assert_path("/installed").await?;
-        b.assert_h1_contains("Retailer 1100001 is connected")
-            .await?;
+        // Named as bol.com's retailer information names it (the consent page showed it too).
+        b.assert_h1_contains("Tulip Traders is connected").await?;
         b.assert_text_contains("bol.com").await?;
 
         let rows = installs(&t.app).await?;

@@ -8,6 +8,7 @@ mod attacks;
 mod bol;
 mod console;
 mod console_events;
+mod console_rename;
 mod install_flow;
 mod interop;
 mod logs_and_startup;
