@@ -147,8 +147,10 @@ enum Stage {
     Open { csrf_token: String, until: String },
     /// A key was saved from this browser.
     Done,
-    /// The window has passed, or the install is no longer active.
+    /// The window has passed (or this browser has no grant for this install).
     Closed,
+    /// The install was revoked since: it takes no key.
+    Revoked,
 }
 
 impl OrderUpdates {
@@ -182,10 +184,10 @@ async fn page(
         Platform::Maropost if named => {
             let grant = grant(session).await?.filter(|g| g.install_id == install.id);
             let now = state.clock.unix();
-            let active = install.status != InstallStatus::Revoked;
             let stage = match grant {
+                _ if install.status == InstallStatus::Revoked => Stage::Revoked,
                 Some(g) if g.done => Stage::Done,
-                Some(g) if g.expires_at > now && active => Stage::Open {
+                Some(g) if g.expires_at > now => Stage::Open {
                     csrf_token: g.csrf_token,
                     until: fmt_time(g.expires_at),
                 },

@@ -188,6 +188,7 @@ async fn a_revoked_install_takes_no_key() {
         !page.contains(r#"action="/installed/order-updates""#),
         "no form"
     );
+    assert!(page.contains("removed from this store"), "{page}");
     let response = send_key(&app, &merchant, KEY, &csrf).await;
     assert_eq!(response.status(), 410);
     assert_eq!(webhook_keys(&app).await, 0);
