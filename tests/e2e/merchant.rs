@@ -254,7 +254,8 @@ async fn retailer_connects_a_bol_account() {
 
 /// Journey 5: after installing on Maropost, the merchant sets up order notifications on the
 /// success page (the webhook URL to copy, the steps, the store's API key) and sees them
-/// confirmed; the same form sent from another browser (no session cookie) is refused.
+/// confirmed; the same form sent from another browser (no session cookie) is refused, and so
+/// is one sent after 30 minutes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merchant_sets_up_order_updates() {
     harness::run("merchant_sets_up_order_updates", |mut t| async move {
@@ -331,6 +332,28 @@ async fn merchant_sets_up_order_updates() {
             .count("SELECT COUNT(*) FROM credentials WHERE kind = 'webhook_key'")
             .await?;
         ensure!(keys == 1, "the other browser's key was stored");
+
+        // Past 30 minutes the form is closed: a form still open is refused, and the page says
+        // the time has passed.
+        start_install(b, "wallaby-wholesale.example.com").await?;
+        b.click_button("Approve").await?;
+        b.fill(KEY_FIELD, "wallaby-netoapi-key-5c08").await?;
+        t.app.clock.advance(std::time::Duration::from_secs(31 * 60));
+        b.click_button_expecting("Save key", Expect::Status(410))
+            .await?;
+        b.assert_text_contains("has passed").await?;
+        b.goto("/installed").await?;
+        b.assert_text_contains("The time to set this up here has passed")
+            .await?;
+        ensure!(
+            !b.text().await?.contains(KEY_FIELD),
+            "the key field is still offered after 30 minutes"
+        );
+        let keys = t
+            .app
+            .count("SELECT COUNT(*) FROM credentials WHERE kind = 'webhook_key'")
+            .await?;
+        ensure!(keys == 1, "a key was stored after 30 minutes");
         Ok(())
     })
     .await;
