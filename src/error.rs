@@ -34,6 +34,15 @@ pub enum AppError {
     /// No such page or thing.
     #[error("not found")]
     NotFound,
+    /// Something that was offered for a while and is no longer (an expired set-up window, a
+    /// revoked install): `410`.
+    #[error("{title}: {message}")]
+    Gone {
+        /// Page heading.
+        title: &'static str,
+        /// What ended, and what to do instead.
+        message: String,
+    },
     /// A callback's state failed a check.
     #[error("state refused: {0}")]
     State(#[from] StateError),
@@ -115,6 +124,7 @@ impl AppError {
             Self::BadRequest { .. } => "bad_request",
             Self::Forbidden { .. } => "forbidden",
             Self::NotFound => "not_found",
+            Self::Gone { .. } => "gone",
             Self::State(_) => "state",
             Self::Token { .. } => "token",
             Self::ProviderError { .. } => "provider_error",
@@ -132,6 +142,7 @@ impl AppError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::State(StateError::OtherBrowser) => StatusCode::FORBIDDEN,
             Self::State(_) => StatusCode::BAD_REQUEST,
             Self::Token { source, .. } if source.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
@@ -145,9 +156,9 @@ impl AppError {
     fn page(&self) -> ErrorPage {
         let status = self.status().as_u16();
         let (title, message, next) = match self {
-            Self::BadRequest { title, message } | Self::Forbidden { title, message } => {
-                ((*title).to_owned(), message.clone(), START_AGAIN)
-            }
+            Self::BadRequest { title, message }
+            | Self::Forbidden { title, message }
+            | Self::Gone { title, message } => ((*title).to_owned(), message.clone(), START_AGAIN),
             Self::NotFound => (
                 "Page not found".to_owned(),
                 "There is nothing at this address.".to_owned(),

@@ -23,7 +23,7 @@ pub enum Action {
     LoginRefused,
     /// An operator logged out.
     Logout,
-    /// An operator set a store's webhook key.
+    /// An operator (or, on the success page, the merchant) set a store's webhook key.
     WebhookKeySet,
     /// The platform refused to renew a connection's token: it needs re-authorization.
     NeedsAttention,
@@ -48,6 +48,8 @@ pub enum Action {
     EndpointDisabled,
     /// An operator sent a notification again, or sent a test event.
     NotificationSent,
+    /// An operator renamed a store.
+    Rename,
 }
 
 impl Action {
@@ -74,6 +76,7 @@ impl Action {
             Self::EndpointEnabled => "endpoint_enabled",
             Self::EndpointDisabled => "endpoint_disabled",
             Self::NotificationSent => "notification_sent",
+            Self::Rename => "rename",
         }
     }
 
@@ -100,11 +103,12 @@ impl Action {
             Self::EndpointEnabled => "Notification endpoint enabled",
             Self::EndpointDisabled => "Notification endpoint disabled",
             Self::NotificationSent => "Notification sent by hand",
+            Self::Rename => "Renamed",
         }
     }
 
     /// Every action, for the audit page's filter.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Self::Install,
         Self::Reinstall,
         Self::Revoke,
@@ -125,6 +129,7 @@ impl Action {
         Self::EndpointEnabled,
         Self::EndpointDisabled,
         Self::NotificationSent,
+        Self::Rename,
     ];
 
     /// The action stored as `name`.

@@ -12,7 +12,7 @@ use crate::{
     crypto::{Keyring, Sealed, random_hex},
     domain::{
         AuthKind, EventType, Initiator, InstallObject, InstallStatus, InstallingUser, Platform,
-        rfc3339,
+        StoreName, rfc3339,
     },
 };
 
@@ -223,7 +223,10 @@ pub async fn save_in(
         }
     };
     sqlx::query(
-        "UPDATE installs SET store_domain = $1, store_name = $2, timezone = $3, scope = $4,
+        // A name an operator chose is kept: see `migrations/README.md`.
+        "UPDATE installs SET store_domain = $1,
+             store_name = CASE WHEN name_set_by_operator = 1 THEN store_name ELSE $2 END,
+             timezone = $3, scope = $4,
              user_id = $5, user_first_name = $6, user_last_name = $7, user_email = $8,
              billing_address = $9, status = 'active', initiated_by = $10,
              last_installed_at = $11, updated_at = $11
@@ -260,6 +263,65 @@ pub async fn save_in(
     };
     audit::record(&mut *tx, now, actor, action, Some(&id), &detail, &fields).await?;
     Ok(Saved { id, reinstall })
+}
+
+/// Why [`rename`] changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RenameError {
+    /// No install has this id.
+    #[error("no such install")]
+    UnknownInstall,
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Names install `id` `name`, as operator `actor` chose, and marks the name as the operator's
+/// (a re-install keeps it); audited with the old and new names, in one transaction. Renaming to
+/// the current name changes nothing and records nothing.
+pub async fn rename(
+    db: &Db,
+    id: &str,
+    name: &StoreName,
+    actor: &str,
+    now: i64,
+) -> Result<(), RenameError> {
+    let mut tx = super::begin_write(db).await?;
+    let old: Option<(Option<String>, bool)> =
+        sqlx::query_as("SELECT store_name, name_set_by_operator FROM installs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (old, by_operator) = old.ok_or(RenameError::UnknownInstall)?;
+    if by_operator && old.as_deref() == Some(name.as_str()) {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE installs SET store_name = $1, name_set_by_operator = 1, updated_at = $2
+         WHERE id = $3",
+    )
+    .bind(name.as_str())
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let old = old.unwrap_or_default();
+    // Both names are values (a platform's, an operator's), never storelink's words.
+    let fields = [("name", name.as_str()), ("was", old.as_str())];
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        Action::Rename,
+        Some(id),
+        "renamed",
+        &fields,
+    )
+    .await?;
+    // The vendor's backend hears of the new name as of any change to the install.
+    outbox::enqueue_install(&mut tx, EventType::InstallUpdated, id, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The install with this id, if any.

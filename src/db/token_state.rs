@@ -104,10 +104,15 @@ pub async fn save_connection(
 ) -> anyhow::Result<Saved> {
     let mut tx = super::begin_write(db).await?;
     let saved = installs::save_in(&mut tx, keyring, &new.install, now, new.actor).await?;
+    // A retailer's own credentials come with a name the operator typed on the same form: that
+    // name is the operator's, as a rename's is (kept over a later authorization).
+    let operator_named = new.client.is_some();
     sqlx::query(
         "UPDATE installs SET auth_kind = $1, client_id = $2, token_expires_at = $3,
              token_refreshed_at = $4, token_version = token_version + 1,
-             refresh_lease_until = NULL
+             refresh_lease_until = NULL,
+             store_name = CASE WHEN $6 THEN $7 ELSE store_name END,
+             name_set_by_operator = CASE WHEN $6 THEN 1 ELSE name_set_by_operator END
          WHERE id = $5",
     )
     .bind(new.kind)
@@ -115,6 +120,8 @@ pub async fn save_connection(
     .bind(new.tokens.expires_at)
     .bind(now)
     .bind(&saved.id)
+    .bind(operator_named)
+    .bind(new.install.store_name)
     .execute(&mut *tx)
     .await?;
     replace_secret(

@@ -22,6 +22,7 @@ pub use notification::{EventType, MessageStatus};
 pub use order::OrderStatus;
 pub use platform::Platform;
 pub use store_domain::{DomainError, StoreDomain};
+pub use text::{StoreName, StoreNameError};
 
 /// Defines a vocabulary enum: each variant with the exact text it is stored and sent as, the
 /// list of all variants, `as_str`/`parse`, `Display`, and database encoding and decoding (as

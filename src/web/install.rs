@@ -1,5 +1,5 @@
-//! Merchant-facing pages: the landing page, starting an install, the platform's callback and the
-//! success page.
+//! Merchant-facing pages: the landing page, starting an install and the platform's callback (the
+//! success page that follows is [`super::installed`]).
 //!
 //! The callback reads like the flow: check what came back, spend the state, exchange the code,
 //! store the install, then `303` to the success page so a reload never replays the code.
@@ -15,7 +15,7 @@ use axum::{
     routing::get,
 };
 use secrecy::ExposeSecret as _;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::{
@@ -33,11 +33,9 @@ use crate::{
         maropost,
     },
     state::AppState,
-    web::client::ClientIp,
+    web::{client::ClientIp, installed},
 };
 
-/// Session key of the install the success page shows.
-const COMPLETED_INSTALL_KEY: &str = "install.completed";
 /// Longest authorization code we accept; real ones are far shorter.
 const MAX_CODE_LEN: usize = 1024;
 
@@ -52,7 +50,7 @@ pub fn router() -> Router<AppState> {
         .route(maropost::CALLBACK_PATH, get(maropost_callback))
         .route("/install/bol", get(start_bol).post(start_bol))
         .route(bol::CALLBACK_PATH, get(bol_callback))
-        .route("/installed", get(installed))
+        .merge(installed::router())
 }
 
 #[derive(Template)]
@@ -285,7 +283,7 @@ async fn maropost_callback_steps(
         Initiator::Storelink => true,
         Initiator::Panel => flow::has_started_flows(&session).await?,
     };
-    completed(&session, saved, named).await
+    installed::completed(&session, saved, provider, named, state.clock.unix()).await
 }
 
 /// bol.com's callback: the same checks as Maropost's, then the code is exchanged (Basic auth,
@@ -337,7 +335,7 @@ async fn bol_callback_steps(
         expires_at = token.expires_at,
         "bol.com install stored"
     );
-    completed(&session, saved, true).await
+    installed::completed(&session, saved, provider, true, now).await
 }
 
 /// Stores a code-flow bol.com install keyed by the token's account claim, with its tokens.
@@ -346,7 +344,14 @@ async fn save_bol_install(state: &AppState, token: &BolToken, now: i64) -> Resul
         .account
         .as_deref()
         .ok_or_else(|| anyhow::anyhow!("a checked bol.com token lacks its account"))?;
-    let name = format!("Retailer {account}");
+    // The name bol.com shows for the retailer when its Retailer API gives one, else the account.
+    let name =
+        match bol::retailer::current_retailer_name(&state.http, &state.bol, &token.access_token)
+            .await
+        {
+            Some(name) => name.as_str().to_owned(),
+            None => format!("Retailer {account}"),
+        };
     let connection = token.connection(account, &name, ConnectingClient::Intermediary, "merchant");
     Ok(token_state::save_connection(&state.db, &state.keyring, &connection, now).await?)
 }
@@ -426,24 +431,6 @@ fn checked_code(params: &CallbackParams, provider: Platform) -> Result<&str, App
     Ok(code)
 }
 
-/// The last step of every callback: remember the install for this browser's success page and
-/// `303` there, so a reload never replays the code. `named`: whether that page may name the
-/// store.
-async fn completed(session: &Session, saved: Saved, named: bool) -> Result<Response, AppError> {
-    session
-        .insert(
-            COMPLETED_INSTALL_KEY,
-            CompletedInstall {
-                id: saved.id,
-                reinstall: saved.reinstall,
-                named,
-            },
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
-    Ok(Redirect::to("/installed").into_response())
-}
-
 /// The platform sent the merchant back with an error. A denial gets a neutral page (the platform
 /// did not approve: the merchant may not have clicked anything); anything else is the platform's
 /// failure. A valid state is spent either way, so it cannot be reused. The platform's own words
@@ -499,84 +486,4 @@ fn error_code(error: &str) -> String {
     } else {
         "an unrecognised error code".to_owned()
     }
-}
-
-#[derive(Template)]
-#[template(path = "installed.html")]
-struct InstalledPage {
-    /// Whether the page may name the store (see [`CompletedInstall::named`]).
-    named: bool,
-    store_name: String,
-    store_domain: Option<String>,
-    provider: &'static str,
-    reinstall: bool,
-    /// The access the platform granted, as it named it.
-    scope: Option<String>,
-    /// How the merchant disconnects, on their platform.
-    disconnect: &'static str,
-    /// The page's main button: back to where the merchant manages the store, when known.
-    back_to: Option<(String, &'static str)>,
-}
-
-/// What the success page shows, kept in the session of the browser that completed the install
-/// (so nobody else can look at it, and a reload shows the same page).
-#[derive(Debug, Serialize, Deserialize)]
-struct CompletedInstall {
-    id: String,
-    reinstall: bool,
-    /// False for an install started from a platform's control panel and completed in a browser
-    /// that never started a flow here: the page then names no store.
-    #[serde(default = "yes")]
-    named: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// The success page: shows the install this browser just completed.
-async fn installed(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
-    let completed: Option<CompletedInstall> = session
-        .get(COMPLETED_INSTALL_KEY)
-        .await
-        .map_err(anyhow::Error::from)?;
-    let completed = completed.ok_or(AppError::NotFound)?;
-    let install = installs::find(&state.db, &completed.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let provider = install.platform;
-    let named = completed.named;
-    Ok(render_or_plain(&InstalledPage {
-        named,
-        store_name: install.display_name().to_owned(),
-        store_domain: install.store_domain.clone().filter(|_| named),
-        provider: provider.display_name(),
-        reinstall: completed.reinstall && named,
-        back_to: match provider {
-            // The store's control panel; its domain was checked when it was stored.
-            Platform::Maropost => install
-                .store_domain
-                .as_deref()
-                .filter(|_| named)
-                .and_then(|d| StoreDomain::parse(d).ok())
-                .map(|d| {
-                    (
-                        format!("https://{d}/_cpanel"),
-                        "Back to your Maropost control panel",
-                    )
-                }),
-            Platform::Bol => Some((
-                "https://partner.bol.com/".to_owned(),
-                "Back to your bol.com account",
-            )),
-        },
-        scope: install.scope.clone().filter(|s| named && !s.is_empty()),
-        disconnect: match provider {
-            Platform::Maropost => "remove the add-on in your Maropost control panel (Add-ons)",
-            Platform::Bol => {
-                "remove storelink under Settings > Services > API settings > Authorized parties \
-                 in your bol.com account"
-            }
-        },
-    }))
 }

@@ -1,4 +1,4 @@
-//! The web: one module per audience (merchants: [`install`]; operators: [`console`]; platforms
+//! The web: one module per audience (merchants: [`install`], [`installed`]; operators: [`console`]; platforms
 //! sending webhooks: [`receiving`]; load balancers: [`health`]).
 
 pub mod api;
@@ -7,6 +7,7 @@ pub mod client;
 pub mod console;
 pub mod health;
 pub mod install;
+pub mod installed;
 pub mod metrics;
 pub mod receiving;
 

@@ -157,3 +157,54 @@ async fn page_checks_catch_broken_pages() {
     })
     .await;
 }
+
+/// axe-core really runs on every checked page: an image without `alt` and grey-on-white text
+/// put on a page by a script are reported by rule and element, and the page check fails on
+/// them; the same page untouched has no violation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axe_core_catches_violations() {
+    harness::run("axe_core_catches_violations", |mut t| async move {
+        let b = &mut t.browser;
+        b.goto("/").await?;
+        let clean = checks::axe_violations(b.client()).await?;
+        ensure!(clean.is_empty(), "the landing page has violations: {clean:?}");
+
+        b.execute(
+            r#"
+            const img = document.createElement('img');            // no alt
+            img.id = 'axe-probe-img';
+            img.src = document.querySelector('link[rel=icon]').href;
+            document.querySelector('main').append(img);
+            const p = document.createElement('p');
+            p.id = 'axe-probe-text';
+            p.textContent = 'Barely readable';
+            p.style.color = '#d0d0d0';                            // CSSOM: allowed by the CSP
+            p.style.background = '#ffffff';
+            document.querySelector('main').append(p);
+            return new Promise(resolve => img.complete ? resolve() : (img.onload = img.onerror = resolve));
+            "#,
+            vec![],
+        )
+        .await?;
+        let found = checks::axe_violations(b.client()).await?.join("\n");
+        for expected in [
+            "axe-core image-alt (critical)",
+            "#axe-probe-img",
+            "axe-core color-contrast (serious)",
+            "#axe-probe-text",
+        ] {
+            ensure!(found.contains(expected), "axe-core missed {expected:?}; it found:\n{found}");
+        }
+        match checks::check_page(b.client(), Expect::Success).await {
+            Ok(_) => bail!("a page with axe-core violations passed the page checks"),
+            Err(e) => {
+                let e = format!("{e:#}");
+                ensure!(e.contains("axe-core image-alt"), "unexpected report: {e}");
+            }
+        }
+
+        b.goto("/").await?;
+        Ok(())
+    })
+    .await;
+}

@@ -8,7 +8,11 @@
 //! - nothing blocked or broken: every stylesheet and image loaded, every subresource came from
 //!   storelink's own origin with a status below 400;
 //! - the browser log holds no error: console errors, CSP violations (Chromium logs them as
-//!   errors with source `security`) and failed loads.
+//!   errors with source `security`) and failed loads;
+//! - axe-core (4.14.1, vendored in `tests/e2e/vendor/`) finds no violation: its default rules
+//!   (WCAG 2.x A and AA, and best practices), run on the whole document, error pages included.
+//!   It is injected with WebDriver's *Execute Script*, which the page's CSP does not govern, so
+//!   storelink never serves it and its CSP stays as strict as in production.
 //!
 //! The browser log is read through chromedriver's log endpoint, `POST /session/{id}/se/log`
 //! (`{"type": "browser"}`), which chromedriver serves in W3C mode too once the session asked for
@@ -60,6 +64,8 @@ pub async fn check_page(client: &Client, expect: Expect) -> anyhow::Result<PageR
         None => problems.push("the browser does not know the page's HTTP status".to_owned()),
     }
 
+    problems.extend(axe_violations(client).await?);
+
     let log = browser_log(client).await?;
     for entry in &log {
         if !entry.is_error() {
@@ -91,6 +97,64 @@ pub async fn check_page(client: &Client, expect: Expect) -> anyhow::Result<PageR
         title: found.title,
     })
 }
+
+/// axe-core's source, vendored (see `tests/e2e/vendor/README.md`).
+const AXE_SOURCE: &str = include_str!("vendor/axe.min.js");
+
+/// Runs axe-core on the current document (injecting it first when the page does not have it
+/// yet); one line per violation: rule, impact, what it means and the elements it found.
+pub async fn axe_violations(client: &Client) -> anyhow::Result<Vec<String>> {
+    let loaded = client
+        .execute("return typeof window.axe === 'object';", vec![])
+        .await
+        .context("cannot ask the page whether axe-core is loaded")?;
+    if loaded != json!(true) {
+        client
+            .execute(&format!("{AXE_SOURCE}\nreturn typeof window.axe;"), vec![])
+            .await
+            .context("cannot inject axe-core into the page")?;
+    }
+    let found = client
+        .execute(RUN_AXE, vec![])
+        .await
+        .context("axe-core did not run")?;
+    let violations: Vec<AxeViolation> =
+        serde_json::from_value(found).context("axe-core returned something unexpected")?;
+    Ok(violations.iter().map(ToString::to_string).collect())
+}
+
+/// One rule axe-core found broken, with the elements that break it.
+#[derive(Debug, Deserialize)]
+struct AxeViolation {
+    id: String,
+    impact: Option<String>,
+    help: String,
+    targets: Vec<String>,
+}
+
+impl fmt::Display for AxeViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "axe-core {} ({}): {} at {}",
+            self.id,
+            self.impact.as_deref().unwrap_or("no impact given"),
+            self.help,
+            self.targets.join(", ")
+        )
+    }
+}
+
+/// Runs axe-core's default rules on the document; resolves to its violations, flattened.
+const RUN_AXE: &str = r#"
+return window.axe.run(document, { resultTypes: ['violations'] }).then(results =>
+  results.violations.map(v => ({
+    id: v.id,
+    impact: v.impact || null,
+    help: v.help,
+    targets: v.nodes.map(n => n.target.join(' ')),
+  })));
+"#;
 
 /// Errors the browser logged since the last page check (run once more after a test's body,
 /// for whatever its last page logged late).

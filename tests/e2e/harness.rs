@@ -77,6 +77,29 @@ pub struct TestApp {
     pub base: Url,
     /// Its database.
     pub db: SqlitePool,
+    /// Its clock: the real time, plus however far the test moved it.
+    pub clock: ShiftedClock,
+}
+
+/// The system's clock moved forward by what a test asks ([`ShiftedClock::advance`]): time
+/// keeps running, as the browser's does, and a test can still jump past an expiry.
+#[derive(Debug, Clone, Default)]
+pub struct ShiftedClock(Arc<std::sync::atomic::AtomicI64>);
+
+impl ShiftedClock {
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let seconds = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+        self.0
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl storelink::clock::Clock for ShiftedClock {
+    fn now(&self) -> time::OffsetDateTime {
+        let shift = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        time::OffsetDateTime::now_utc() + time::Duration::seconds(shift)
+    }
 }
 
 impl TestApp {
@@ -84,10 +107,10 @@ impl TestApp {
     async fn start(dir: &Path) -> anyhow::Result<Self> {
         let url = format!("sqlite://{}", dir.join("e2e.db").display());
         let settings = storelink::config::Settings::sandbox_defaults(url);
-        let app =
-            storelink::app::Application::build(settings, Arc::new(storelink::clock::SystemClock))
-                .await
-                .context("failed to build storelink for the browser test")?;
+        let clock = ShiftedClock::default();
+        let app = storelink::app::Application::build(settings, Arc::new(clock.clone()))
+            .await
+            .context("failed to build storelink for the browser test")?;
         let base = app.public_url().clone();
         let db = app.state().db.clone();
         tokio::spawn(async move {
@@ -95,7 +118,7 @@ impl TestApp {
                 eprintln!("e2e: the storelink under test stopped with an error: {e:#}");
             }
         });
-        Ok(Self { base, db })
+        Ok(Self { base, db, clock })
     }
 
     /// Runs a `SELECT COUNT(*) ...` (or any query with one integer result).

@@ -223,8 +223,8 @@ async fn retailer_connects_a_bol_account() {
         b.click_button("Approve").await?;
 
         b.assert_path("/installed").await?;
-        b.assert_h1_contains("Retailer 1100001 is connected")
-            .await?;
+        // Named as bol.com's retailer information names it (the consent page showed it too).
+        b.assert_h1_contains("Tulip Traders is connected").await?;
         b.assert_text_contains("bol.com").await?;
 
         let rows = installs(&t.app).await?;
@@ -247,6 +247,113 @@ async fn retailer_connects_a_bol_account() {
             kinds == 2,
             "expected a sealed access and refresh token, found {kinds}"
         );
+        Ok(())
+    })
+    .await;
+}
+
+/// Journey 5: after installing on Maropost, the merchant sets up order notifications on the
+/// success page (the webhook URL to copy, the steps, the store's API key) and sees them
+/// confirmed; the same form sent from another browser (no session cookie) is refused, and so
+/// is one sent after 30 minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merchant_sets_up_order_updates() {
+    harness::run("merchant_sets_up_order_updates", |mut t| async move {
+        const KEY_FIELD: &str = "Your store's API key";
+        let b = &mut t.browser;
+        start_install(b, "platypus-provisions.example.com").await?;
+        b.click_button("Approve").await?;
+        b.assert_path("/installed").await?;
+        b.assert_text_contains("Receive order updates").await?;
+        b.assert_text_contains("API Settings").await?;
+        let id: String = sqlx::query_scalar("SELECT id FROM installs")
+            .fetch_one(&t.app.db)
+            .await?;
+        let url = b.field_value("Notification URL").await?;
+        ensure!(
+            url == t
+                .app
+                .base
+                .join(&format!("webhooks/maropost/{id}"))?
+                .as_str(),
+            "the webhook URL shown is {url:?}"
+        );
+        ensure!(
+            b.button("Copy").await.is_ok(),
+            "the URL has a copy button (copy.js shows it)"
+        );
+
+        // Too short a key: refused beside the field, nothing stored.
+        b.fill(KEY_FIELD, "short").await?;
+        b.click_button_expecting("Save key", Expect::Status(400))
+            .await?;
+        let error = b.field_error(KEY_FIELD).await?;
+        ensure!(
+            error.contains("shorter than"),
+            "the field error says {error:?}"
+        );
+
+        b.fill(KEY_FIELD, "platypus-netoapi-key-3b9d").await?;
+        b.click_button("Save key").await?;
+        b.assert_path("/installed").await?;
+        b.assert_text_contains("Order updates are set up").await?;
+        let stored = t
+            .app
+            .count(
+                "SELECT COUNT(*) FROM credentials WHERE kind = 'webhook_key' \
+                 AND ciphertext NOT LIKE '%platypus%'",
+            )
+            .await?;
+        ensure!(
+            stored == 1,
+            "expected one sealed webhook key, found {stored}"
+        );
+        let merchant = t
+            .app
+            .count(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'webhook_key_set' \
+                 AND actor = 'merchant'",
+            )
+            .await?;
+        ensure!(merchant == 1, "the key is audited as set by the merchant");
+
+        // Another browser: a second install's form, sent without this browser's cookies.
+        start_install(b, "echidna-emporium.example.com").await?;
+        b.click_button("Approve").await?;
+        b.assert_text_contains("Receive order updates").await?;
+        b.fill(KEY_FIELD, "echidna-netoapi-key-7e21").await?;
+        b.client().delete_all_cookies().await?;
+        b.click_button_expecting("Save key", Expect::Status(403))
+            .await?;
+        b.assert_text_contains("only in the browser that just installed")
+            .await?;
+        let keys = t
+            .app
+            .count("SELECT COUNT(*) FROM credentials WHERE kind = 'webhook_key'")
+            .await?;
+        ensure!(keys == 1, "the other browser's key was stored");
+
+        // Past 30 minutes the form is closed: a form still open is refused, and the page says
+        // the time has passed.
+        start_install(b, "wallaby-wholesale.example.com").await?;
+        b.click_button("Approve").await?;
+        b.fill(KEY_FIELD, "wallaby-netoapi-key-5c08").await?;
+        t.app.clock.advance(std::time::Duration::from_secs(31 * 60));
+        b.click_button_expecting("Save key", Expect::Status(410))
+            .await?;
+        b.assert_text_contains("has passed").await?;
+        b.goto("/installed").await?;
+        b.assert_text_contains("The time to set this up here has passed")
+            .await?;
+        ensure!(
+            !b.text().await?.contains(KEY_FIELD),
+            "the key field is still offered after 30 minutes"
+        );
+        let keys = t
+            .app
+            .count("SELECT COUNT(*) FROM credentials WHERE kind = 'webhook_key'")
+            .await?;
+        ensure!(keys == 1, "a key was stored after 30 minutes");
         Ok(())
     })
     .await;

@@ -8,9 +8,13 @@ use std::time::Duration;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
 
-use super::{config::API_MEDIA_TYPE, lifecycle::BolContext};
+use super::{
+    config::{API_MEDIA_TYPE, BolConfig},
+    lifecycle::BolContext,
+};
 use crate::{
     db::installs::Install,
+    domain::StoreName,
     providers::{
         api_call::{self as api, ApiError},
         context::TestOutcome,
@@ -90,6 +94,56 @@ async fn send(
         .send()
         .await
         .map_err(|e| ApiError::from_transport(&e))
+}
+
+/// The Retailer API's "retailer information" of the token's own account.
+pub const CURRENT_RETAILER_PATH: &str = "/retailers/current";
+
+/// The retailer's name as bol.com shows it: `displayName` (else `companyName`) of
+/// `GET {BOL_API_URL}/retailers/current` (the Retailer API's retailer information, `current`
+/// naming the token's own account), called with a fresh token before the connection is stored.
+/// `None` when the call fails or names nobody usable; the caller then falls back to the account
+/// id. Best effort: one call, no retry, nothing stored when it fails.
+pub async fn current_retailer_name(
+    http: &reqwest::Client,
+    config: &BolConfig,
+    access_token: &SecretString,
+) -> Option<StoreName> {
+    let url = config.api_endpoint(CURRENT_RETAILER_PATH).ok()?;
+    let answer = async {
+        let response = http
+            .get(url)
+            .bearer_auth(access_token.expose_secret())
+            .header(reqwest::header::ACCEPT, API_MEDIA_TYPE)
+            .send()
+            .await
+            .map_err(|e| ApiError::from_transport(&e))?;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            return Err(ApiError::Status {
+                status,
+                detail: None,
+            });
+        }
+        api::parse_json(&api::read_body(response).await?)
+    }
+    .await;
+    match answer {
+        Ok(info) => {
+            let name = ["displayName", "companyName"]
+                .iter()
+                .filter_map(|field| info.get(field).and_then(Value::as_str))
+                .find_map(|name| StoreName::parse(name).ok());
+            if name.is_none() {
+                tracing::info!("bol.com's retailer information names no retailer");
+            }
+            name
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "bol.com's retailer information is unavailable; naming the connection by its account");
+            None
+        }
+    }
 }
 
 /// "Test connection": `GET /orders` with the install's (possibly refreshed) token.

@@ -1,5 +1,7 @@
-//! The bol.com stand-in's Retailer API: `GET /retailer/orders` with a valid, unexpired bearer
-//! token, answering `429` with `Retry-After` past the per-retailer rate limit.
+//! The bol.com stand-in's Retailer API: `GET /retailer/orders` and `GET
+//! /retailer/retailers/current` (the retailer information of the token's own account: its id and
+//! `displayName`, as bol.com answers) with a valid, unexpired bearer token, answering `429` with
+//! `Retry-After` past the per-retailer rate limit.
 
 use std::sync::Arc;
 
@@ -12,12 +14,17 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::state::SandboxBol;
+use super::state::{RETAILERS, SandboxBol};
 use crate::providers::bol::{API_MEDIA_TYPE, jwt};
 
 /// The Retailer API's endpoints.
 pub(super) fn routes() -> Router<Arc<SandboxBol>> {
-    Router::new().route("/sandbox/bol/retailer/orders", get(orders))
+    Router::new()
+        .route("/sandbox/bol/retailer/orders", get(orders))
+        .route(
+            "/sandbox/bol/retailer/retailers/current",
+            get(current_retailer),
+        )
 }
 
 /// An RFC 7807 problem, as the Retailer API answers errors.
@@ -65,22 +72,22 @@ fn authenticate(
     }
 }
 
-async fn orders(State(sandbox): State<Arc<SandboxBol>>, headers: HeaderMap) -> Response {
+/// The retailer a request may be answered for, or the refusal to answer: the media type, the
+/// bearer token and the rate limit, as bol.com checks them.
+fn admitted(sandbox: &SandboxBol, headers: &HeaderMap) -> Result<String, Box<Response>> {
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if !accept.contains(API_MEDIA_TYPE) {
-        return problem(
+        return Err(Box::new(problem(
             StatusCode::NOT_ACCEPTABLE,
             "Not Acceptable",
             "Accept must be application/vnd.retailer.v10+json.",
-        );
+        )));
     }
-    let retailer = match authenticate(&sandbox, &headers, sandbox.clock.unix()) {
-        Ok(retailer) => retailer,
-        Err((title, detail)) => return problem(StatusCode::UNAUTHORIZED, title, detail),
-    };
+    let retailer = authenticate(sandbox, headers, sandbox.clock.unix())
+        .map_err(|(title, detail)| Box::new(problem(StatusCode::UNAUTHORIZED, title, detail)))?;
     if !sandbox.within_rate_limit(&retailer) {
         let mut refusal = problem(
             StatusCode::TOO_MANY_REQUESTS,
@@ -90,14 +97,48 @@ async fn orders(State(sandbox): State<Arc<SandboxBol>>, headers: HeaderMap) -> R
         let headers = refusal.headers_mut();
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
-        return refusal;
+        return Err(Box::new(refusal));
     }
-    let mut response = Json(json!({"orders": sample_orders(&retailer)})).into_response();
+    Ok(retailer)
+}
+
+/// `body` as the Retailer API answers it.
+fn answer(body: Value) -> Response {
+    let mut response = Json(body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/vnd.retailer.v10+json"),
     );
     response
+}
+
+async fn orders(State(sandbox): State<Arc<SandboxBol>>, headers: HeaderMap) -> Response {
+    match admitted(&sandbox, &headers) {
+        Ok(retailer) => answer(json!({"orders": sample_orders(&retailer)})),
+        Err(refusal) => *refusal,
+    }
+}
+
+/// The token's own retailer: its id and the name the sandbox's consent page showed.
+async fn current_retailer(State(sandbox): State<Arc<SandboxBol>>, headers: HeaderMap) -> Response {
+    let retailer = match admitted(&sandbox, &headers) {
+        Ok(retailer) => retailer,
+        Err(refusal) => return *refusal,
+    };
+    match RETAILERS.iter().find(|(id, _)| *id == retailer) {
+        Some((id, name)) => answer(json!({
+            "retailerId": id,
+            "displayName": name,
+            "companyName": format!("{name} B.V."),
+            "registrationDate": "2019-05-01",
+            "topRetailer": false,
+        })),
+        None => problem(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "No retailer information for this account.",
+        ),
+    }
 }
 
 fn sample_orders(retailer: &str) -> Value {

@@ -14,6 +14,7 @@ pub mod errors;
 pub mod installs;
 pub mod login;
 pub mod order_events;
+pub mod rename;
 pub mod shared;
 
 use axum::{
@@ -56,6 +57,7 @@ pub fn router() -> Router<AppState> {
             "/console/api-keys/{id}/revoke",
             get(api_keys::confirm_revoke).post(api_keys::revoke),
         )
+        .route("/console/installs/{id}/rename", post(rename::rename))
         .route(
             "/console/installs/{id}/webhook-key",
             post(order_events::set_webhook_key),

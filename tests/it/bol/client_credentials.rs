@@ -102,6 +102,11 @@ async fn an_operator_adds_a_connection_and_the_secret_is_never_shown_again() {
         "Tulip Traders (own)"
     );
     assert_eq!(
+        app.install_field::<i64>(&id, "name_set_by_operator").await,
+        1,
+        "the name typed on the form is the operator's"
+    );
+    assert_eq!(
         app.install_field::<i64>(&id, "token_expires_at").await,
         app.clock.unix() + 299
     );

@@ -3,7 +3,10 @@
 
 use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
 use serde_json::json;
-use wiremock::ResponseTemplate;
+use wiremock::{
+    Mock, ResponseTemplate,
+    matchers::{method, path},
+};
 
 use super::*;
 
@@ -101,10 +104,25 @@ async fn a_retailer_connects_through_the_code_flow() {
     );
     assert_eq!(app.audit_details(&id, "install").await.len(), 1);
 
-    // Check: the success page names the retailer
+    // Check: the success page names the retailer (by its account: this stand-in has no
+    // retailer information, `GET /retailers/current` answers 404)
     let page = app.page(&browser, "/installed").await;
     assert!(page.contains("Retailer 1100001 is connected"), "{page}");
     assert!(page.contains("bol.com"));
+    assert!(
+        !page.contains("Receive order updates"),
+        "bol.com sends no order notifications"
+    );
+    let refused = browser
+        .post(app.url("/installed/order-updates"))
+        .form(&[
+            ("webhook_key", "a-key-long-enough-to-be-one"),
+            ("csrf_token", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403, "no grant for a bol.com connection");
 
     // Check: no secret, code or token in any URL the stand-in saw
     for request in app.maropost.received_requests().await.unwrap() {
@@ -124,6 +142,89 @@ async fn connecting_again_updates_the_same_install() {
     assert_eq!(first, second);
     assert_eq!(app.count("SELECT COUNT(*) FROM installs").await, 1);
     assert_eq!(app.audit_details(&first, "reinstall").await.len(), 1);
+}
+
+/// Connects [`RETAILER`] in a new browser with a stand-in whose retailer information answers
+/// `info`; returns the install's id.
+async fn connect_with_retailer_information(app: &TestApp, info: ResponseTemplate) -> String {
+    app.bol_token_endpoint(TokenIssuer::new(app, 600)).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{BOL_API_PATH}/retailers/current")))
+        .respond_with(info)
+        .mount(&app.maropost)
+        .await;
+    let browser = browser();
+    let authorize = app.start_bol(&browser).await;
+    let state = query(&authorize)["state"].clone();
+    let response = app
+        .bol_callback(&browser, &[("code", "the-code"), ("state", &state)])
+        .await;
+    assert_eq!(response.status(), 303);
+    app.install_id(RETAILER).await
+}
+
+#[tokio::test]
+async fn the_retailer_information_names_the_connection() {
+    let app = spawn_app().await;
+    let id = connect_with_retailer_information(
+        &app,
+        ResponseTemplate::new(200).set_body_json(json!({
+            "retailerId": RETAILER, "displayName": " Tulip Traders ", "companyName": "Tulip B.V.",
+        })),
+    )
+    .await;
+    assert_eq!(
+        app.install_field::<String>(&id, "store_name").await,
+        "Tulip Traders"
+    );
+    let calls = app
+        .requests_to(&format!("{BOL_API_PATH}/retailers/current"))
+        .await;
+    assert_eq!(calls.len(), 1);
+    assert!(header(&calls[0], "authorization").starts_with("Bearer "));
+    assert_eq!(
+        header(&calls[0], "accept"),
+        "application/vnd.retailer.v10+json"
+    );
+
+    // No usable name (missing, or a control character in it): named by the account.
+    for answer in [
+        ResponseTemplate::new(200).set_body_json(json!({"retailerId": RETAILER})),
+        ResponseTemplate::new(200).set_body_json(json!({"displayName": "Tulip\u{7}Traders"})),
+        ResponseTemplate::new(500),
+    ] {
+        let app = spawn_app().await;
+        let id = connect_with_retailer_information(&app, answer).await;
+        assert_eq!(
+            app.install_field::<String>(&id, "store_name").await,
+            format!("Retailer {RETAILER}")
+        );
+    }
+}
+
+#[tokio::test]
+async fn connecting_again_keeps_a_name_an_operator_chose() {
+    let app = spawn_app().await;
+    let info = || ResponseTemplate::new(200).set_body_json(json!({"displayName": "Tulip Traders"}));
+    let id = connect_with_retailer_information(&app, info()).await;
+    let operator = app.operator().await;
+    let page = app
+        .page(&operator, &format!("/console/installs/{id}"))
+        .await;
+    let response = operator
+        .post(app.url(&format!("/console/installs/{id}/rename")))
+        .form(&[("name", "Tulips (NL)"), ("csrf_token", &csrf_in(&page))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let again = connect_with_retailer_information(&app, info()).await;
+    assert_eq!(again, id);
+    assert_eq!(
+        app.install_field::<String>(&id, "store_name").await,
+        "Tulips (NL)",
+        "the operator's name survives a re-install"
+    );
 }
 
 #[tokio::test]

@@ -87,7 +87,8 @@ async fn a_whole_sandbox_connection_with_a_refresh_and_a_test() {
     let response = browser.get(callback).send().await.unwrap();
     assert_eq!(response.status(), 303);
     let page = app.page(&browser, "/installed").await;
-    assert!(page.contains("Retailer 1100002 is connected"), "{page}");
+    // Named as the sandbox's consent page showed the retailer (its retailer information).
+    assert!(page.contains("Windmill Wares is connected"), "{page}");
 
     let id = app.install_id("1100002").await;
     let first_expiry: i64 = app.install_field(&id, "token_expires_at").await;

@@ -344,6 +344,20 @@ async fn each_install_event_comes_from_its_cause() {
         ["install.created", "install.updated"]
     );
 
+    // An operator renaming it.
+    installs::rename(
+        &n.app.db,
+        &id,
+        &storelink::domain::StoreName::parse("The Shop").unwrap(),
+        "operator:test@example.com",
+        n.app.clock.unix(),
+    )
+    .await
+    .unwrap();
+    let got = n.wait_for(3).await;
+    assert_eq!(got[2].event_type(), "install.updated");
+    assert_eq!(got[2].json()["data"]["name"], "The Shop");
+
     // The platform refusing the connection for good.
     let version: i64 = sqlx::query_scalar("SELECT token_version FROM installs WHERE id = $1")
         .bind(&id)
@@ -361,9 +375,9 @@ async fn each_install_event_comes_from_its_cause() {
         .await
         .unwrap()
     );
-    let got = n.wait_for(3).await;
-    assert_eq!(got[2].event_type(), "install.needs_attention");
-    assert_eq!(got[2].json()["data"]["status"], "needs_attention");
+    let got = n.wait_for(4).await;
+    assert_eq!(got[3].event_type(), "install.needs_attention");
+    assert_eq!(got[3].json()["data"]["status"], "needs_attention");
 
     installs::revoke(
         &n.app.db,
@@ -373,9 +387,9 @@ async fn each_install_event_comes_from_its_cause() {
     )
     .await
     .unwrap();
-    let got = n.wait_for(4).await;
-    assert_eq!(got[3].event_type(), "install.revoked");
-    assert_eq!(got[3].json()["data"]["status"], "revoked");
+    let got = n.wait_for(5).await;
+    assert_eq!(got[4].event_type(), "install.revoked");
+    assert_eq!(got[4].json()["data"]["status"], "revoked");
 
     // A revoke that changes nothing announces nothing.
     installs::revoke(
@@ -386,12 +400,12 @@ async fn each_install_event_comes_from_its_cause() {
     )
     .await
     .unwrap();
-    let got = n.still(4).await;
+    let got = n.still(5).await;
     // Every message has its own id.
     let mut ids: Vec<&str> = got.iter().map(|g| g.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
-    assert_eq!(ids.len(), 4);
+    assert_eq!(ids.len(), 5);
 }
 
 #[tokio::test]
