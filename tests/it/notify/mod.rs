@@ -7,6 +7,7 @@ mod console;
 mod crash;
 mod delivery;
 mod guard;
+mod shutdown;
 
 use std::time::Duration;
 
