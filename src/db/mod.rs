@@ -31,15 +31,72 @@ use sqlx::{
 /// The pool every part of storelink shares.
 pub type Db = SqlitePool;
 
-/// Begins a transaction that writes, taking the write lock at once (`BEGIN IMMEDIATE`).
+/// A transaction that writes: this process's turn to write to its database, and the write
+/// lock taken at once (`BEGIN IMMEDIATE`). Use it as the connection it derefs to; end it with
+/// [`WriteTx::commit`] (dropped, it rolls back).
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+impl WriteTx {
+    /// Commits, then gives the turn to the next writer.
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+
+    /// Rolls back, then gives the turn to the next writer.
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        self.tx.rollback().await
+    }
+}
+
+/// Begins a transaction that writes ([`WriteTx`]).
 ///
-/// A plain (deferred) transaction starts as a reader (preparing its first statement reads the
-/// schema) and must upgrade to write, and SQLite refuses an upgrade at once, without waiting,
-/// when another connection is writing: with background writers (the webhook writer, the
-/// notification worker) that would fail installs and revokes at random. Taking the lock first
-/// makes a writer wait its turn (up to the busy timeout) instead.
-pub async fn begin_write(db: &Db) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-    db.begin_with("BEGIN IMMEDIATE").await
+/// Writers in this process (requests, the webhook writer, the notification worker) take turns
+/// in arrival order ([`write_turn`]) before asking SQLite for the lock. Left to SQLite, a
+/// writer that finds the lock taken sleeps in growing steps (up to 100 ms) before it looks
+/// again, so a busy background writer would stall requests by tens of milliseconds; and a
+/// deferred transaction, which starts as a reader, is refused at once rather than made to
+/// wait. Other processes (the command line) still meet SQLite's busy timeout.
+pub async fn begin_write(db: &Db) -> sqlx::Result<WriteTx> {
+    let turn = write_turn(db).await;
+    let tx = db.begin_with("BEGIN IMMEDIATE").await?;
+    Ok(WriteTx { tx, _turn: turn })
+}
+
+/// Waits for this process's turn to write to `db`'s file; the turn lasts as long as the guard.
+/// For writers that hold a connection of their own (the webhook writer); others use
+/// [`begin_write`].
+pub async fn write_turn(db: &Db) -> tokio::sync::OwnedMutexGuard<()> {
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex, OnceLock},
+    };
+    type Turns = Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>;
+    static TURNS: OnceLock<Turns> = OnceLock::new();
+    let file = db.connect_options().get_filename().to_path_buf();
+    let turn = TURNS
+        .get_or_init(Turns::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(file)
+        .or_default()
+        .clone();
+    turn.lock_owned().await
 }
 
 /// How long a writer waits for another one before giving up.

@@ -19,8 +19,8 @@ use std::{
 
 use reqwest::{Method, header::CONTENT_TYPE};
 use tokio::{
-    sync::{Notify, watch},
-    task::{JoinHandle, JoinSet},
+    sync::{Notify, oneshot, watch},
+    task::JoinSet,
 };
 use url::Url;
 use zeroize::Zeroizing;
@@ -38,6 +38,12 @@ use crate::{
 /// How long a round waits for more sends to finish after the first, to record them together.
 const GATHER: Duration = Duration::from_millis(3);
 
+/// Without a backlog, rounds are at least this far apart: each is a transaction (an fsync), and
+/// a trickle of messages must not take a disk's worth of commits from the requests that cause
+/// them (webhook ingest commits its batches on the same disk). With a backlog, rounds are full
+/// and follow one another at once.
+const MIN_ROUND_INTERVAL: Duration = Duration::from_millis(20);
+
 /// How many bytes of an answer are kept for the console.
 const ANSWER_BYTES: usize = 512;
 
@@ -46,7 +52,7 @@ const ANSWER_BYTES: usize = 512;
 pub struct Notifier {
     wake: Arc<Notify>,
     stop: Arc<watch::Sender<bool>>,
-    task: Arc<Mutex<Option<JoinHandle<()>>>>,
+    done: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -56,15 +62,33 @@ impl std::fmt::Debug for Notifier {
 }
 
 impl Notifier {
-    /// Starts the worker on the current Tokio runtime.
+    /// Starts the worker on a thread of its own (a single-threaded Tokio runtime): delivery is
+    /// background work, and one thread bounds what it takes from answering requests, which
+    /// keeps the rest of the machine for them when both are busy.
     pub fn start(ctx: NotifyContext, config: NotifyConfig) -> Self {
         let wake = Arc::new(Notify::new());
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(ctx, config, wake.clone(), stopped));
+        let (finished, done) = oneshot::channel();
+        let work = run(ctx, config, wake.clone(), stopped);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let spawned = runtime.map_err(anyhow::Error::from).and_then(|runtime| {
+            std::thread::Builder::new()
+                .name("storelink-notify".into())
+                .spawn(move || {
+                    runtime.block_on(work);
+                    let _ = finished.send(());
+                })
+                .map_err(anyhow::Error::from)
+        });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "notifications: cannot start the delivery thread");
+        }
         Self {
             wake,
             stop: Arc::new(stop),
-            task: Arc::new(Mutex::new(Some(task))),
+            done: Arc::new(Mutex::new(Some(done))),
         }
     }
 
@@ -77,13 +101,13 @@ impl Notifier {
     /// back the ones still unsent, and waits for the worker to end.
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
-        let task = self
-            .task
+        let done = self
+            .done
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
-        if let Some(task) = task {
-            let _ = task.await;
+        if let Some(done) = done {
+            let _ = done.await;
         }
     }
 }
@@ -109,7 +133,16 @@ async fn run(
     let mut in_flight: JoinSet<Sent> = JoinSet::new();
     let mut claimed: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut finished: Vec<Sent> = Vec::new();
+    let mut next_round = tokio::time::Instant::now();
+    let mut full_round = false;
     loop {
+        if !full_round && !*stopped.borrow() {
+            // Sends in flight go on meanwhile; the round records what they got.
+            tokio::select! {
+                _ = tokio::time::sleep_until(next_round) => {}
+                _ = stopped.changed() => {}
+            }
+        }
         while let Some(done) = in_flight.try_join_next_with_id() {
             collect(done, &mut claimed, &mut finished);
         }
@@ -118,8 +151,9 @@ async fn run(
             break;
         }
         let free = concurrency.saturating_sub(in_flight.len());
+        next_round = tokio::time::Instant::now() + MIN_ROUND_INTERVAL;
         let due = round(&ctx, &config, std::mem::take(&mut finished), free, lease).await;
-        let full_round = free > 0 && due.len() == free;
+        full_round = free > 0 && due.len() == free;
         for (message, url, secrets) in due {
             let id = message.id.clone();
             let handle = in_flight.spawn(send(

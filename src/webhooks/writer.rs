@@ -253,6 +253,8 @@ struct Connection(Option<PoolConnection<Sqlite>>);
 
 impl Connection {
     async fn commit(&mut self, db: &Db, jobs: &[&Job]) -> sqlx::Result<Vec<Written>> {
+        // This process's writers take turns (see `db::begin_write`).
+        let _turn = crate::db::write_turn(db).await;
         let connection = match &mut self.0 {
             Some(connection) => connection,
             None => self.0.insert(db.acquire().await?),
