@@ -96,8 +96,7 @@ impl Application {
             db: db.clone(),
             keyring: keyring.clone(),
             clock: clock.clone(),
-            // A client of its own: its connections live on the delivery thread's runtime.
-            outbound: Outbound::new(settings.http_timeout, settings.allow_private_endpoints)?,
+            outbound: outbound.clone(),
         };
         let receiver = match settings.sandbox && settings.sandbox_receiver {
             true => Some(sandbox_receiver(&notify, &public_url).await?),

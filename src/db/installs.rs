@@ -141,6 +141,27 @@ pub async fn save(
     Ok(saved)
 }
 
+/// Queues `event_type` for install `id`, carrying the install as it stands in the caller's
+/// transaction (the same object the API answers with), for every subscribed endpoint.
+pub async fn announce(
+    conn: &mut SqliteConnection,
+    event_type: EventType,
+    id: &str,
+    now: i64,
+) -> sqlx::Result<usize> {
+    let install: Install = sqlx::query_as("SELECT * FROM installs WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let data = serde_json::to_value(InstallObject::from(&install))
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let change = outbox::Change {
+        install_id: id.to_owned(),
+        data,
+    };
+    outbox::enqueue_many(conn, event_type, &[change], now).await
+}
+
 /// Queues `install.created` or `install.updated` for a saved install, in the transaction that
 /// saved it and after everything it stores, so the notification carries the install as
 /// committed.
@@ -154,7 +175,7 @@ pub async fn announce_saved(
     } else {
         EventType::InstallCreated
     };
-    outbox::enqueue_install(tx, event, &saved.id, now).await?;
+    announce(tx, event, &saved.id, now).await?;
     Ok(())
 }
 
@@ -319,7 +340,7 @@ pub async fn rename(
     )
     .await?;
     // The vendor's backend hears of the new name as of any change to the install.
-    outbox::enqueue_install(&mut tx, EventType::InstallUpdated, id, now).await?;
+    announce(&mut tx, EventType::InstallUpdated, id, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -705,7 +726,7 @@ pub async fn revoke_because(
         });
     }
     let erased = credentials::erase_all(&mut tx, id).await?;
-    outbox::enqueue_install(&mut tx, EventType::InstallRevoked, id, now).await?;
+    announce(&mut tx, EventType::InstallRevoked, id, now).await?;
     audit::record(
         &mut tx,
         now,

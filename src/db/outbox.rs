@@ -6,10 +6,10 @@
 use serde_json::{Value, json};
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
 
-use super::{Db, installs::Install};
+use super::Db;
 use crate::{
     crypto::random_hex,
-    domain::{EventType, InstallObject, MessageStatus, rfc3339},
+    domain::{EventType, MessageStatus, rfc3339},
 };
 
 /// Rows per `INSERT` in [`enqueue_many`]: 7 parameters each, well under SQLite's limit.
@@ -97,32 +97,6 @@ pub async fn enqueue_many(
         query.build().execute(&mut *conn).await?;
     }
     Ok(rows.len())
-}
-
-/// Queues an install event carrying the install as it stands in the caller's transaction (the
-/// same object the API answers with).
-pub async fn enqueue_install(
-    conn: &mut SqliteConnection,
-    event_type: EventType,
-    install_id: &str,
-    now: i64,
-) -> sqlx::Result<usize> {
-    let install: Install = sqlx::query_as("SELECT * FROM installs WHERE id = $1")
-        .bind(install_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let data = serde_json::to_value(InstallObject::from(&install))
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    enqueue_many(
-        conn,
-        event_type,
-        &[Change {
-            install_id: install_id.to_owned(),
-            data,
-        }],
-        now,
-    )
-    .await
 }
 
 /// Queues one message for one endpoint, whatever it subscribes to (a test event); returns its

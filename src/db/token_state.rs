@@ -14,7 +14,6 @@ use super::{
     audit::{self, Action},
     credentials::{self, Kind},
     installs::{self, NewInstall, Saved},
-    outbox,
 };
 use crate::{
     crypto::Keyring,
@@ -276,7 +275,7 @@ pub async fn mark_needs_attention(
     }
     credentials::erase(&mut tx, id, Kind::AccessToken).await?;
     credentials::erase(&mut tx, id, Kind::RefreshToken).await?;
-    outbox::enqueue_install(&mut tx, EventType::InstallNeedsAttention, id, now).await?;
+    installs::announce(&mut tx, EventType::InstallNeedsAttention, id, now).await?;
     audit::record(
         &mut tx,
         now,

@@ -62,29 +62,17 @@ impl std::fmt::Debug for Notifier {
 }
 
 impl Notifier {
-    /// Starts the worker on a thread of its own (a single-threaded Tokio runtime): delivery is
-    /// background work, and one thread bounds what it takes from answering requests, which
-    /// keeps the rest of the machine for them when both are busy.
+    /// Starts the worker on the current Tokio runtime (it ends with the runtime, or at
+    /// [`Notifier::shutdown`]).
     pub fn start(ctx: NotifyContext, config: NotifyConfig) -> Self {
         let wake = Arc::new(Notify::new());
         let (stop, stopped) = watch::channel(false);
         let (finished, done) = oneshot::channel();
         let work = run(ctx, config, wake.clone(), stopped);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build();
-        let spawned = runtime.map_err(anyhow::Error::from).and_then(|runtime| {
-            std::thread::Builder::new()
-                .name("storelink-notify".into())
-                .spawn(move || {
-                    runtime.block_on(work);
-                    let _ = finished.send(());
-                })
-                .map_err(anyhow::Error::from)
+        tokio::spawn(async move {
+            work.await;
+            let _ = finished.send(());
         });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "notifications: cannot start the delivery thread");
-        }
         Self {
             wake,
             stop: Arc::new(stop),
