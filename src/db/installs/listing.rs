@@ -1,0 +1,245 @@
+//! The connected-stores list: filters (platform, status, search), keyset pages newest change
+//! first, where a page stands, and the counts at the top of the console.
+
+use super::Install;
+use crate::{
+    db::Db,
+    domain::{InstallStatus, Platform},
+};
+
+/// What the connected-stores page filters by.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this platform's.
+    pub platform: Option<Platform>,
+    /// Only installs with this status.
+    pub status: Option<InstallStatus>,
+    /// Any part of the domain or name.
+    pub search: Option<String>,
+}
+
+/// A position in the list: the last row of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// Its `updated_at`.
+    pub updated_at: i64,
+    /// Its id.
+    pub id: String,
+}
+
+impl Cursor {
+    /// `"<updated_at>.<id>"`, as carried in a link.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.updated_at, self.id)
+    }
+
+    /// Parses [`Cursor::encode`]'s form; anything else is `None`.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (at, id) = text.split_once('.')?;
+        let valid_id =
+            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+        valid_id.then_some(())?;
+        Some(Self {
+            updated_at: at.parse().ok()?,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// One page of installs, most recently changed first, after `cursor`. Fetches `limit` rows.
+///
+/// Only the conditions in use are put into the query, so SQLite can pick the index that serves
+/// the filter and the order together.
+pub async fn list(
+    db: &Db,
+    filter: &ListFilter,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> sqlx::Result<Vec<Install>> {
+    let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT * FROM installs WHERE 1 = 1");
+    push_filter(db, &mut query, filter).await?;
+    if let Some(cursor) = cursor {
+        query
+            .push(" AND (updated_at, id) < (")
+            .push_bind(cursor.updated_at)
+            .push(", ")
+            .push_bind(cursor.id.as_str())
+            .push(")");
+    }
+    query
+        .push(" ORDER BY updated_at DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    query.build_query_as().fetch_all(db).await
+}
+
+/// How many installs match a filter, for a pager: exact, except that a search stops counting at
+/// [`SEARCH_COUNT_CAP`] (`at_least`), since counting every match of a common term would cost more
+/// than the page itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// Installs that match (or the cap).
+    pub total: i64,
+    /// Whether there may be more than `total`.
+    pub at_least: bool,
+    /// Matching installs on pages before the one that starts after the cursor.
+    pub before: i64,
+}
+
+/// Where a search stops counting its matches.
+pub const SEARCH_COUNT_CAP: i64 = 1000;
+
+/// Where a page of [`list`] stands (see [`Standing`]).
+pub async fn position(
+    db: &Db,
+    filter: &ListFilter,
+    cursor: Option<&Cursor>,
+) -> sqlx::Result<Standing> {
+    // Each count is answered from the index that serves the filter (no row is read for a
+    // status or platform filter); a search's counts stop at the cap.
+    let searching = filter
+        .search
+        .as_deref()
+        .is_some_and(|s| !s.trim().is_empty());
+    let count = |after: Option<&Cursor>| {
+        let filter = filter.clone();
+        let after = after.cloned();
+        async move {
+            let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM installs WHERE 1 = 1",
+            );
+            push_filter(db, &mut query, &filter).await?;
+            if let Some(cursor) = &after {
+                query
+                    .push(" AND (updated_at, id) >= (")
+                    .push_bind(cursor.updated_at)
+                    .push(", ")
+                    .push_bind(cursor.id.clone())
+                    .push(")");
+            }
+            if searching {
+                query.push(" LIMIT ").push_bind(SEARCH_COUNT_CAP);
+            }
+            query.push(")");
+            query.build_query_scalar::<i64>().fetch_one(db).await
+        }
+    };
+    let total = count(None).await?;
+    let before = match cursor {
+        Some(cursor) => count(Some(cursor)).await?,
+        None => 0,
+    };
+    Ok(Standing {
+        total,
+        at_least: searching && total >= SEARCH_COUNT_CAP,
+        before,
+    })
+}
+
+/// The cursor of the page before the one that starts after `cursor`, for a "Previous" link:
+/// `None` when that page is the first (no cursor).
+pub async fn previous_cursor(
+    db: &Db,
+    filter: &ListFilter,
+    cursor: &Cursor,
+    page_size: i64,
+) -> sqlx::Result<Option<Cursor>> {
+    // The previous page is the `page_size` installs ending with the cursor's; the one just
+    // before them, if any, is its cursor.
+    let mut query =
+        sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT updated_at, id FROM installs WHERE 1 = 1");
+    push_filter(db, &mut query, filter).await?;
+    query
+        .push(" AND (updated_at, id) >= (")
+        .push_bind(cursor.updated_at)
+        .push(", ")
+        .push_bind(cursor.id.as_str())
+        .push(") ORDER BY updated_at ASC, id ASC LIMIT 1 OFFSET ")
+        .push_bind(page_size);
+    let found: Option<(i64, String)> = query.build_query_as().fetch_optional(db).await?;
+    Ok(found.map(|(updated_at, id)| Cursor { updated_at, id }))
+}
+
+/// Adds `filter`'s conditions to a query that ends in `WHERE 1 = 1`. Only the conditions in
+/// use are added, so SQLite can pick the index that serves the filter and the order together.
+async fn push_filter(
+    db: &Db,
+    query: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+    filter: &ListFilter,
+) -> sqlx::Result<()> {
+    if let Some(platform) = filter.platform {
+        query.push(" AND provider = ").push_bind(platform);
+    }
+    if let Some(status) = filter.status {
+        query.push(" AND status = ").push_bind(status);
+    }
+    let search = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    if let Some(text) = search {
+        // The trigram index finds rare text at once, but a term in most rows ("example") would
+        // hand back every row before the page is sorted. So: ask the index for a few hits; if
+        // it has that many, matches are dense and scanning in list order finds a page quickly.
+        // The index needs three characters; shorter searches scan too.
+        let indexed = text.chars().count() >= 3 && !dense_match(db, text).await?;
+        if indexed {
+            query
+                .push(
+                    " AND rowid IN (SELECT rowid FROM installs_search WHERE installs_search MATCH ",
+                )
+                .push_bind(fts_phrase(text))
+                .push(")");
+        } else {
+            let pattern = format!(
+                "%{}%",
+                text.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            query
+                .push(" AND (store_domain LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR store_name LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
+    }
+    Ok(())
+}
+
+/// Whether `text` matches so many installs that an ordered scan beats the trigram index.
+async fn dense_match(db: &Db, text: &str) -> sqlx::Result<bool> {
+    const DENSE: i64 = 1000;
+    let hits: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM
+             (SELECT 1 FROM installs_search WHERE installs_search MATCH $1 LIMIT $2)",
+    )
+    .bind(fts_phrase(text))
+    .bind(DENSE)
+    .fetch_one(db)
+    .await?;
+    Ok(hits >= DENSE)
+}
+
+/// The search text as one FTS5 phrase: quoted, inner quotes doubled, so nothing the operator
+/// types is read as query syntax.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// How many installs have each status (for the counts at the top of the console).
+pub async fn count_by_status(db: &Db) -> sqlx::Result<Vec<(InstallStatus, i64)>> {
+    sqlx::query_as("SELECT status, COUNT(*) FROM installs GROUP BY status ORDER BY status")
+        .fetch_all(db)
+        .await
+}
+
+/// How many installs each platform has in each status (for metrics).
+pub async fn count_by_platform_and_status(
+    db: &Db,
+) -> sqlx::Result<Vec<(Platform, InstallStatus, i64)>> {
+    sqlx::query_as("SELECT provider, status, COUNT(*) FROM installs GROUP BY provider, status")
+        .fetch_all(db)
+        .await
+}
