@@ -5,8 +5,8 @@
 //! cargo bench --bench webhooks -- --connections 128 --seconds 20 --dir /var/tmp
 //! cargo bench --bench webhooks -- --mode naive   # one commit per request, for comparison
 //! cargo bench --bench webhooks -- --log 2>/dev/null   # with request logging, as in production
-//! cargo bench --bench webhooks -- --endpoint       # the same load twice: without, then with
-//!                                                  # one notification endpoint subscribed
+//! cargo bench --bench webhooks -- --endpoint       # without, then with one notification
+//!                                                  # endpoint, 3 rounds, median ratio
 //! ```
 //!
 //! It starts the real app (release build, its own Tokio runtime) on 127.0.0.1 with a fresh SQLite
@@ -16,11 +16,11 @@
 //! After a one-second warm-up it measures for the given time, then checks that the database holds
 //! exactly the distinct events that were answered 200.
 //!
-//! With `--endpoint` it runs twice in one process, each on a fresh database: first with no
-//! notification endpoint, then with one enabled endpoint (a receiver on 127.0.0.1 answering
-//! `204`) subscribed to `order.status_changed`, so every stored event also queues a message in
-//! its batch's transaction while the delivery worker sends them; it prints both figures and
-//! their ratio.
+//! With `--endpoint` it alternates, `--rounds` times (3), a run with no notification endpoint
+//! and one with an enabled endpoint (a receiver on 127.0.0.1 answering `204`) subscribed to
+//! `order.status_changed`, so every stored event also queues a message in its batch's
+//! transaction while the delivery worker sends them; each run on a fresh database. It prints
+//! each pair's ratio and their median (the machine's speed drifts between runs).
 //!
 //! Only 127.0.0.1 is ever contacted. The database must be on a real disk (not tmpfs), or the
 //! fsyncs cost nothing and the figure means nothing: the file system is printed.
@@ -74,6 +74,7 @@ struct Options {
     log: bool,
     smoke: bool,
     endpoint: bool,
+    rounds: usize,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -90,6 +91,7 @@ fn options() -> anyhow::Result<Options> {
         log: false,
         smoke,
         endpoint: false,
+        rounds: 3,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -98,6 +100,7 @@ fn options() -> anyhow::Result<Options> {
             "--bench" => {}
             "--log" => options.log = true,
             "--endpoint" => options.endpoint = true,
+            "--rounds" => options.rounds = value("--rounds")?.parse()?,
             "--connections" => options.connections = value("--connections")?.parse()?,
             "--seconds" => options.seconds = value("--seconds")?.parse()?,
             "--warmup" => options.warmup = value("--warmup")?.parse()?,
@@ -112,7 +115,7 @@ fn options() -> anyhow::Result<Options> {
             }
             other => anyhow::bail!(
                 "unknown argument {other}; use --connections N --seconds S --warmup S \
-                 --repeat-every K --dir PATH --mode storelink|naive --log --endpoint"
+                 --repeat-every K --dir PATH --mode storelink|naive --log --endpoint --rounds N"
             ),
         }
     }
@@ -134,8 +137,8 @@ fn main() -> anyhow::Result<()> {
         !(options.endpoint && options.naive),
         "--endpoint measures storelink, not --mode naive"
     );
-    let without = phase(&options, None)?;
     if !options.endpoint {
+        phase(&options, None)?;
         return Ok(());
     }
     // The vendor's backend: a runtime of its own, answering at once.
@@ -151,10 +154,29 @@ fn main() -> anyhow::Result<()> {
         tokio::spawn(async move { axum::serve(listener, router).await });
         Ok::<_, anyhow::Error>(format!("http://{address}/hooks"))
     })?;
-    let with = phase(&options, Some(&url))?;
+    // Without, then with, several times: the machine's speed drifts between runs, so a single
+    // pair can mislead; the median of the pairs' ratios is the figure.
+    let mut ratios = Vec::new();
+    for round in 1..=options.rounds.max(1) {
+        let without = phase(&options, None)?;
+        let with = phase(&options, Some(&url))?;
+        let ratio = 100.0 * with / without;
+        println!(
+            "round {round}: {without:.0} events/s without, {with:.0} with one endpoint: {ratio:.0}%"
+        );
+        ratios.push(ratio);
+    }
+    ratios.sort_by(f64::total_cmp);
     println!(
-        "with one endpoint subscribed to order.status_changed: {:.0}% of the throughput without",
-        100.0 * with / without
+        "with one endpoint subscribed to order.status_changed: median {:.0}% of the throughput \
+         without ({} rounds: {})",
+        ratios[ratios.len() / 2],
+        ratios.len(),
+        ratios
+            .iter()
+            .map(|r| format!("{r:.0}%"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(())
 }
