@@ -6,6 +6,23 @@ use crate::bol::csrf_in;
 
 use super::*;
 
+/// Posts the add-endpoint form as the browser does: `fields` already URL-encoded, repeated
+/// `events` fields included (which `.form()` cannot send).
+async fn add_form(
+    n: &Notified,
+    operator: &reqwest::Client,
+    csrf: &str,
+    fields: &str,
+) -> reqwest::Response {
+    operator
+        .post(n.app.url("/console/endpoints"))
+        .body(format!("csrf_token={csrf}&{fields}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn an_operator_adds_an_endpoint_sends_a_test_event_and_sees_the_attempt() {
     let n = spawn_notified().await;
@@ -24,17 +41,16 @@ async fn an_operator_adds_an_endpoint_sends_a_test_event_and_sees_the_attempt() 
         .unwrap();
     assert_eq!(refused.status(), 403);
 
-    let added = operator
-        .post(n.app.url("/console/endpoints"))
-        .body(format!(
-            "csrf_token={}&url={}&events=install.created&events=install.revoked&enabled=on",
-            csrf_in(&page),
+    let added = add_form(
+        &n,
+        &operator,
+        &csrf_in(&page),
+        &format!(
+            "url={}&events=install.created&events=install.revoked&enabled=on",
             url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>()
-        ))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(added.status(), 200);
     let added = added.text().await.unwrap();
     let secret: String = added
@@ -167,29 +183,24 @@ async fn the_console_refuses_bad_urls_and_unknown_endpoints() {
     let n = spawn_notified_with(|s| s.allow_private_endpoints = false).await;
     let operator = n.app.operator().await;
     let page = n.app.page(&operator, "/console/endpoints").await;
-    let refused = operator
-        .post(n.app.url("/console/endpoints"))
-        .body(format!(
-            "csrf_token={}&url=http%3A%2F%2F127.0.0.1%2Fx&events=ping",
-            csrf_in(&page)
-        ))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .unwrap();
+    let csrf = csrf_in(&page);
+    let refused = add_form(
+        &n,
+        &operator,
+        &csrf,
+        "url=http%3A%2F%2F127.0.0.1%2Fx&events=ping",
+    )
+    .await;
     assert_eq!(refused.status(), 400);
     let text = refused.text().await.unwrap();
     assert!(text.contains("is not an event type"), "{text}");
-    let refused = operator
-        .post(n.app.url("/console/endpoints"))
-        .body(format!(
-            "csrf_token={}&url=http%3A%2F%2F127.0.0.1%2Fx&events=install.created",
-            csrf_in(&page)
-        ))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .unwrap();
+    let refused = add_form(
+        &n,
+        &operator,
+        &csrf,
+        "url=http%3A%2F%2F127.0.0.1%2Fx&events=install.created",
+    )
+    .await;
     assert_eq!(refused.status(), 400);
     let text = refused.text().await.unwrap();
     assert!(text.contains("https only"), "{text}");
