@@ -26,12 +26,11 @@ use crate::{
     notify::{self, NotifyContext, worker::Notifier},
     password::PasswordChecks,
     providers::{
-        bol::{
-            BolConfig,
-            lifecycle::{BolTokens, RefreshPolicy},
-        },
+        bol::BolConfig,
         http,
-        maropost::MaropostConfig,
+        lifecycle::{RefreshPolicy, Tokens},
+        maropost::{MaropostApi, MaropostConfig},
+        ordercloud::OrderCloudConfig,
         outbound::Outbound,
     },
     sandbox::{self, Sandbox},
@@ -87,6 +86,12 @@ impl Application {
 
         let maropost = MaropostConfig::resolve(&settings.maropost, settings.sandbox, &public_url)?;
         let bol = BolConfig::resolve(&settings.bol, settings.sandbox, &public_url)?;
+        let maropost_api = MaropostApi::resolve(&settings.maropost, settings.sandbox, &public_url);
+        let ordercloud = OrderCloudConfig::resolve(
+            settings.ordercloud_api_url.as_ref(),
+            settings.sandbox,
+            &public_url,
+        )?;
         let mut sandbox = settings
             .sandbox
             .then(|| Sandbox::new(&keyring, clock.clone(), maropost.as_ref(), &bol));
@@ -112,8 +117,10 @@ impl Application {
             public_url: public_url.clone(),
             sandbox: sandbox.is_some(),
             maropost,
+            maropost_api,
             bol,
-            bol_tokens: BolTokens::new(RefreshPolicy::default()),
+            ordercloud,
+            tokens: Tokens::new(RefreshPolicy::default()),
             webhooks,
             api: ApiAccess::new(settings.api.rate_limit),
             proxy_max_response: settings.api.proxy_max_response,

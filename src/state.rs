@@ -18,12 +18,11 @@ use crate::{
     password::PasswordChecks,
     providers::{
         Platforms,
-        bol::{
-            BolConfig,
-            lifecycle::{BolContext, BolTokens},
-        },
+        bol::{BolConfig, lifecycle::BolContext},
         context::Context,
-        maropost::MaropostConfig,
+        lifecycle::Tokens,
+        maropost::{MaropostApi, MaropostConfig},
+        ordercloud::OrderCloudConfig,
         outbound::Outbound,
     },
     webhooks::Intake,
@@ -49,14 +48,18 @@ pub struct App {
     pub public_url: Url,
     /// Whether the built-in sandbox providers are served (pages say so).
     pub sandbox: bool,
-    /// Maropost, when enabled.
+    /// Maropost's add-on flow, when enabled.
     pub maropost: Option<MaropostConfig>,
+    /// Where Maropost stores' API calls go (API-key connections need only this).
+    pub maropost_api: MaropostApi,
+    /// OrderCloud: which API bases a marketplace connection may use.
+    pub ordercloud: OrderCloudConfig,
     /// bol.com: its endpoints always (a retailer's own credentials need only those), the code
     /// flow when storelink's intermediary client is configured.
     pub bol: BolConfig,
-    /// The in-process half of bol.com's token lifecycle (see
-    /// [`crate::providers::bol::lifecycle`]).
-    pub bol_tokens: BolTokens,
+    /// The in-process half of the token lifecycle of every platform whose tokens expire (see
+    /// [`crate::providers::lifecycle`]).
+    pub tokens: Tokens,
     /// Checks and stores received webhook events, committing them in groups (see
     /// [`crate::webhooks::writer`]).
     pub webhooks: Intake,
@@ -103,7 +106,7 @@ impl App {
         BolContext {
             calls: self.calls(),
             config: &self.bol,
-            tokens: &self.bol_tokens,
+            tokens: &self.tokens,
         }
     }
 
@@ -122,6 +125,8 @@ impl App {
         Platforms {
             calls: self.calls(),
             maropost: self.maropost.as_ref(),
+            maropost_api: &self.maropost_api,
+            ordercloud: &self.ordercloud,
             bol: self.bol(),
         }
     }

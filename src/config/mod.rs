@@ -42,6 +42,8 @@ pub struct Settings {
     pub maropost: MaropostSettings,
     /// The bol.com settings (`BOL_*`).
     pub bol: BolSettings,
+    /// `ORDERCLOUD_API_URL`: when set, the only OrderCloud API base (tests, the sandbox).
+    pub ordercloud_api_url: Option<Url>,
     /// The vendor API's settings.
     pub api: ApiSettings,
     /// Time allowed for one outbound request to a platform.
@@ -300,6 +302,10 @@ impl Settings {
                 .transpose()?,
         };
 
+        let ordercloud_api_url = get("ORDERCLOUD_API_URL")
+            .map(|v| parse_http_url("ORDERCLOUD_API_URL", &v))
+            .transpose()?;
+
         let defaults = ApiSettings::default();
         let api = ApiSettings {
             rate_limit: get("STORELINK_API_RATE_LIMIT")
@@ -394,6 +400,7 @@ impl Settings {
             sandbox,
             maropost,
             bol,
+            ordercloud_api_url,
             api,
             http_timeout: Duration::from_secs(10),
             allow_private_endpoints,
@@ -454,6 +461,7 @@ impl Settings {
                 ..MaropostSettings::default()
             },
             bol: BolSettings::default(),
+            ordercloud_api_url: None,
             api: ApiSettings::default(),
             http_timeout: Duration::from_secs(10),
             allow_private_endpoints: true,

@@ -16,8 +16,10 @@ pub enum Kind {
     WebhookKey,
     /// The platform's refresh token (bol.com; replaced whenever the platform rotates it).
     RefreshToken,
-    /// A retailer's own client secret (a bol.com client-credentials connection).
+    /// A client secret an operator entered (bol.com, OrderCloud, commercetools connections).
     ClientSecret,
+    /// A user's password an operator entered (OrderCloud's password grant).
+    Password,
 }
 
 impl Kind {
@@ -28,6 +30,7 @@ impl Kind {
             Self::WebhookKey => "webhook_key",
             Self::RefreshToken => "refresh_token",
             Self::ClientSecret => "client_secret",
+            Self::Password => "password",
         }
     }
 }

@@ -184,11 +184,41 @@ fn restrict_files(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Applies the migrations in `migrations/` that have not been applied yet.
+///
+/// They run on one connection with foreign-key enforcement off, as SQLite documents for schema
+/// changes (https://sqlite.org/lang_altertable.html#otheralter): rebuilding a table means dropping
+/// the old one, which with enforcement on would delete every row that refers to it through an
+/// `ON DELETE CASCADE`. (`PRAGMA foreign_keys` is a no-op inside a transaction, and each migration
+/// runs in one, so a migration cannot turn it off itself.) Afterwards `foreign_key_check` must
+/// find nothing, or start-up stops; enforcement is back on before the connection is returned.
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
-    sqlx::migrate!("./migrations")
-        .run(db)
+    let mut conn = db.acquire().await.context("failed to open the database")?;
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await?;
+    let applied = sqlx::migrate!("./migrations")
+        .run(&mut *conn)
         .await
-        .context("failed to apply database migrations")
+        .context("failed to apply database migrations");
+    let broken: sqlx::Result<Vec<(String,)>> =
+        sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+            .fetch_all(&mut *conn)
+            .await;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    applied?;
+    let broken = broken?;
+    if let Some((table,)) = broken.first() {
+        // Never go on with rows that point nowhere; the connection must not go back to the pool
+        // as it is either.
+        conn.detach();
+        anyhow::bail!(
+            "failed to apply database migrations: {} row(s) of {table} refer to rows that do not exist",
+            broken.len()
+        );
+    }
+    Ok(())
 }
 
 /// The file behind a `sqlite://PATH` URL, if it names one.

@@ -1,4 +1,5 @@
-//! The token state of an install (bol.com): how it authenticates, when its access token expires,
+//! The token state of an install (bol.com, OrderCloud, commercetools; a Maropost API key has
+//! a state that never expires): how it authenticates, when its access token expires,
 //! and the compare-and-swap claim that guards every refresh (see `migrations/README.md`).
 //!
 //! Every change here goes through the `token_version` column: a refresh claims version `v` by
@@ -34,8 +35,16 @@ pub struct TokenState {
     pub status: InstallStatus,
     /// How it gets its access tokens.
     pub auth_kind: AuthKind,
-    /// The retailer's own client id (client-credentials connections).
+    /// The client id an operator entered (client-credentials and password connections).
     pub client_id: Option<String>,
+    /// The user an operator entered (OrderCloud's password grant, a Maropost API key's user).
+    pub username: Option<String>,
+    /// Where API calls go, when fixed at connection time (OrderCloud, commercetools).
+    pub api_url: Option<String>,
+    /// Where tokens come from, when fixed at connection time (OrderCloud, commercetools).
+    pub token_url: Option<String>,
+    /// The scope asked for or granted.
+    pub scope: Option<String>,
     /// When the stored access token stops working, Unix seconds.
     pub token_expires_at: Option<i64>,
     /// When it was obtained, Unix seconds.
@@ -56,8 +65,8 @@ impl TokenState {
 /// The token state of install `id`, if it exists.
 pub async fn load(db: &Db, id: &str) -> sqlx::Result<Option<TokenState>> {
     sqlx::query_as(
-        "SELECT id, provider, account_id, status, auth_kind, client_id, token_expires_at,
-                token_refreshed_at, token_version, refresh_lease_until
+        "SELECT id, provider, account_id, status, auth_kind, client_id, username, api_url,
+                token_url, scope, token_expires_at, token_refreshed_at, token_version, refresh_lease_until
          FROM installs WHERE id = $1",
     )
     .bind(id)
@@ -84,12 +93,31 @@ pub struct NewConnection<'a> {
     pub install: NewInstall<'a>,
     /// How it authenticates.
     pub kind: AuthKind,
-    /// A retailer's own client id and secret (client-credentials connections).
-    pub client: Option<(&'a str, &'a SecretString)>,
-    /// Its first tokens.
-    pub tokens: FreshTokens<'a>,
+    /// What an operator entered; nothing for a connection a merchant authorized.
+    pub entered: Entered<'a>,
+    /// Its first tokens; none for a connection whose key never expires (a Maropost API key,
+    /// kept as the install's access token).
+    pub tokens: Option<FreshTokens<'a>>,
     /// Who the audit log names: `merchant`, `operator:<email>`.
     pub actor: &'a str,
+}
+
+/// What an operator entered for a connection: the secrets are sealed on the way in, the rest is
+/// kept as it is (none of it is a secret). A secret left out is erased.
+#[derive(Default)]
+pub struct Entered<'a> {
+    /// A client id.
+    pub client_id: Option<&'a str>,
+    /// Its client secret.
+    pub client_secret: Option<&'a SecretString>,
+    /// A user's name (OrderCloud's password grant, a Maropost API key's user).
+    pub username: Option<&'a str>,
+    /// That user's password (OrderCloud's password grant).
+    pub password: Option<&'a SecretString>,
+    /// Where API calls go (OrderCloud's base, commercetools' `{api}/{projectKey}`).
+    pub api_url: Option<&'a str>,
+    /// Where tokens come from.
+    pub token_url: Option<&'a str>,
 }
 
 /// Stores a connection: the install row (as [`installs::save`] does), its sealed tokens and
@@ -103,44 +131,39 @@ pub async fn save_connection(
 ) -> anyhow::Result<Saved> {
     let mut tx = super::begin_write(db).await?;
     let saved = installs::save_in(&mut tx, keyring, &new.install, now, new.actor).await?;
-    // A retailer's own credentials come with a name the operator typed on the same form: that
-    // name is the operator's, as a rename's is (kept over a later authorization).
-    let operator_named = new.client.is_some();
+    // Credentials an operator entered come with a name typed on the same form: that name is
+    // the operator's, as a rename's is (kept over a later authorization).
+    let entered = &new.entered;
+    let operator_named = new.kind != AuthKind::Code;
     sqlx::query(
         "UPDATE installs SET auth_kind = $1, client_id = $2, token_expires_at = $3,
              token_refreshed_at = $4, token_version = token_version + 1,
              refresh_lease_until = NULL,
              store_name = CASE WHEN $6 THEN $7 ELSE store_name END,
-             name_set_by_operator = CASE WHEN $6 THEN 1 ELSE name_set_by_operator END
+             name_set_by_operator = CASE WHEN $6 THEN 1 ELSE name_set_by_operator END,
+             username = $8, api_url = $9, token_url = $10
          WHERE id = $5",
     )
     .bind(new.kind)
-    .bind(new.client.map(|(id, _)| id))
-    .bind(new.tokens.expires_at)
+    .bind(entered.client_id)
+    .bind(new.tokens.as_ref().map(|t| t.expires_at))
     .bind(now)
     .bind(&saved.id)
     .bind(operator_named)
     .bind(new.install.store_name)
+    .bind(entered.username)
+    .bind(entered.api_url)
+    .bind(entered.token_url)
     .execute(&mut *tx)
     .await?;
-    replace_secret(
-        &mut tx,
-        keyring,
-        &saved.id,
-        Kind::RefreshToken,
-        new.tokens.refresh_token,
-        now,
-    )
-    .await?;
-    replace_secret(
-        &mut tx,
-        keyring,
-        &saved.id,
-        Kind::ClientSecret,
-        new.client.map(|(_, secret)| secret),
-        now,
-    )
-    .await?;
+    let refresh_token = new.tokens.as_ref().and_then(|t| t.refresh_token);
+    for (kind, secret) in [
+        (Kind::RefreshToken, refresh_token),
+        (Kind::ClientSecret, entered.client_secret),
+        (Kind::Password, entered.password),
+    ] {
+        replace_secret(&mut tx, keyring, &saved.id, kind, secret, now).await?;
+    }
     installs::announce_saved(&mut tx, &saved, now).await?;
     tx.commit().await?;
     Ok(saved)

@@ -30,8 +30,12 @@ vocabulary! {
     pub enum AuthKind {
         /// The merchant authorized storelink (authorization-code flow).
         Code = "code",
-        /// A retailer's own client id and secret: the client-credentials grant.
+        /// A client id and secret an operator entered: the client-credentials grant.
         ClientCredentials = "client_credentials",
+        /// A user's name and password an operator entered: the password grant (OrderCloud).
+        Password = "password",
+        /// An API key sent on every call, no token (Maropost's API keys).
+        ApiKey = "api_key",
     }
 }
 

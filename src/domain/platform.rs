@@ -9,6 +9,10 @@ vocabulary! {
         Maropost = "maropost",
         /// bol.com.
         Bol = "bol",
+        /// Sitecore OrderCloud (a B2B marketplace API).
+        OrderCloud = "ordercloud",
+        /// commercetools (a composable commerce API, one project per connection).
+        Commercetools = "commercetools",
     }
 }
 
@@ -18,6 +22,8 @@ impl Platform {
         match self {
             Self::Maropost => "Maropost Commerce Cloud",
             Self::Bol => "bol.com",
+            Self::OrderCloud => "Sitecore OrderCloud",
+            Self::Commercetools => "commercetools",
         }
     }
 
@@ -26,6 +32,8 @@ impl Platform {
         match self {
             Self::Maropost => "Maropost",
             Self::Bol => "bol.com",
+            Self::OrderCloud => "OrderCloud",
+            Self::Commercetools => "commercetools",
         }
     }
 }

@@ -63,10 +63,17 @@ pub async fn read_limited(
     Ok(body)
 }
 
-/// The explanation in an error answer: an RFC 7807 problem's `title` and `detail` (bol.com), or
-/// an OAuth-style `error`/`error_description`, shortened and stripped of control characters.
+/// The explanation in an error answer: an RFC 7807 problem's `title` and `detail` (bol.com), an
+/// OAuth-style `error`/`error_description`, or the first of OrderCloud's
+/// `{"Errors": [{"ErrorCode", "Message"}]}`, shortened and stripped of control characters.
 pub fn problem_detail(body: &[u8]) -> Option<String> {
     let json: Value = serde_json::from_slice(body).ok()?;
+    if let Some((code, message)) = json.get("Errors").and_then(first_listed_error) {
+        return Some(match message {
+            Some(message) if message != code => format!("{code} ({message})"),
+            _ => code,
+        });
+    }
     let field = |name: &str| {
         json.get(name)
             .and_then(Value::as_str)
@@ -81,6 +88,21 @@ pub fn problem_detail(body: &[u8]) -> Option<String> {
         (Some(t), _) => Some(t),
         (None, d) => d,
     }
+}
+
+/// The first error of an OrderCloud error answer's `Errors` (`[{"ErrorCode", "Message"}]`):
+/// its code and message, shortened.
+pub fn first_listed_error(errors: &Value) -> Option<(String, Option<String>)> {
+    let first = errors.as_array()?.first()?;
+    let text = |name: &str| {
+        first
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| shorten(s, 200))
+    };
+    Some((shorten(&text("ErrorCode")?, 64), text("Message")))
 }
 
 /// `Retry-After` in seconds (delta-seconds form; an HTTP date or garbage counts as absent).
@@ -113,6 +135,14 @@ mod tests {
             problem_detail(br#"{"error":"invalid_token"}"#).as_deref(),
             Some("invalid_token")
         );
+        assert_eq!(
+            problem_detail(
+                br#"{"Errors":[{"ErrorCode":"NotFound","Message":"Order not found: 1","Data":null}]}"#
+            )
+            .as_deref(),
+            Some("NotFound (Order not found: 1)")
+        );
+        assert_eq!(problem_detail(br#"{"Errors":[]}"#), None);
         assert_eq!(problem_detail(b"<html>"), None);
         assert_eq!(problem_detail(b"{}"), None);
     }

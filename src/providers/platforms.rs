@@ -8,14 +8,17 @@ use crate::{
     crypto::Sealed,
     db::{
         credentials::{self, Kind},
-        installs::Install,
+        installs::{Install, Saved},
     },
-    domain::{InstallStatus, Platform},
+    domain::{AuthKind, InstallStatus, Platform},
     providers::{
         api_call::{ApiError, TokenUnavailable},
         bol::{self, lifecycle::BolContext},
+        connect::{ConnectError, ConnectionRequest},
         context::{Context, TestOutcome},
-        maropost::{self, MaropostConfig},
+        lifecycle::Want,
+        maropost::{self, MaropostApi, MaropostConfig},
+        ordercloud::{self, OrderCloudConfig},
     },
 };
 
@@ -30,8 +33,13 @@ pub struct Handoff {
     pub expires_at: Option<i64>,
     /// The install's API base URL.
     pub api_base_url: Url,
-    /// Maropost: the `X_ACCESS_KEY` header's value.
+    /// Maropost: the `X_ACCESS_KEY` header's value (an add-on's token).
     pub x_access_key: Option<String>,
+    /// Maropost: the `NETOAPI_USERNAME` header's value (a user-based API key).
+    pub netoapi_username: Option<String>,
+    /// `Bearer` (Maropost add-on tokens too, sent as `X_SECRET_KEY`), or `NETOAPI_KEY` for a
+    /// Maropost API key.
+    pub token_type: &'static str,
 }
 
 /// Every platform, ready to be called: what code that works on any install dispatches through.
@@ -39,8 +47,12 @@ pub struct Handoff {
 pub struct Platforms<'a> {
     /// Database, keyring, clock, HTTP client.
     pub calls: Context<'a>,
-    /// Maropost's settings, when it is enabled.
+    /// Maropost's settings, when its add-on flow is enabled.
     pub maropost: Option<&'a MaropostConfig>,
+    /// Where Maropost stores' API calls go (API keys need only this).
+    pub maropost_api: &'a MaropostApi,
+    /// OrderCloud's settings.
+    pub ordercloud: &'a OrderCloudConfig,
     /// bol.com's settings and token lifecycle.
     pub bol: BolContext<'a>,
 }
@@ -54,9 +66,33 @@ impl Platforms<'_> {
         }
         match install.platform {
             Platform::Maropost => {
-                maropost::test_connection(&self.calls, self.maropost, install).await
+                maropost::test_connection(&self.calls, self.maropost, self.maropost_api, install)
+                    .await
             }
             Platform::Bol => bol::retailer::test_connection(&self.bol, install).await,
+            Platform::OrderCloud => {
+                ordercloud::test_connection(&self.calls, self.bol.tokens, install).await
+            }
+            Platform::Commercetools => Err("commercetools is not supported yet".to_owned()),
+        }
+    }
+
+    /// Adds a connection with credentials (see [`crate::providers::connect`]): checks, asks the
+    /// platform, stores only what it accepted.
+    pub async fn connect(
+        &self,
+        request: &ConnectionRequest,
+        actor: &str,
+    ) -> Result<Saved, ConnectError> {
+        let calls = &self.calls;
+        match request {
+            ConnectionRequest::Maropost(r) => {
+                maropost::api_key::connect(calls, self.maropost_api, r, actor).await
+            }
+            ConnectionRequest::Bol(r) => bol::own::connect(calls, self.bol.config, r, actor).await,
+            ConnectionRequest::OrderCloud(r) => {
+                ordercloud::connect(calls, self.ordercloud, r, actor).await
+            }
         }
     }
 
@@ -85,26 +121,7 @@ impl Platforms<'_> {
             }
         }
         match install.platform {
-            Platform::Maropost => {
-                let config = self.maropost()?;
-                let sealed = stored_token.ok_or(ApiError::NoCredentials("no access token"))?;
-                let token = credentials::open_sealed(
-                    self.calls.keyring,
-                    &install.id,
-                    Kind::AccessToken,
-                    sealed,
-                )
-                .map_err(|e| {
-                    tracing::error!(error = format!("{e:#}"), "cannot open a Maropost token");
-                    ApiError::Token(TokenUnavailable::Internal)
-                })?;
-                Ok(Handoff {
-                    access_token: token,
-                    expires_at: None,
-                    api_base_url: maropost::store_api_url(config, install)?,
-                    x_access_key: Some(config.client_id.clone()),
-                })
-            }
+            Platform::Maropost => self.maropost_handoff(install, stored_token),
             Platform::Bol => {
                 let token = self
                     .bol
@@ -115,9 +132,91 @@ impl Platforms<'_> {
                     expires_at: Some(token.expires_at),
                     api_base_url: self.bol.config.api_url.clone(),
                     x_access_key: None,
+                    netoapi_username: None,
+                    token_type: "Bearer",
                 })
             }
+            Platform::OrderCloud => {
+                let want = Want {
+                    rejected: None,
+                    at_least_secs: HANDOFF_MIN_SECS,
+                };
+                let token =
+                    ordercloud::access_token(&self.calls, self.bol.tokens, &install.id, &want)
+                        .await?;
+                Ok(Handoff {
+                    access_token: token.secret,
+                    expires_at: Some(token.expires_at),
+                    api_base_url: ordercloud::api_base(install)?,
+                    x_access_key: None,
+                    netoapi_username: None,
+                    token_type: "Bearer",
+                })
+            }
+            Platform::Commercetools => Err(ApiError::NotConfigured(
+                "commercetools is not supported yet",
+            )),
         }
+    }
+
+    /// A new access token for `install` after its platform refused `rejected` (HTTP 401),
+    /// unless another caller has already replaced it.
+    pub async fn replace_rejected(
+        &self,
+        install: &Install,
+        rejected: &SecretString,
+    ) -> Result<SecretString, ApiError> {
+        let want = Want {
+            rejected: Some(rejected),
+            at_least_secs: 0,
+        };
+        let token = match install.platform {
+            Platform::Bol => self.bol.replace_rejected(&install.id, rejected).await?,
+            Platform::OrderCloud => {
+                ordercloud::access_token(&self.calls, self.bol.tokens, &install.id, &want)
+                    .await?
+                    .secret
+            }
+            Platform::Maropost | Platform::Commercetools => {
+                return Err(ApiError::NoCredentials("no renewable token"));
+            }
+        };
+        Ok(token)
+    }
+
+    /// A Maropost install's stored credential (an add-on's token, or an API key), as it is:
+    /// neither expires.
+    fn maropost_handoff(
+        &self,
+        install: &Install,
+        stored_token: Option<&Sealed>,
+    ) -> Result<Handoff, ApiError> {
+        let sealed = stored_token.ok_or(ApiError::NoCredentials("no access token"))?;
+        let token =
+            credentials::open_sealed(self.calls.keyring, &install.id, Kind::AccessToken, sealed)
+                .map_err(|e| {
+                    tracing::error!(error = format!("{e:#}"), "cannot open a Maropost token");
+                    ApiError::Token(TokenUnavailable::Internal)
+                })?;
+        let api_base_url = self.maropost_api.store_url(install)?;
+        if install.auth_kind == AuthKind::ApiKey {
+            return Ok(Handoff {
+                access_token: token,
+                expires_at: None,
+                api_base_url,
+                x_access_key: None,
+                netoapi_username: install.username.clone(),
+                token_type: "NETOAPI_KEY",
+            });
+        }
+        Ok(Handoff {
+            access_token: token,
+            expires_at: None,
+            api_base_url,
+            x_access_key: Some(self.maropost()?.client_id.clone()),
+            netoapi_username: None,
+            token_type: "Bearer",
+        })
     }
 }
 

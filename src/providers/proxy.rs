@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use reqwest::{
     Method,
-    header::{HeaderMap, HeaderName, HeaderValue},
+    header::{HeaderMap, HeaderValue},
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use url::Url;
@@ -14,11 +14,15 @@ use url::Url;
 use super::{
     api_call::ApiError,
     bol::config::API_MEDIA_TYPE,
-    maropost::{self, MaropostConfig},
+    maropost::NetoAuth,
     outbound::Outbound,
-    platforms::Platforms,
+    platforms::{Handoff, Platforms},
 };
-use crate::{crypto::Sealed, db::installs::Install, domain::Platform};
+use crate::{
+    crypto::Sealed,
+    db::installs::Install,
+    domain::{AuthKind, Platform},
+};
 
 /// Request headers the backend may send through, on every platform. Everything else (its
 /// `Authorization`, cookies, hop-by-hop headers, other credentials) stays behind.
@@ -154,8 +158,8 @@ fn passed_headers(platform: Platform, from: &HeaderMap) -> HeaderMap {
 }
 
 /// Sends `request` to `install`'s platform with its credentials, and returns the platform's
-/// answer as it is (status, headers, body unread). bol.com: a `401` gets one token refresh and
-/// one retry.
+/// answer as it is (status, headers, body unread). Platforms with expiring bearer tokens: a
+/// `401` gets one token renewal and one retry.
 pub async fn forward(
     platforms: &Platforms<'_>,
     install: &Install,
@@ -169,64 +173,58 @@ pub async fn forward(
         request.query.as_deref(),
     )?;
     let headers = passed_headers(install.platform, &request.headers);
-    match install.platform {
-        Platform::Maropost => {
-            // The URL is built from the store's domain: it goes through the outbound guard.
-            let config = platforms.maropost()?;
-            let sent = maropost_request(
-                platforms,
-                config,
-                url,
-                request,
-                headers,
-                &handoff.access_token,
-            )?;
-            sent.send().await.map_err(|e| match Outbound::refusal(&e) {
-                Some(refusal) => ApiError::NotAllowed(refusal),
-                None => ApiError::from_transport(&e),
-            })
-        }
-        Platform::Bol => {
-            let first = bol_request(
-                platforms,
-                &url,
-                request,
-                headers.clone(),
-                &handoff.access_token,
-            )
-            .send()
-            .await
-            .map_err(|e| ApiError::from_transport(&e))?;
-            if first.status() != reqwest::StatusCode::UNAUTHORIZED {
-                return Ok(first);
-            }
-            tracing::info!(install_id = %install.id, "proxy: bol.com refused the access token; refreshing once");
-            let token = platforms
-                .bol
-                .replace_rejected(&install.id, &handoff.access_token)
-                .await?;
-            bol_request(platforms, &url, request, headers, &token)
-                .send()
-                .await
-                .map_err(|e| ApiError::from_transport(&e))
-        }
+    if install.platform == Platform::Maropost {
+        // The URL is built from the store's domain: it goes through the outbound guard.
+        let sent = maropost_request(platforms, install, &handoff, url, request, headers)?;
+        return sent.send().await.map_err(|e| match Outbound::refusal(&e) {
+            Some(refusal) => ApiError::NotAllowed(refusal),
+            None => ApiError::from_transport(&e),
+        });
     }
+    let first = bearer_request(
+        platforms,
+        install.platform,
+        &url,
+        request,
+        headers.clone(),
+        &handoff.access_token,
+    )
+    .send()
+    .await
+    .map_err(|e| ApiError::from_transport(&e))?;
+    if first.status() != reqwest::StatusCode::UNAUTHORIZED {
+        return Ok(first);
+    }
+    tracing::info!(install_id = %install.id, platform = install.platform.as_str(), "proxy: the platform refused the access token; renewing once");
+    let token = platforms
+        .replace_rejected(install, &handoff.access_token)
+        .await?;
+    bearer_request(platforms, install.platform, &url, request, headers, &token)
+        .send()
+        .await
+        .map_err(|e| ApiError::from_transport(&e))
 }
 
 fn maropost_request(
     platforms: &Platforms<'_>,
-    config: &MaropostConfig,
+    install: &Install,
+    handoff: &Handoff,
     url: Url,
     request: &ProxyRequest,
     mut headers: HeaderMap,
-    token: &SecretString,
 ) -> Result<reqwest::RequestBuilder, ApiError> {
-    insert(&mut headers, maropost::ACCESS_KEY_HEADER, &config.client_id);
-    insert(
-        &mut headers,
-        maropost::SECRET_KEY_HEADER,
-        token.expose_secret(),
-    );
+    let auth = if install.auth_kind == AuthKind::ApiKey {
+        NetoAuth::ApiKey {
+            key: &handoff.access_token,
+            username: handoff.netoapi_username.as_deref(),
+        }
+    } else {
+        NetoAuth::AddOn {
+            client_id: handoff.x_access_key.as_deref().unwrap_or_default(),
+            access_token: &handoff.access_token,
+        }
+    };
+    headers.extend(auth.headers());
     Ok(platforms
         .calls
         .outbound
@@ -235,8 +233,11 @@ fn maropost_request(
         .body(request.body.clone()))
 }
 
-fn bol_request(
+/// A call with `Authorization: Bearer`, to a URL an operator configured or chose from the
+/// platform's own hosts (trusted as given, never redirected).
+fn bearer_request(
     platforms: &Platforms<'_>,
+    platform: Platform,
     url: &Url,
     request: &ProxyRequest,
     mut headers: HeaderMap,
@@ -247,7 +248,7 @@ fn bol_request(
     let unspecific = headers
         .get(reqwest::header::ACCEPT)
         .is_none_or(|v| v.as_bytes() == b"*/*");
-    if unspecific {
+    if platform == Platform::Bol && unspecific {
         headers.insert(
             reqwest::header::ACCEPT,
             HeaderValue::from_static(API_MEDIA_TYPE),
@@ -260,15 +261,6 @@ fn bol_request(
         .headers(headers)
         .bearer_auth(token.expose_secret())
         .body(request.body.clone())
-}
-
-/// Sets a credential header; a value that cannot be a header is left out (the platform then
-/// refuses the call, which the backend sees).
-fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
-    if let Ok(mut value) = HeaderValue::from_str(value) {
-        value.set_sensitive(true);
-        headers.insert(HeaderName::from_static(name), value);
-    }
 }
 
 #[cfg(test)]

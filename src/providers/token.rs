@@ -112,6 +112,14 @@ pub async fn send_token_request(
         Ok(serde_json::Value::Object(map)) => Some(map),
         _ => None,
     };
+    // OrderCloud answers in its own error form: its first error's code is the refusal.
+    if let Some((error, description)) = json
+        .as_ref()
+        .and_then(|m| m.get("Errors"))
+        .and_then(super::http::first_listed_error)
+    {
+        return Err(TokenError::Rejected { error, description });
+    }
     if let Some(error) = json
         .as_ref()
         .and_then(|m| m.get("error"))

@@ -1,8 +1,12 @@
 //! The Maropost stand-in: `/sandbox/maropost/oauth/v2/auth` (Approve/Deny),
-//! `/sandbox/maropost/oauth/v2/token`, and `GetOrder` on `/sandbox/maropost/{store_domain}/do/WS/NetoAPI`.
+//! `/sandbox/maropost/oauth/v2/token`, `/sandbox/maropost/api-keys` (a control panel's API keys,
+//! user-based or global), and `GetOrder` on `/sandbox/maropost/{store_domain}/do/WS/NetoAPI`
+//! with either an add-on's `X_ACCESS_KEY`/`X_SECRET_KEY` or an API key's
+//! `NETOAPI_KEY`/`NETOAPI_USERNAME`.
 //!
-//! Codes are single use and live 60 seconds. Access tokens are signed (HMAC under a key derived
-//! from the master key), so they can be checked statelessly and stay valid across restarts.
+//! Codes are single use and live 60 seconds. Access tokens and API keys are signed (HMAC under a
+//! key derived from the master key), so they can be checked statelessly and stay valid across
+//! restarts.
 
 use std::sync::Arc;
 
@@ -45,6 +49,7 @@ pub struct SandboxMaropost {
     /// Sent as `iss` with every authorization answer.
     issuer: String,
     token_key: Zeroizing<[u8; 32]>,
+    api_key_key: Zeroizing<[u8; 32]>,
     codes: CodeStore<StoreDomain>,
     clock: Arc<dyn Clock>,
 }
@@ -60,6 +65,7 @@ impl SandboxMaropost {
             token_key: keyring
                 .current()
                 .derive_subkey("sandbox maropost access tokens"),
+            api_key_key: keyring.current().derive_subkey("sandbox maropost api keys"),
             codes: CodeStore::default(),
             clock,
         }
@@ -74,6 +80,15 @@ impl SandboxMaropost {
     fn sign(&self, domain: &StoreDomain, nonce: &str) -> String {
         let message = format!("{}|{nonce}", domain.as_str());
         hex(&hmac_sha256(self.token_key.as_ref(), message.as_bytes())[..16])
+    }
+
+    /// The API key of `domain`'s staff user `username` (the global key when empty).
+    pub fn api_key(&self, domain: &StoreDomain, username: &str) -> String {
+        let message = format!("{}|{username}", domain.as_str());
+        format!(
+            "sbxkey{}",
+            hex(&hmac_sha256(self.api_key_key.as_ref(), message.as_bytes())[..16])
+        )
     }
 
     /// Whether `token` was issued by this sandbox for `domain`.
@@ -96,6 +111,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Arc<SandboxMaropost>) -
             get(authorize_page).post(authorize_decision),
         )
         .route("/sandbox/maropost/oauth/v2/token", post(token))
+        .route(
+            "/sandbox/maropost/api-keys",
+            get(api_keys_page).post(create_api_key),
+        )
         .route("/sandbox/maropost/{store_domain}/do/WS/NetoAPI", post(api))
         .with_state(sandbox)
 }
@@ -354,12 +373,19 @@ async fn api(
     let Ok(domain) = StoreDomain::parse(&store_domain) else {
         return ack_error("Unknown store.");
     };
-    let key_ok = constant_time_eq(
-        header("X_ACCESS_KEY").as_bytes(),
-        sandbox.client_id.as_bytes(),
-    );
-    if !key_ok || !sandbox.token_is_valid(&domain, header("X_SECRET_KEY")) {
-        return ack_error("Invalid API credentials: check X_ACCESS_KEY and X_SECRET_KEY.");
+    if headers.contains_key("NETOAPI_KEY") {
+        let expected = sandbox.api_key(&domain, header("NETOAPI_USERNAME"));
+        if !constant_time_eq(header("NETOAPI_KEY").as_bytes(), expected.as_bytes()) {
+            return ack_error("Invalid API key: check NETOAPI_KEY and NETOAPI_USERNAME.");
+        }
+    } else {
+        let key_ok = constant_time_eq(
+            header("X_ACCESS_KEY").as_bytes(),
+            sandbox.client_id.as_bytes(),
+        );
+        if !key_ok || !sandbox.token_is_valid(&domain, header("X_SECRET_KEY")) {
+            return ack_error("Invalid API credentials: check X_ACCESS_KEY and X_SECRET_KEY.");
+        }
     }
     match header("NETOAPI_ACTION") {
         "GetOrder" => Json(json!({
@@ -371,6 +397,55 @@ async fn api(
         "" => ack_error("Missing NETOAPI_ACTION header."),
         _ => ack_error("This sandbox answers only the GetOrder action."),
     }
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/maropost_api_keys.html")]
+struct ApiKeysPage {
+    platform: &'static str,
+    created: Option<(String, String, String)>,
+}
+
+async fn api_keys_page() -> Response {
+    render_or_plain(&ApiKeysPage {
+        platform: PLATFORM,
+        created: None,
+    })
+}
+
+/// The form that generates a key.
+#[derive(Debug, Deserialize)]
+struct NewApiKey {
+    #[serde(default)]
+    store_domain: String,
+    #[serde(default)]
+    username: String,
+}
+
+async fn create_api_key(
+    State(sandbox): State<Arc<SandboxMaropost>>,
+    Form(form): Form<NewApiKey>,
+) -> Response {
+    let Ok(domain) = StoreDomain::parse(&form.store_domain) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            PLATFORM,
+            "Enter a store domain such as sandbox-store.neto.com.au.",
+        );
+    };
+    let username = form.username.trim();
+    if username.chars().count() > 200 || username.chars().any(char::is_control) {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            PLATFORM,
+            "Enter a staff user's name.",
+        );
+    }
+    let key = sandbox.api_key(&domain, username);
+    render_or_plain(&ApiKeysPage {
+        platform: PLATFORM,
+        created: Some((domain.as_str().to_owned(), username.to_owned(), key)),
+    })
 }
 
 fn sample_orders() -> Value {
@@ -408,6 +483,19 @@ mod tests {
         assert!(!sandbox.token_is_valid(&b, &token));
         assert!(!sandbox.token_is_valid(&a, "sbx_00.00"));
         assert!(!sandbox.token_is_valid(&a, ""));
+    }
+
+    #[test]
+    fn api_keys_belong_to_one_store_and_user() {
+        let sandbox = sandbox();
+        let a = StoreDomain::parse("a.example.com").unwrap();
+        let b = StoreDomain::parse("b.example.com").unwrap();
+        assert_eq!(
+            sandbox.api_key(&a, "warehouse"),
+            sandbox.api_key(&a, "warehouse")
+        );
+        assert_ne!(sandbox.api_key(&a, "warehouse"), sandbox.api_key(&a, ""));
+        assert_ne!(sandbox.api_key(&a, ""), sandbox.api_key(&b, ""));
     }
 
     #[test]

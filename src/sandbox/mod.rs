@@ -9,6 +9,7 @@
 pub mod bol;
 pub mod codes;
 pub mod maropost;
+pub mod ordercloud;
 pub mod pages;
 pub mod receiver;
 
@@ -28,6 +29,8 @@ pub struct Sandbox {
     pub maropost: Option<maropost::SandboxMaropost>,
     /// The bol.com stand-in.
     pub bol: bol::SandboxBol,
+    /// The OrderCloud stand-in.
+    pub ordercloud: ordercloud::SandboxOrderCloud,
     /// The stand-in for the vendor's backend, receiving notifications (when added).
     pub receiver: Option<receiver::SandboxReceiver>,
 }
@@ -44,7 +47,8 @@ impl Sandbox {
         Self {
             maropost: maropost
                 .map(|config| maropost::SandboxMaropost::new(keyring, clock.clone(), config)),
-            bol: bol::SandboxBol::new(keyring, clock, bol),
+            bol: bol::SandboxBol::new(keyring, clock.clone(), bol),
+            ordercloud: ordercloud::SandboxOrderCloud::new(keyring, clock),
             receiver: None,
         }
     }
@@ -52,7 +56,9 @@ impl Sandbox {
 
 /// The stand-ins' routes, each with its own state.
 pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
-    let mut router = Router::new().merge(bol::router(Arc::new(sandbox.bol)));
+    let mut router = Router::new()
+        .merge(bol::router(Arc::new(sandbox.bol)))
+        .merge(ordercloud::router(Arc::new(sandbox.ordercloud)));
     if let Some(maropost) = sandbox.maropost {
         router = router.merge(maropost::router(Arc::new(maropost)));
     }

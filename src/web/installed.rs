@@ -224,6 +224,8 @@ async fn page(
                 "https://partner.bol.com/".to_owned(),
                 "Back to your bol.com account",
             )),
+            // Added by an operator, never through this page.
+            Platform::OrderCloud | Platform::Commercetools => None,
         },
         scope: install.scope.clone().filter(|s| named && !s.is_empty()),
         disconnect: match provider {
@@ -231,6 +233,10 @@ async fn page(
             Platform::Bol => {
                 "remove storelink under Settings > Services > API settings > Authorized parties \
                  in your bol.com account"
+            }
+            Platform::OrderCloud => "delete or deactivate the API client in OrderCloud's portal",
+            Platform::Commercetools => {
+                "delete the API client in the Merchant Center (Settings > Developer settings)"
             }
         },
         order_updates,

@@ -93,6 +93,12 @@ pub struct Install {
     /// How it gets its access tokens (a merchant authorized storelink, or an operator entered
     /// the retailer's own credentials).
     pub auth_kind: AuthKind,
+    /// The client id an operator entered (not a secret).
+    pub client_id: Option<String>,
+    /// The user an operator entered (OrderCloud's password grant, a Maropost API key's user).
+    pub username: Option<String>,
+    /// Where API calls go, fixed when the connection was added (OrderCloud, commercetools).
+    pub api_url: Option<String>,
     /// First install, Unix seconds.
     pub installed_at: i64,
     /// Latest install, Unix seconds.

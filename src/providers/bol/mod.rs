@@ -11,6 +11,7 @@ pub mod config;
 pub mod jwt;
 pub mod lifecycle;
 pub mod oauth;
+pub mod own;
 pub mod retailer;
 
 pub use config::{

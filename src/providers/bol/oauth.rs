@@ -14,7 +14,7 @@ use super::{
 use crate::{
     db::{
         installs::NewInstall,
-        token_state::{FreshTokens, NewConnection},
+        token_state::{Entered, FreshTokens, NewConnection},
     },
     domain::{AuthKind, Initiator, InstallingUser, Platform, text::shorten},
     providers::token::{TokenError, send_token_request, string_field, with_client_auth},
@@ -99,12 +99,22 @@ impl BolToken {
         client: ConnectingClient<'a>,
         actor: &'a str,
     ) -> NewConnection<'a> {
-        let (kind, client, refresh_token) = match client {
-            ConnectingClient::Intermediary => (AuthKind::Code, None, self.refresh_token.as_ref()),
+        let (kind, entered, refresh_token) = match client {
+            ConnectingClient::Intermediary => (
+                AuthKind::Code,
+                Entered::default(),
+                self.refresh_token.as_ref(),
+            ),
             // The client-credentials grant renews with the credentials, never a refresh token.
-            ConnectingClient::Own { client_id, secret } => {
-                (AuthKind::ClientCredentials, Some((client_id, secret)), None)
-            }
+            ConnectingClient::Own { client_id, secret } => (
+                AuthKind::ClientCredentials,
+                Entered {
+                    client_id: Some(client_id),
+                    client_secret: Some(secret),
+                    ..Entered::default()
+                },
+                None,
+            ),
         };
         NewConnection {
             install: NewInstall {
@@ -120,13 +130,13 @@ impl BolToken {
                 access_token: self.access_token.expose_secret().as_bytes(),
             },
             kind,
-            client,
-            tokens: FreshTokens {
+            entered,
+            tokens: Some(FreshTokens {
                 access_token: &self.access_token,
                 refresh_token,
                 expires_at: self.expires_at,
                 scope: self.scope.as_deref(),
-            },
+            }),
             actor,
         }
     }

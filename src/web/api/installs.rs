@@ -234,10 +234,11 @@ pub async fn access_token(
         .await?;
     let answer = AccessToken {
         access_token: handoff.expose_token().to_owned(),
-        token_type: "Bearer".to_owned(),
+        token_type: handoff.token_type.to_owned(),
         expires_at: handoff.expires_at.map(rfc3339),
         api_base_url: handoff.api_base_url.to_string(),
         x_access_key: handoff.x_access_key.clone(),
+        netoapi_username: handoff.netoapi_username.clone(),
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response())
 }

@@ -5,6 +5,7 @@
 
 mod body;
 mod caller;
+mod connections;
 mod events;
 mod installs;
 pub mod objects;
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/installs/{id}/revoke", post(installs::revoke))
         .route("/api/v1/installs/{id}/proxy", any(proxy::proxy))
         .route("/api/v1/installs/{id}/proxy/{*path}", any(proxy::proxy))
+        .route("/api/v1/connections", post(connections::create))
         .route("/api/v1/events", get(events::feed))
         .route("/api/v1/openapi.json", get(openapi::document))
         // Anything else under /api answers as the API does, not with a page.

@@ -21,8 +21,10 @@ pub struct InstallList {
 pub struct AccessToken {
     /// The access token (Maropost: the `X_SECRET_KEY` header's value).
     pub access_token: String,
-    /// How to send it: `Bearer` (bol.com: `Authorization: Bearer`; Maropost: as
-    /// `X_SECRET_KEY`, with `x_access_key` as `X_ACCESS_KEY`).
+    /// How to send it: `Bearer` (bol.com, OrderCloud, commercetools: `Authorization: Bearer`;
+    /// a Maropost add-on token: as `X_SECRET_KEY`, with `x_access_key` as `X_ACCESS_KEY`), or
+    /// `NETOAPI_KEY` (a Maropost API key: as `NETOAPI_KEY`, with `netoapi_username` as
+    /// `NETOAPI_USERNAME` when there is one).
     pub token_type: String,
     /// When it stops working (RFC 3339), or `null` when the platform gave no expiry.
     #[schema(format = DateTime)]
@@ -33,6 +35,9 @@ pub struct AccessToken {
     /// Maropost: the `X_ACCESS_KEY` header's value (the add-on's client id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_access_key: Option<String>,
+    /// Maropost API key: the `NETOAPI_USERNAME` header's value (a user-based key's user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netoapi_username: Option<String>,
 }
 
 /// An order notification Maropost sent for an install.

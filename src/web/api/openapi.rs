@@ -12,8 +12,14 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{events, installs, objects, problem::Problem, proxy};
-use crate::domain::{AuthKind, InstallStatus, OrderStatus, Platform};
+use super::{connections, events, installs, objects, problem::Problem, proxy};
+use crate::{
+    domain::{AuthKind, InstallStatus, OrderStatus, Platform},
+    providers::{
+        bol::own::OwnCredentialsRequest, connect::ConnectionRequest,
+        maropost::api_key::ApiKeyRequest, ordercloud::MarketplaceRequest,
+    },
+};
 
 /// The document.
 #[derive(OpenApi)]
@@ -33,6 +39,7 @@ use crate::domain::{AuthKind, InstallStatus, OrderStatus, Platform};
         installs::get,
         installs::access_token,
         installs::revoke,
+        connections::create,
         proxy::proxy,
         proxy_base,
         events::feed,
@@ -46,6 +53,10 @@ use crate::domain::{AuthKind, InstallStatus, OrderStatus, Platform};
         objects::EventObject,
         objects::EventList,
         objects::RevokeRequest,
+        ConnectionRequest,
+        ApiKeyRequest,
+        OwnCredentialsRequest,
+        MarketplaceRequest,
         Platform,
         InstallStatus,
         AuthKind,

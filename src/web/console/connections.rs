@@ -1,9 +1,12 @@
 //! Connections in the console: testing any install's connection
-//! (`POST /console/installs/{id}/test`), and adding a bol.com connection with a retailer's own API credentials
-//! (`GET /console/connections/bol/new`, `POST /console/connections/bol`).
+//! (`POST /console/installs/{id}/test`), and adding one with credentials
+//! (`GET /console/connections/new` lists the kinds; `GET /console/connections/{kind}/new` and
+//! `POST /console/connections/{kind}` for each: a bol.com retailer's own client, a Maropost API
+//! key, an OrderCloud marketplace, a commercetools project).
 //!
-//! The secret an operator types is sealed at once and never shown again, nor echoed back when
-//! the form has to be shown again.
+//! Every form posts the fields `POST /api/v1/connections` takes, and both go through
+//! [`crate::providers::connect`]: the same checks, the same refusals. A secret an operator types
+//! is sealed at once and never shown again, nor echoed back when the form is shown again.
 
 use askama::Template;
 use axum::{
@@ -12,24 +15,18 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
-use secrecy::{ExposeSecret as _, SecretString};
-use serde::Deserialize;
+use zeroize::Zeroize as _;
 
 use super::{
     auth::{Operator, verify_csrf},
+    connection_forms::{Field, FormKind, Values},
     shared::{CsrfForm, FlashKind, Nav, find_install, flash},
 };
 use crate::{
-    db::{
-        audit::{self, Action},
-        token_state,
-    },
+    db::audit::{self, Action},
     domain::text::shorten,
     error::{AppError, render_or_plain},
-    providers::{
-        bol::{self, BolClient, Grant, oauth::ConnectingClient},
-        token::TokenError,
-    },
+    providers::connect::{ConnectError, ConnectionRequest},
     state::AppState,
 };
 
@@ -74,258 +71,218 @@ pub async fn test_connection(
     Ok(Redirect::to(&format!("/console/installs/{}", install.id)).into_response())
 }
 
-// ----- a retailer's own credentials -----
+// ----- adding a connection -----
 
 #[derive(Template)]
-#[template(path = "console/bol_connection.html")]
-struct NewConnectionPage {
+#[template(path = "console/connections_new.html")]
+struct ChooserPage {
     nav: Nav,
-    name: String,
-    client_id: String,
-    error: Option<String>,
-    /// What the platform answered, word for word, in small print for support.
-    error_code: Option<String>,
-    /// Which fields the error is about, so they can point at it (`aria-describedby`).
-    invalid: Invalid,
-    sandbox: bool,
+    kinds: Vec<(&'static str, &'static str, &'static str)>,
 }
 
-/// Which of the form's fields an error is about.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Invalid {
-    name: bool,
-    client_id: bool,
-    client_secret: bool,
-}
-
-impl Invalid {
-    const NAME: Self = Self {
-        name: true,
-        client_id: false,
-        client_secret: false,
-    };
-    const CLIENT_ID: Self = Self {
-        name: false,
-        client_id: true,
-        client_secret: false,
-    };
-    const CLIENT_SECRET: Self = Self {
-        name: false,
-        client_id: false,
-        client_secret: true,
-    };
-    /// bol.com refused the pair: either may be wrong.
-    const CREDENTIALS: Self = Self {
-        name: false,
-        client_id: true,
-        client_secret: true,
-    };
-}
-
-/// Prefills for the form (the client id of a connection being renewed).
-#[derive(Debug, Default, Deserialize)]
-pub struct NewConnectionQuery {
-    client_id: Option<String>,
-    name: Option<String>,
-}
-
-/// `GET /console/connections/bol/new`.
-pub async fn new_bol_connection(
-    State(state): State<AppState>,
-    operator: Operator,
-    query: Result<Query<NewConnectionQuery>, QueryRejection>,
-) -> Response {
-    let query = query.map(|Query(q)| q).unwrap_or_default();
-    render_or_plain(&NewConnectionPage {
+/// `GET /console/connections/new`: the kinds of connection an operator can add.
+pub async fn choose(operator: Operator) -> Response {
+    render_or_plain(&ChooserPage {
         nav: Nav::from(&operator),
-        name: shorten(query.name.as_deref().unwrap_or_default(), 100),
-        client_id: shorten(query.client_id.as_deref().unwrap_or_default(), 200),
-        error: None,
-        error_code: None,
-        invalid: Invalid::default(),
-        sandbox: state.sandbox,
+        kinds: FormKind::ALL
+            .iter()
+            .map(|k| (k.slug(), k.title(), k.intro()))
+            .collect(),
     })
 }
 
-/// The form's fields. The secret is held as a [`SecretString`] from the moment it is read.
-#[derive(Deserialize)]
-pub struct NewConnectionForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    client_id: String,
-    #[serde(default)]
-    client_secret: SecretString,
+#[derive(Template)]
+#[template(path = "console/connection_form.html")]
+struct FormPage {
+    nav: Nav,
+    slug: &'static str,
+    title: &'static str,
+    intro: &'static str,
+    fields: Vec<Field>,
+    /// A refusal that is not about one field (the platform's), shown above the form.
+    error: Option<String>,
+    /// What the platform answered, word for word, in small print for support.
+    error_code: Option<String>,
+    /// The sandbox's page for test credentials, in sandbox mode.
+    sandbox_help: Option<(&'static str, &'static str)>,
 }
 
-/// `POST /console/connections/bol`: checks the credentials by asking bol.com for a token, and
-/// only then stores the connection (secret sealed) with that token.
-pub async fn create_bol_connection(
+impl FormPage {
+    /// Whether anything on the page is an error (the title says so first).
+    fn has_error(&self) -> bool {
+        self.error.is_some() || self.fields.iter().any(|f| f.error.is_some())
+    }
+}
+
+/// Where a sandbox user finds test credentials for `kind`.
+fn sandbox_help(state: &AppState, kind: FormKind) -> Option<(&'static str, &'static str)> {
+    if !state.sandbox {
+        return None;
+    }
+    Some(match kind {
+        FormKind::Bol => (
+            "/sandbox/bol/credentials",
+            "the sandbox's API credentials page",
+        ),
+        FormKind::Maropost => ("/sandbox/maropost/api-keys", "the sandbox's API keys page"),
+        FormKind::OrderCloud => ("/sandbox/ordercloud", "the sandbox marketplace's page"),
+    })
+}
+
+/// `GET /console/connections/{kind}/new`: the kind's form, prefilled from the query (the
+/// install page's "Enter new credentials" names the client id and name to renew).
+pub async fn new_connection(
     State(state): State<AppState>,
     operator: Operator,
-    Form(form): Form<NewConnectionForm>,
+    Path(slug): Path<String>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    verify_csrf(&operator.session, &form.csrf_token).await?;
-    let name = form.name.trim();
-    let client_id = form.client_id.trim();
-    let secret = SecretString::from(form.client_secret.expose_secret().trim());
-    if let Err((invalid, problem)) = check_fields(name, client_id, &secret) {
-        return Ok(form_again(
-            &state,
-            &operator,
-            &form,
-            StatusCode::BAD_REQUEST,
-            (invalid, problem),
-        ));
-    }
-    let client = BolClient {
-        client_id: client_id.to_owned(),
-        client_secret: secret,
-    };
-    let now = state.clock.unix();
-    let token = match bol::request_token(
-        &state.http,
-        &state.bol,
-        &client,
-        &Grant::ClientCredentials,
-        None,
-        now,
-    )
-    .await
-    {
-        Ok(token) => token,
-        Err(e) => {
-            let (invalid, problem) = explain_refusal(&e);
-            let mut page = form_again_page(&state, &operator, &form, (invalid, problem));
-            page.error_code = Some(format!("bol.com's token endpoint {e}."));
-            return Ok((StatusCode::BAD_GATEWAY, render_or_plain(&page)).into_response());
-        }
-    };
-    let account = format!("client:{client_id}");
-    let actor = operator.actor();
-    let own = ConnectingClient::Own {
-        client_id,
-        secret: &client.client_secret,
-    };
-    let connection = token.connection(&account, name, own, &actor);
-    let saved = token_state::save_connection(&state.db, &state.keyring, &connection, now).await?;
-    tracing::info!(install_id = %saved.id, operator = operator.id, "bol.com client-credentials connection added");
-    let verb = if saved.reinstall { "renewed" } else { "added" };
-    flash(
+    let kind = FormKind::from_slug(&slug).ok_or(AppError::NotFound)?;
+    let prefill: Vec<(String, String)> = query
+        .map(|Query(q)| q)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k == "client_id" || k == "name")
+        .map(|(k, v)| (k, shorten(&v, 200)))
+        .collect();
+    Ok(render_or_plain(&form_page(
+        &state,
         &operator,
-        FlashKind::Success,
-        &format!(
-            "{name} is {verb}: bol.com accepted the credentials. The client secret is stored \
-             encrypted and will not be shown again."
-        ),
-    )
-    .await?;
-    Ok(Redirect::to(&format!("/console/installs/{}", saved.id)).into_response())
+        kind,
+        &Values(&prefill),
+    )))
 }
 
-/// Checks the form's fields; the error names the field at fault and says what to fix.
-fn check_fields(
-    name: &str,
-    client_id: &str,
-    secret: &SecretString,
-) -> Result<(), (Invalid, String)> {
-    let printable = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic());
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err((
-            Invalid::NAME,
-            "Give the connection a name of at most 100 characters.".into(),
-        ));
-    }
-    if client_id.len() > 200 || !printable(client_id) {
-        return Err((
-            Invalid::CLIENT_ID,
-            "Enter the client id bol.com shows (letters, digits and symbols, no spaces).".into(),
-        ));
-    }
-    let secret = secret.expose_secret();
-    if secret.len() > 500 || !printable(secret) {
-        return Err((
-            Invalid::CLIENT_SECRET,
-            "Enter the client secret bol.com showed when the credentials were created.".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// What to tell the operator when bol.com did not give a token for the credentials: in plain
-/// words, with the next step, and which fields to look at.
-fn explain_refusal(e: &TokenError) -> (Invalid, String) {
-    match e {
-        TokenError::Rejected { error, .. }
-            if error == "invalid_client" || error == "unauthorized_client" =>
-        {
-            (
-                Invalid::CREDENTIALS,
-                "bol.com rejected this client id and secret: check them in bol.com's Seller \
-                 Dashboard under Settings > API settings (or create new ones there). Nothing \
-                 was stored."
-                    .into(),
-            )
-        }
-        TokenError::Timeout | TokenError::Unreachable => (
-            Invalid::default(),
-            "bol.com could not be reached just now. Nothing was stored; try again in a minute."
-                .into(),
-        ),
-        _ => (
-            Invalid::default(),
-            "bol.com did not give a token for these credentials. Nothing was stored; the \
-             answer below says why."
-                .into(),
-        ),
-    }
-}
-
-/// The form again with `problem`, keeping the name and client id but never the secret.
-fn form_again(
+fn form_page(
     state: &AppState,
     operator: &Operator,
-    form: &NewConnectionForm,
-    status: StatusCode,
-    problem: (Invalid, String),
-) -> Response {
-    let page = form_again_page(state, operator, form, problem);
-    (status, render_or_plain(&page)).into_response()
-}
-
-/// The page of [`form_again`].
-fn form_again_page(
-    state: &AppState,
-    operator: &Operator,
-    form: &NewConnectionForm,
-    (invalid, problem): (Invalid, String),
-) -> NewConnectionPage {
-    NewConnectionPage {
+    kind: FormKind,
+    values: &Values<'_>,
+) -> FormPage {
+    FormPage {
         nav: Nav::from(operator),
-        name: shorten(form.name.trim(), 100),
-        client_id: shorten(form.client_id.trim(), 200),
-        error: Some(problem),
+        slug: kind.slug(),
+        title: kind.title(),
+        intro: kind.intro(),
+        fields: kind.fields(&state.ordercloud, values),
+        error: None,
         error_code: None,
-        invalid,
-        sandbox: state.sandbox,
+        sandbox_help: sandbox_help(state, kind),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_are_checked() {
-        let secret = SecretString::from("s3cret");
-        assert!(check_fields("Shop", "client-1", &secret).is_ok());
-        assert!(check_fields("", "client-1", &secret).is_err());
-        assert!(check_fields(&"x".repeat(101), "client-1", &secret).is_err());
-        assert!(check_fields("Shop", "client 1", &secret).is_err());
-        assert!(check_fields("Shop", "", &secret).is_err());
-        assert!(check_fields("Shop", "c", &SecretString::from("")).is_err());
-        assert!(check_fields("Shop", "c", &SecretString::from("a b")).is_err());
+/// `POST /console/connections/{kind}`: reads the form as the API reads its body, adds the
+/// connection through the same checks, and shows the install (or the form again, with what is
+/// wrong next to its field).
+pub async fn create_connection(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(slug): Path<String>,
+    Form(mut typed): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let csrf = typed
+        .iter()
+        .find(|(k, _)| k == "csrf_token")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    verify_csrf(&operator.session, &csrf).await?;
+    let kind = FormKind::from_slug(&slug).ok_or(AppError::NotFound)?;
+    let request = as_request(kind, &typed);
+    // Secrets typed into the form are not kept past this point, not even in freed memory.
+    let secrets: Vec<&str> = kind
+        .fields(&state.ordercloud, &Values(&[]))
+        .iter()
+        .filter(|f| f.secret)
+        .map(|f| f.name)
+        .collect();
+    for (name, value) in &mut typed {
+        if secrets.contains(&name.as_str()) {
+            value.zeroize();
+        }
     }
+    let request = match request {
+        Ok(request) => request,
+        Err(e) => {
+            let mut page = form_page(&state, &operator, kind, &Values(&typed));
+            page.error = Some(format!("The form could not be read: {e}."));
+            return Ok((StatusCode::BAD_REQUEST, render_or_plain(&page)).into_response());
+        }
+    };
+    let actor = operator.actor();
+    match state.platforms().connect(&request, &actor).await {
+        Ok(saved) => {
+            let install = find_install(&state, &saved.id).await?;
+            let name = install.store_name.as_deref().unwrap_or(&install.account_id);
+            tracing::info!(install_id = %saved.id, platform = kind.slug(), operator = operator.id, "connection added");
+            let verb = if saved.reinstall { "renewed" } else { "added" };
+            flash(
+                &operator,
+                FlashKind::Success,
+                &format!(
+                    "{name} is {verb}: {} accepted the credentials. They are stored encrypted; \
+                     secrets will not be shown again.",
+                    kind.platform().display_name()
+                ),
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/console/installs/{}", saved.id)).into_response())
+        }
+        Err(e) => Ok(refused_page(&state, &operator, kind, &typed, e)?),
+    }
+}
+
+/// The form's fields as the API's body: `{"platform": kind, field: value, ...}`, blank fields
+/// left out.
+fn as_request(
+    kind: FormKind,
+    typed: &[(String, String)],
+) -> Result<ConnectionRequest, serde_json::Error> {
+    let mut body = serde_json::Map::new();
+    body.insert("platform".into(), kind.slug().into());
+    for (name, value) in typed {
+        if name != "csrf_token" && name != "platform" && !value.trim().is_empty() {
+            body.insert(name.clone(), value.clone().into());
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(body))
+}
+
+/// The form again after a refusal: a field's error next to it, the platform's above the form
+/// with the fields it may be about marked. Nothing was stored.
+fn refused_page(
+    state: &AppState,
+    operator: &Operator,
+    kind: FormKind,
+    typed: &[(String, String)],
+    e: ConnectError,
+) -> Result<Response, AppError> {
+    let mut page = form_page(state, operator, kind, &Values(typed));
+    let status = match e {
+        ConnectError::Field(field) => {
+            match page.fields.iter_mut().find(|f| f.name == field.field) {
+                Some(f) => f.error = Some(field.message),
+                None => page.error = Some(field.message),
+            }
+            StatusCode::BAD_REQUEST
+        }
+        ConnectError::Platform {
+            message,
+            detail,
+            fields,
+            timeout,
+        } => {
+            for f in &mut page.fields {
+                f.suspect = fields.contains(&f.name);
+            }
+            page.error = Some(message);
+            page.error_code = Some(detail);
+            if timeout {
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::BAD_GATEWAY
+            }
+        }
+        ConnectError::Internal(e) => return Err(AppError::Internal(e)),
+    };
+    Ok((status, render_or_plain(&page)).into_response())
 }

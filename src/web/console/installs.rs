@@ -316,7 +316,7 @@ pub async fn detail(
                 .map(|e| EventRow::new(e, now))
                 .collect(),
         }),
-        Platform::Bol => None,
+        Platform::Bol | Platform::OrderCloud | Platform::Commercetools => None,
     };
     let user_name = [
         install.user_first_name.as_deref(),
@@ -337,8 +337,8 @@ pub async fn detail(
         user_id: install.user_id.clone().unwrap_or_default(),
         billing,
         initiated_by: match (install.auth_kind, install.initiated_by) {
-            (AuthKind::ClientCredentials, _) => {
-                "by an operator, with the retailer's own credentials"
+            (AuthKind::ClientCredentials | AuthKind::Password | AuthKind::ApiKey, _) => {
+                "by an operator, with credentials entered in the console or through the API"
             }
             (AuthKind::Code, Initiator::Panel) => "from the platform's control panel",
             (AuthKind::Code, Initiator::Storelink) => "from storelink's install page",
@@ -361,12 +361,23 @@ pub async fn detail(
     }))
 }
 
-/// What the detail page shows of a bol.com install's token.
+/// What the detail page shows of a connection's credentials and token.
 struct TokenSection {
     /// How the connection authenticates, in words.
     kind: &'static str,
-    /// The retailer's own client id (client-credentials connections).
+    /// The platform's name, for "can no longer get access tokens from ...".
+    platform: &'static str,
+    /// The client id an operator entered.
     client_id: String,
+    /// The user an operator entered (OrderCloud's password grant, a Maropost key's user).
+    username: String,
+    /// Where API calls go, when fixed at connection time.
+    api_url: String,
+    /// Whether the connection has an access token that expires (a Maropost API key has not).
+    expires: bool,
+    /// The form that takes new credentials, with the fields to prefill, for connections an
+    /// operator added.
+    renew_url: Option<String>,
     /// "expires in 95 s (…)", "expired 12 s ago; renewed at next use", "none stored".
     expiry: String,
     /// When the token was last obtained.
@@ -377,12 +388,13 @@ struct TokenSection {
     code_flow: bool,
 }
 
-/// The token section of `install`'s page, for bol.com installs.
+/// The token section of `install`'s page: for bol.com installs and every connection an
+/// operator added (a Maropost add-on install has only its permanent token).
 async fn token_section(
     state: &AppState,
     install: &Install,
 ) -> Result<Option<TokenSection>, AppError> {
-    if install.platform != Platform::Bol {
+    if install.platform == Platform::Maropost && install.auth_kind == AuthKind::Code {
         return Ok(None);
     }
     let Some(token) = token_state::load(&state.db, &install.id).await? else {
@@ -400,12 +412,31 @@ async fn token_section(
         ),
         None => "none stored".to_owned(),
     };
+    let renew_url = (kind != AuthKind::Code).then(|| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("name", install.display_name())
+            .append_pair("client_id", token.client_id.as_deref().unwrap_or_default())
+            .finish();
+        format!(
+            "/console/connections/{}/new?{query}",
+            install.platform.as_str()
+        )
+    });
     Ok(Some(TokenSection {
-        kind: match kind {
-            AuthKind::Code => "code flow: the retailer authorized storelink",
-            AuthKind::ClientCredentials => "the retailer's own API credentials",
+        kind: match (install.platform, kind) {
+            (Platform::Bol, AuthKind::Code) => "code flow: the retailer authorized storelink",
+            (Platform::Bol, _) => "the retailer's own API credentials",
+            (_, AuthKind::Code) => "code flow: the merchant authorized storelink",
+            (_, AuthKind::ClientCredentials) => "an API client's credentials (client_credentials)",
+            (_, AuthKind::Password) => "a user's name and password (password grant)",
+            (_, AuthKind::ApiKey) => "an API key, sent with every call (it does not expire)",
         },
+        platform: install.platform.display_name(),
         client_id: token.client_id.clone().unwrap_or_default(),
+        username: token.username.clone().unwrap_or_default(),
+        api_url: token.api_url.clone().unwrap_or_default(),
+        expires: kind != AuthKind::ApiKey,
+        renew_url,
         expiry,
         refreshed_at: token.token_refreshed_at.map(fmt_time).unwrap_or_default(),
         needs_attention: install.status == InstallStatus::NeedsAttention,

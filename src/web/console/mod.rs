@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod connection_forms;
 pub mod connections;
 pub mod dashboard;
 pub mod endpoints;
@@ -40,13 +41,14 @@ pub fn router() -> Router<AppState> {
             "/console/installs/{id}/test",
             post(connections::test_connection),
         )
+        .route("/console/connections/new", get(connections::choose))
         .route(
-            "/console/connections/bol/new",
-            get(connections::new_bol_connection),
+            "/console/connections/{kind}/new",
+            get(connections::new_connection),
         )
         .route(
-            "/console/connections/bol",
-            post(connections::create_bol_connection),
+            "/console/connections/{kind}",
+            post(connections::create_connection),
         )
         .route("/console/events", get(order_events::list))
         .route(

@@ -1,8 +1,11 @@
-//! Maropost Commerce Cloud (formerly Neto): the add-on authorization-code flow.
+//! Maropost Commerce Cloud (formerly Neto): the add-on authorization-code flow, and NetoAPI
+//! calls with either of its credentials (an add-on's token, or an API key: see [`api_key`]).
 //!
 //! See PROVIDERS.md: the authorize URL carries `store_domain`; the token answer carries the
 //! store's id, domain, name, time zone, the installing user and the billing address, and no
 //! expiry or refresh token. An install is keyed by `store_id`, because a domain can change.
+
+pub mod api_key;
 
 use oauth2::{CsrfToken, PkceCodeChallenge, PkceCodeVerifier};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -22,7 +25,7 @@ use crate::{
         credentials::{self, Kind},
         installs::Install,
     },
-    domain::{InstallingUser, StoreDomain, text::shorten},
+    domain::{AuthKind, InstallingUser, StoreDomain, text::shorten},
 };
 
 /// The production authorize endpoint.
@@ -40,6 +43,10 @@ pub const SANDBOX_CLIENT_SECRET: &str = "storelink-sandbox-secret";
 pub const ACCESS_KEY_HEADER: &str = "x_access_key";
 /// The header that carries the store's access token on API calls (`X_SECRET_KEY`).
 pub const SECRET_KEY_HEADER: &str = "x_secret_key";
+/// The header that carries an API key (`NETOAPI_KEY`).
+pub const API_KEY_HEADER: &str = "netoapi_key";
+/// The header that names a user-based API key's staff user (`NETOAPI_USERNAME`).
+pub const API_USERNAME_HEADER: &str = "netoapi_username";
 /// Where Maropost sends the merchant back.
 pub const CALLBACK_PATH: &str = "/oauth/maropost/callback";
 /// The sandbox's issuer identifier, under the public URL (it sends it as `iss`).
@@ -99,14 +106,7 @@ impl MaropostConfig {
             var: "MAROPOST_TOKEN_URL",
         }
         .resolve(sandbox, public_url)?;
-        let api_url_template = match &settings.api_url_template {
-            Some(template) => template.clone(),
-            None if sandbox => format!(
-                "{}/sandbox/maropost/{{store_domain}}/do/WS/NetoAPI",
-                public_url.as_str().trim_end_matches('/')
-            ),
-            None => API_URL_TEMPLATE.to_owned(),
-        };
+        let api_url_template = MaropostApi::resolve(settings, sandbox, public_url).url_template;
         Ok(Some(Self {
             client_id,
             client_secret,
@@ -152,6 +152,93 @@ impl MaropostConfig {
                 .api_url_template
                 .replace("{store_domain}", store_domain.as_str()),
         )
+    }
+}
+
+/// Where stores' NetoAPI calls go: all an API-key connection needs of Maropost's settings (no
+/// add-on client is involved).
+#[derive(Debug, Clone)]
+pub struct MaropostApi {
+    /// `MAROPOST_API_URL_TEMPLATE`, with `{store_domain}`.
+    pub url_template: String,
+}
+
+impl MaropostApi {
+    /// The configured template, else the sandbox's in sandbox mode, else Maropost's.
+    pub fn resolve(settings: &MaropostSettings, sandbox: bool, public_url: &Url) -> Self {
+        let url_template = match &settings.api_url_template {
+            Some(template) => template.clone(),
+            None if sandbox => format!(
+                "{}/sandbox/maropost/{{store_domain}}/do/WS/NetoAPI",
+                public_url.as_str().trim_end_matches('/')
+            ),
+            None => API_URL_TEMPLATE.to_owned(),
+        };
+        Self { url_template }
+    }
+
+    /// The API endpoint of one store.
+    pub fn url(&self, store_domain: &StoreDomain) -> Result<Url, ApiError> {
+        Url::parse(
+            &self
+                .url_template
+                .replace("{store_domain}", store_domain.as_str()),
+        )
+        .map_err(|_| ApiError::BadAddress("MAROPOST_API_URL_TEMPLATE does not make a URL"))
+    }
+
+    /// Where the install's NetoAPI calls go.
+    pub fn store_url(&self, install: &Install) -> Result<Url, ApiError> {
+        self.url(&store_domain(install)?)
+    }
+}
+
+/// How a NetoAPI call proves itself: an add-on's client id and a store's token, or an API key
+/// (with the staff user it belongs to, for a user-based key).
+#[derive(Clone, Copy)]
+pub enum NetoAuth<'a> {
+    /// `X_ACCESS_KEY` and `X_SECRET_KEY`.
+    AddOn {
+        /// The add-on's client id.
+        client_id: &'a str,
+        /// The store's access token.
+        access_token: &'a SecretString,
+    },
+    /// `NETOAPI_KEY` and, for a user-based key, `NETOAPI_USERNAME`.
+    ApiKey {
+        /// The key.
+        key: &'a SecretString,
+        /// The staff user's name.
+        username: Option<&'a str>,
+    },
+}
+
+impl NetoAuth<'_> {
+    /// The headers that carry it, marked sensitive (never logged).
+    pub fn headers(&self) -> reqwest::header::HeaderMap {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut put = |name: &'static str, value: &str| {
+            if let Ok(mut value) = reqwest::header::HeaderValue::from_str(value) {
+                value.set_sensitive(true);
+                headers.insert(reqwest::header::HeaderName::from_static(name), value);
+            }
+        };
+        match self {
+            Self::AddOn {
+                client_id,
+                access_token,
+            } => {
+                put(ACCESS_KEY_HEADER, client_id);
+                put(SECRET_KEY_HEADER, access_token.expose_secret());
+            }
+            Self::ApiKey { key, username } => {
+                put(API_KEY_HEADER, key.expose_secret());
+                if let Some(username) = username {
+                    put(API_USERNAME_HEADER, username);
+                }
+            }
+        }
+        headers
     }
 }
 
@@ -278,19 +365,15 @@ fn parse_address(address: &Map<String, Value>) -> Value {
 }
 
 /// Asks a store for one recent order (`GetOrder` filtered to orders placed since `since`, at
-/// most one, its id only): a cheap call that proves the access token works. Returns how many
+/// most one, its id only): a cheap call that proves the credentials work. Returns how many
 /// orders came back (0 or 1). The URL is built from the store's domain, so the call goes
-/// through the outbound guard: the access token is never sent to an internal address.
+/// through the outbound guard: credentials are never sent to an internal address.
 pub async fn get_recent_order(
     outbound: &Outbound,
-    config: &MaropostConfig,
-    store_domain: &StoreDomain,
-    access_token: &SecretString,
+    url: Url,
+    auth: NetoAuth<'_>,
     since: time::OffsetDateTime,
 ) -> Result<usize, ApiError> {
-    let url = config
-        .api_url(store_domain)
-        .map_err(|_| ApiError::Unreachable)?;
     let since = since
         .format(time::macros::format_description!(
             "[year]-[month]-[day] [hour]:[minute]:[second]"
@@ -306,8 +389,7 @@ pub async fn get_recent_order(
     let response = outbound
         .request(reqwest::Method::POST, url)?
         .header("NETOAPI_ACTION", "GetOrder")
-        .header(ACCESS_KEY_HEADER, &config.client_id)
-        .header(SECRET_KEY_HEADER, access_token.expose_secret())
+        .headers(auth.headers())
         .header(reqwest::header::ACCEPT, "application/json")
         .json(&body)
         .send()
@@ -330,20 +412,36 @@ pub async fn get_recent_order(
 /// How far back "Test connection" looks for an order.
 const RECENT_ORDER_DAYS: i64 = 30;
 
-/// "Test connection": `GetOrder` for one recent order with the store's access token.
+/// "Test connection": `GetOrder` for one recent order with the store's credentials (the
+/// add-on's token, or the API key).
 pub async fn test_connection(
     ctx: &Context<'_>,
     config: Option<&MaropostConfig>,
+    api: &MaropostApi,
     install: &Install,
 ) -> TestOutcome {
     let platform = "Maropost";
-    let config = config.ok_or_else(|| format!("{platform} is not configured on this storelink"))?;
-    let domain = store_domain(install).map_err(|e| format!("{platform}: {e}"))?;
-    let token = access_token(ctx, install)
+    let url = api
+        .store_url(install)
+        .map_err(|e| format!("{platform}: {e}"))?;
+    let secret = access_token(ctx, install)
         .await
         .map_err(|e| format!("{platform}: {e}"))?;
+    let auth = if install.auth_kind == AuthKind::ApiKey {
+        NetoAuth::ApiKey {
+            key: &secret,
+            username: install.username.as_deref(),
+        }
+    } else {
+        let config =
+            config.ok_or_else(|| format!("{platform} is not configured on this storelink"))?;
+        NetoAuth::AddOn {
+            client_id: &config.client_id,
+            access_token: &secret,
+        }
+    };
     let since = ctx.clock.now() - time::Duration::days(RECENT_ORDER_DAYS);
-    match get_recent_order(ctx.outbound, config, &domain, &token, since).await {
+    match get_recent_order(ctx.outbound, url, auth, since).await {
         Ok(found) => Ok(format!(
             "{platform} answered GetOrder with Ack Success ({found} order(s) placed in the last \
              {RECENT_ORDER_DAYS} days, at most 1 asked for)"
@@ -352,7 +450,8 @@ pub async fn test_connection(
     }
 }
 
-/// The install's stored access token (the `X_SECRET_KEY` of API calls).
+/// The install's stored access token (the `X_SECRET_KEY` of API calls), or its API key (kept
+/// as its access token: it is what each call sends).
 pub async fn access_token(ctx: &Context<'_>, install: &Install) -> Result<SecretString, ApiError> {
     credentials::open(ctx.db, ctx.keyring, &install.id, Kind::AccessToken)
         .await
@@ -370,13 +469,6 @@ fn store_domain(install: &Install) -> Result<StoreDomain, ApiError> {
         .as_deref()
         .and_then(|d| StoreDomain::parse(d).ok())
         .ok_or(ApiError::BadAddress("the store's domain is not known"))
-}
-
-/// Where the install's NetoAPI calls go.
-pub fn store_api_url(config: &MaropostConfig, install: &Install) -> Result<Url, ApiError> {
-    config
-        .api_url(&store_domain(install)?)
-        .map_err(|_| ApiError::BadAddress("MAROPOST_API_URL_TEMPLATE does not make a URL"))
 }
 
 /// Reads `Ack` (`Success`/`Warning` is an answer, `Error` a refusal with its messages).

@@ -1,0 +1,96 @@
+//! `POST /api/v1/connections`: the vendor's backend adds a connection with credentials, as an
+//! operator does with the console's forms (the same request, the same checks, see
+//! [`crate::providers::connect`]). `201` with the install object; a wrong field is a `400`
+//! naming it; a platform's refusal a `502` naming it. Nothing is stored unless the platform
+//! accepted the credentials.
+
+use axum::{
+    Json,
+    body::Body,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use super::{
+    body::{read_json, read_limited},
+    caller::ApiCaller,
+    objects::InstallObject,
+    problem::Problem,
+    responses::{BadInput, Common},
+};
+use crate::{
+    db::installs,
+    providers::connect::{ConnectError, ConnectionRequest},
+    state::AppState,
+};
+
+/// The largest body read: credentials and a few names.
+const MAX_BODY: usize = 16 * 1024;
+
+/// Adds a connection: `platform` says which kind, the other fields are that kind's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections",
+    tag = "installs",
+    request_body(content = ConnectionRequest, content_type = "application/json",
+                 description = "The connection's platform and credentials"),
+    responses(
+        (status = 201, description = "Added (or renewed: the same account again): the install",
+         body = InstallObject,
+         headers(("Location" = String, description = "The install's URL in this API"))),
+        (status = 413, description = "The body is too large", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 502, description = "The platform refused the credentials or failed; nothing \
+         was stored", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The platform did not answer in time; nothing was stored",
+         body = Problem, content_type = "application/problem+json"),
+        BadInput,
+        Common,
+    ),
+    security(("api_key" = []))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let body = read_limited(&headers, body, MAX_BODY).await?;
+    let request: ConnectionRequest = read_json(&headers, &body)?.ok_or_else(|| {
+        Problem::bad_request("Send the connection as a JSON object with its \"platform\".")
+    })?;
+    let saved = state
+        .platforms()
+        .connect(&request, &caller.actor())
+        .await
+        .map_err(connect_problem)?;
+    tracing::info!(install_id = %saved.id, platform = request.platform().as_str(), key = %caller.0.name, reinstall = saved.reinstall, "connection added through the API");
+    let install = installs::find(&state.db, &saved.id)
+        .await?
+        .ok_or_else(|| Problem::internal("a stored connection could not be read back"))?;
+    let location = format!("/api/v1/installs/{}", install.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(InstallObject::from(&install)),
+    )
+        .into_response())
+}
+
+/// The problem a refused connection is answered with.
+fn connect_problem(error: ConnectError) -> Problem {
+    match error {
+        ConnectError::Field(e) => Problem::bad_parameter(e.field, e.message),
+        ConnectError::Platform {
+            message,
+            detail,
+            timeout: true,
+            ..
+        } => Problem::gateway_timeout(format!("{message} ({detail})")),
+        ConnectError::Platform {
+            message, detail, ..
+        } => Problem::bad_gateway(format!("{message} ({detail})")),
+        ConnectError::Internal(e) => Problem::internal(format!("{e:#}")),
+    }
+}
