@@ -82,7 +82,10 @@ pub fn problem_detail(body: &[u8]) -> Option<String> {
             .map(|s| shorten(s, 200))
     };
     let title = field("title").or_else(|| field("error"));
-    let detail = field("detail").or_else(|| field("error_description"));
+    // commercetools says it in `message`.
+    let detail = field("detail")
+        .or_else(|| field("error_description"))
+        .or_else(|| field("message"));
     match (title, detail) {
         (Some(t), Some(d)) if t != d => Some(format!("{t} ({d})")),
         (Some(t), _) => Some(t),

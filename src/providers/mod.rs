@@ -7,6 +7,7 @@
 //! variant, and its arms in [`Platforms`].
 
 pub mod api_call;
+pub mod bearer;
 pub mod bol;
 pub mod connect;
 pub mod context;

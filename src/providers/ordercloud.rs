@@ -20,13 +20,13 @@ use url::Url;
 use utoipa::ToSchema;
 
 use super::{
-    api_call::{ApiError, TokenUnavailable, parse_json, read_body},
+    api_call::{ApiError, TokenUnavailable},
+    bearer,
     connect::{
         ConnectError, FieldError, check_identifier, check_name, check_optional_secret, check_secret,
     },
     context::{Context, TestOutcome},
     endpoints::join,
-    http::problem_detail,
     lifecycle::{Renewal, Renewed, Tokens, Want, credentials_refused},
     token::{TokenError, send_token_request},
 };
@@ -644,9 +644,13 @@ pub fn api_base(install: &Install) -> Result<Url, ApiError> {
 /// "Test connection": `GET {base}/v1/me` with the install's token (renewed once if refused).
 pub async fn test_connection(ctx: &Context<'_>, tokens: &Tokens, install: &Install) -> TestOutcome {
     let platform = Platform::OrderCloud.display_name();
-    let me = get_me(ctx, tokens, install)
-        .await
-        .map_err(|e| format!("{platform}: {e}"))?;
+    let me = async {
+        let url = under(&api_base(install)?, "v1/me")
+            .map_err(|_| ApiError::BadAddress("the API base URL"))?;
+        bearer::get_json(ctx, tokens, &OrderCloudRenewal, &install.id, &url).await
+    }
+    .await
+    .map_err(|e| format!("{platform}: {e}"))?;
     let field = |name: &str| {
         me.get(name)
             .and_then(Value::as_str)
@@ -659,44 +663,6 @@ pub async fn test_connection(ctx: &Context<'_>, tokens: &Tokens, install: &Insta
         (None, None) => "the token's user".to_owned(),
     };
     Ok(format!("{platform} answered GET /v1/me for {who}"))
-}
-
-async fn get_me(ctx: &Context<'_>, tokens: &Tokens, install: &Install) -> Result<Value, ApiError> {
-    let url = under(&api_base(install)?, "v1/me")
-        .map_err(|_| ApiError::BadAddress("the API base URL"))?;
-    let token = access_token(ctx, tokens, &install.id, &Want::default()).await?;
-    let mut response = send_get(ctx, &url, &token.secret).await?;
-    if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-        let want = Want {
-            rejected: Some(&token.secret),
-            at_least_secs: 0,
-        };
-        let token = access_token(ctx, tokens, &install.id, &want).await?;
-        response = send_get(ctx, &url, &token.secret).await?;
-    }
-    let status = response.status().as_u16();
-    let body = read_body(response).await?;
-    if !(200..300).contains(&status) {
-        return Err(ApiError::Status {
-            status,
-            detail: problem_detail(&body),
-        });
-    }
-    parse_json(&body)
-}
-
-async fn send_get(
-    ctx: &Context<'_>,
-    url: &Url,
-    token: &SecretString,
-) -> Result<reqwest::Response, ApiError> {
-    ctx.http
-        .get(url.clone())
-        .header(reqwest::header::ACCEPT, "application/json")
-        .bearer_auth(token.expose_secret())
-        .send()
-        .await
-        .map_err(|e| ApiError::from_transport(&e))
 }
 
 #[cfg(test)]

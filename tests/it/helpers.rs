@@ -27,6 +27,8 @@ pub const BOL_TOKEN_PATH: &str = "/bol/token";
 pub const BOL_API_PATH: &str = "/bol/retailer";
 /// Where the stand-in Maropost serves its API (`{store_domain}` filled in).
 pub const MAROPOST_API_PATH: &str = "/maropost/{store_domain}/do/WS/NetoAPI";
+/// Where the stand-in OrderCloud marketplace is (`ORDERCLOUD_API_URL`).
+pub const ORDERCLOUD_PATH: &str = "/ordercloud";
 
 /// A change to the settings a test wants.
 pub type Configure = Box<dyn FnOnce(&mut Settings) + Send>;
@@ -125,6 +127,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         settings.bol.api_url = stand_in(BOL_API_PATH);
         settings.bol.account_claim = options.bol_account_claim;
         settings.maropost.api_url_template = Some(format!("{}{MAROPOST_API_PATH}", maropost.uri()));
+        settings.ordercloud_api_url = stand_in(ORDERCLOUD_PATH);
         // The stand-ins listen on 127.0.0.1.
         settings.allow_private_endpoints = true;
     }

@@ -20,6 +20,7 @@ async fn the_document_names_every_route_and_its_security() {
         ("/api/v1/installs/{id}", &["get"]),
         ("/api/v1/installs/{id}/access-token", &["post"]),
         ("/api/v1/installs/{id}/revoke", &["post"]),
+        ("/api/v1/connections", &["post"]),
         (
             "/api/v1/installs/{id}/proxy",
             &["get", "post", "put", "patch", "delete"],
@@ -55,7 +56,7 @@ async fn the_document_names_every_route_and_its_security() {
             }
         }
     }
-    assert_eq!(paths.len(), 8, "and nothing else");
+    assert_eq!(paths.len(), 9, "and nothing else");
     let scheme = &doc["components"]["securitySchemes"]["api_key"];
     assert_eq!(scheme["type"], "http");
     assert_eq!(scheme["scheme"], "bearer");
