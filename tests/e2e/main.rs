@@ -21,6 +21,7 @@ mod harness;
 
 mod accessibility;
 mod api_keys;
+mod connections;
 mod endpoints;
 mod merchant;
 mod operator;

@@ -1269,7 +1269,7 @@ async fn form_errors_are_tied_to_their_fields() {
         .post(app.url("/console/connections/bol"))
         .form(&[
             ("csrf_token", csrf_in(&form).as_str()),
-            ("name", ""),
+            ("name", "x".repeat(101).as_str()),
             ("client_id", "client-1"),
             ("client_secret", "secret"),
         ])
@@ -1278,9 +1278,13 @@ async fn form_errors_are_tied_to_their_fields() {
         .unwrap();
     assert_eq!(response.status(), 400);
     let page = response.text().await.unwrap();
-    assert!(page.contains(r#"id="connection_error""#));
     assert!(
-        page.contains(r#"maxlength="100" aria-invalid="true" aria-describedby="connection_error""#)
+        page.contains(r#"<p id="name-error" class="field-error">"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"aria-invalid="true" aria-describedby="name-error""#),
+        "the name points at its error: {page}"
     );
     assert_eq!(page.matches("aria-invalid").count(), 1, "only the name");
 }
