@@ -8,6 +8,7 @@
 
 pub mod api_call;
 pub mod bol;
+pub mod commercetools;
 pub mod context;
 pub mod endpoints;
 pub mod http;

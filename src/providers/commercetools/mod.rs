@@ -1,0 +1,5 @@
+//! commercetools: its clouds and regions ([`cloud`]), and requests that reach storelink through
+//! the Merchant Center API gateway on behalf of a Merchant Center user ([`forward_to`]).
+
+pub mod cloud;
+pub mod forward_to;
