@@ -30,6 +30,7 @@ use crate::{
             BolConfig,
             lifecycle::{BolTokens, RefreshPolicy},
         },
+        commercetools::forward_to::{ForwardTo, Issuers},
         http,
         maropost::MaropostConfig,
         outbound::Outbound,
@@ -90,6 +91,22 @@ impl Application {
         let mut sandbox = settings
             .sandbox
             .then(|| Sandbox::new(&keyring, clock.clone(), maropost.as_ref(), &bol));
+        if let Some(sandbox) = &mut sandbox {
+            sandbox.merchant_center = Some(sandbox::commercetools::SandboxMerchantCenter::new(
+                &public_url,
+                clock.clone(),
+            )?);
+        }
+        let platform_client = http::client(settings.http_timeout)?;
+        let forward_to = ForwardTo::new(
+            Issuers::resolve(
+                settings.commercetools_mc_api_url.as_ref(),
+                settings.sandbox,
+                &public_url,
+                sandbox::commercetools::PATH,
+            ),
+            platform_client.clone(),
+        );
         let webhooks = Intake::start(db.clone());
         let outbound = Outbound::new(settings.http_timeout, settings.allow_private_endpoints)?;
         let notify = NotifyContext {
@@ -107,7 +124,7 @@ impl Application {
             db,
             keyring,
             clock,
-            http: http::client(settings.http_timeout)?,
+            http: platform_client,
             outbound,
             public_url: public_url.clone(),
             sandbox: sandbox.is_some(),
@@ -116,6 +133,7 @@ impl Application {
             bol_tokens: BolTokens::new(RefreshPolicy::default()),
             webhooks,
             api: ApiAccess::new(settings.api.rate_limit),
+            forward_to,
             proxy_max_response: settings.api.proxy_max_response,
             trusted_proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
             install_limits: InstallLimits::per_minute(settings.install_rate_limit),

@@ -22,6 +22,7 @@ use crate::{
             BolConfig,
             lifecycle::{BolContext, BolTokens},
         },
+        commercetools::forward_to::ForwardTo,
         context::Context,
         maropost::MaropostConfig,
         outbound::Outbound,
@@ -62,6 +63,9 @@ pub struct App {
     pub webhooks: Intake,
     /// The vendor API's gate: keys, rate limit, throttled audit.
     pub api: ApiAccess,
+    /// Verifies requests the commercetools Merchant Center gateway forwards (the vendor API's
+    /// other way in), keeping the gateways' keys.
+    pub forward_to: ForwardTo,
     /// The largest platform answer the vendor API's proxy passes back, in bytes.
     pub proxy_max_response: usize,
     /// Which peers may name the client in forwarding headers; the client's address is read

@@ -8,6 +8,7 @@
 
 pub mod bol;
 pub mod codes;
+pub mod commercetools;
 pub mod maropost;
 pub mod pages;
 pub mod receiver;
@@ -30,6 +31,8 @@ pub struct Sandbox {
     pub bol: bol::SandboxBol,
     /// The stand-in for the vendor's backend, receiving notifications (when added).
     pub receiver: Option<receiver::SandboxReceiver>,
+    /// The commercetools Merchant Center API gateway stand-in (when added).
+    pub merchant_center: Option<commercetools::SandboxMerchantCenter>,
 }
 
 impl Sandbox {
@@ -46,6 +49,7 @@ impl Sandbox {
                 .map(|config| maropost::SandboxMaropost::new(keyring, clock.clone(), config)),
             bol: bol::SandboxBol::new(keyring, clock, bol),
             receiver: None,
+            merchant_center: None,
         }
     }
 }
@@ -58,6 +62,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
     }
     if let Some(receiver) = sandbox.receiver {
         router = router.merge(receiver::router(Arc::new(receiver)));
+    }
+    if let Some(gateway) = sandbox.merchant_center {
+        router = router.merge(commercetools::router(Arc::new(gateway)));
     }
     router
 }
