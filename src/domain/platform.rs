@@ -9,6 +9,8 @@ vocabulary! {
         Maropost = "maropost",
         /// bol.com.
         Bol = "bol",
+        /// commercetools (a project on one of its clouds).
+        Commercetools = "commercetools",
     }
 }
 
@@ -18,6 +20,7 @@ impl Platform {
         match self {
             Self::Maropost => "Maropost Commerce Cloud",
             Self::Bol => "bol.com",
+            Self::Commercetools => "commercetools",
         }
     }
 
@@ -26,6 +29,7 @@ impl Platform {
         match self {
             Self::Maropost => "Maropost",
             Self::Bol => "bol.com",
+            Self::Commercetools => "commercetools",
         }
     }
 }

@@ -57,6 +57,10 @@ impl Platforms<'_> {
                 maropost::test_connection(&self.calls, self.maropost, install).await
             }
             Platform::Bol => bol::retailer::test_connection(&self.bol, install).await,
+            // Placeholder until commercetools connections land.
+            Platform::Commercetools => {
+                Err("testing commercetools connections is not supported yet".to_owned())
+            }
         }
     }
 
@@ -117,6 +121,10 @@ impl Platforms<'_> {
                     x_access_key: None,
                 })
             }
+            // Placeholder until commercetools connections land.
+            Platform::Commercetools => Err(ApiError::NotConfigured(
+                "commercetools connections are not supported yet",
+            )),
         }
     }
 }

@@ -210,6 +210,10 @@ pub async fn forward(
                 .await
                 .map_err(|e| ApiError::from_transport(&e))
         }
+        // Unreachable today: `handoff` refuses commercetools installs first.
+        Platform::Commercetools => Err(ApiError::NotConfigured(
+            "commercetools connections are not supported yet",
+        )),
     }
 }
 

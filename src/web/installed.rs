@@ -224,6 +224,7 @@ async fn page(
                 "https://partner.bol.com/".to_owned(),
                 "Back to your bol.com account",
             )),
+            Platform::Commercetools => None,
         },
         scope: install.scope.clone().filter(|s| named && !s.is_empty()),
         disconnect: match provider {
@@ -232,6 +233,7 @@ async fn page(
                 "remove storelink under Settings > Services > API settings > Authorized parties \
                  in your bol.com account"
             }
+            Platform::Commercetools => "ask the add-on's vendor to remove the connection",
         },
         order_updates,
     })

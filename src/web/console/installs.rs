@@ -117,6 +117,7 @@ pub async fn list(
         platform: non_empty(&query.provider).and_then(|p| Platform::parse(&p)),
         status: non_empty(&query.status).and_then(|s| InstallStatus::parse(&s)),
         search: non_empty(&query.q),
+        account: None,
     };
     let cursor = match non_empty(&query.after) {
         Some(text) => Some(Cursor::decode(&text).ok_or_else(bad_query)?),
@@ -316,7 +317,7 @@ pub async fn detail(
                 .map(|e| EventRow::new(e, now))
                 .collect(),
         }),
-        Platform::Bol => None,
+        Platform::Bol | Platform::Commercetools => None,
     };
     let user_name = [
         install.user_first_name.as_deref(),
