@@ -6,6 +6,7 @@ mod helpers;
 mod api;
 mod attacks;
 mod bol;
+mod commercetools;
 mod console;
 mod console_events;
 mod console_rename;
