@@ -5,6 +5,8 @@
 //! `403` for revoking); and the key set fetched only a few times a minute however many unknown
 //! `kid`s arrive.
 //!
+//! The real binary's log names a forwarded caller `merchant-center:{sub}` and holds no token.
+//!
 //! Outside the sandbox tests, `COMMERCETOOLS_MC_API_URL` points at a wiremock gateway that
 //! publishes the test key's set and counts how often it is fetched.
 
@@ -461,10 +463,7 @@ async fn a_flood_of_unknown_keys_fetches_the_key_set_a_few_times_a_minute() {
 
 #[tokio::test]
 async fn an_unreachable_gateway_is_unavailable_not_a_server_error() {
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let closed = closed_port();
     let app = spawn_with(Options {
         configure: Some(Box::new(move |settings| {
             settings.commercetools_mc_api_url =
@@ -601,4 +600,67 @@ async fn the_openapi_document_describes_the_merchant_center_scheme() {
         1,
         "revoking is for keys only"
     );
+}
+
+#[tokio::test]
+async fn the_log_names_the_merchant_center_user_and_never_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = start_binary(
+        dir.path(),
+        &[("STORELINK_SANDBOX", "on"), ("RUST_LOG", "debug")],
+    )
+    .await;
+    let (mut log, mut lines) = (std::mem::take(&mut running.log), running.lines);
+    let collector = tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.push_str(&line);
+            log.push('\n');
+        }
+        log
+    });
+    let base = url::Url::parse(&format!("http://localhost:{}/", running.port)).unwrap();
+    let through_gateway = backend()
+        .get(
+            base.join(&format!("{SANDBOX_GATEWAY}/proxy/forward-to"))
+                .unwrap(),
+        )
+        .header(
+            "X-Forward-To",
+            base.join("/api/v1/installs").unwrap().as_str(),
+        )
+        .header("X-Project-Key", PROJECT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(through_gateway.status(), 200);
+    // A token of another key, sent straight to storelink: refused, and not logged either.
+    let issuer = format!("{}{SANDBOX_GATEWAY}", base.as_str().trim_end_matches('/'));
+    let forged = other_key().await.sign(&json!({
+        "iss": issuer,
+        "sub": "intruder",
+        "aud": base.join("/api/v1/installs").unwrap().as_str().to_owned(),
+        "exp": 4_000_000_000_i64,
+        format!("{issuer}/claims/project_key"): PROJECT,
+    }));
+    let refused = backend()
+        .get(base.join("/api/v1/installs").unwrap())
+        .header("X-MC-API-Forward-To-Version", "v2")
+        .header("X-MC-API-Cloud-Identifier", "gcp-eu")
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    running.child.kill().await.unwrap();
+    let log = collector.await.unwrap();
+    assert!(
+        log.contains("merchant-center:sandbox-merchant-center-user"),
+        "the caller is named: {log}"
+    );
+    assert!(log.contains("forwarded Merchant Center request was refused"));
+    let signature = forged.rsplit('.').next().unwrap();
+    assert!(!log.contains(signature), "the refused token is not logged");
+    // A JWT's header always starts `eyJ` (`{"`): none of the gateway's tokens is logged.
+    assert!(!log.contains("eyJ"), "no token is logged: {log}");
 }
