@@ -190,9 +190,6 @@ async fn forward_to(
         "exp": now + TOKEN_LIFETIME_SECS,
         format!("{}/claims/project_key", gateway.issuer): project_key,
     }));
-    let Ok(method) = reqwest::Method::from_bytes(method.as_str().as_bytes()) else {
-        return refused(StatusCode::METHOD_NOT_ALLOWED, "unsupported method");
-    };
     let mut request = gateway
         .http
         .request(method, target)
@@ -204,7 +201,7 @@ async fn forward_to(
     // what describes the body and the answer wanted goes along.
     for name in [header::CONTENT_TYPE, header::ACCEPT] {
         if let Some(value) = headers.get(&name) {
-            request = request.header(name.as_str(), value.as_bytes());
+            request = request.header(name, value.clone());
         }
     }
     let answer = match request.send().await {
