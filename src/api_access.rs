@@ -22,6 +22,7 @@ use crate::{
     db::{
         Db,
         api_keys::{self, Caller},
+        audit::{self, Action},
     },
     domain::api_key::ApiKeySecret,
 };
@@ -49,6 +50,8 @@ pub struct ApiAccess {
     limiter: Option<DefaultKeyedRateLimiter<i64>>,
     touched: Mutex<HashMap<i64, i64>>,
     reads: Mutex<HashMap<(i64, String), i64>>,
+    /// Token reads of callers without a key (Merchant Center users), by actor and install.
+    forwarded_reads: Mutex<HashMap<(String, String), i64>>,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -68,6 +71,7 @@ impl ApiAccess {
             limiter,
             touched: Mutex::new(HashMap::new()),
             reads: Mutex::new(HashMap::new()),
+            forwarded_reads: Mutex::new(HashMap::new()),
         }
     }
 
@@ -113,6 +117,35 @@ impl ApiAccess {
             // Losing a last-used time is not worth failing the request for.
             tracing::warn!(error = %e, key = %caller.name, "API: cannot record the key's use");
         }
+    }
+
+    /// Audits a Merchant Center user's (`actor`, e.g. `merchant-center:{sub}`) read of
+    /// `install_id`'s token, at most once per user, install and minute.
+    pub async fn note_forwarded_token_read(
+        &self,
+        db: &Db,
+        actor: &str,
+        install_id: &str,
+        now: i64,
+    ) -> sqlx::Result<()> {
+        if !due(
+            &self.forwarded_reads,
+            (actor.to_owned(), install_id.to_owned()),
+            now,
+            AUDIT_READS_EVERY_SECS,
+        ) {
+            return Ok(());
+        }
+        audit::record_now(
+            db,
+            now,
+            actor,
+            Action::TokenRead,
+            Some(install_id),
+            "access token read through the API, forwarded by the Merchant Center gateway",
+            &[],
+        )
+        .await
     }
 
     /// Audits `caller`'s read of `install_id`'s token, at most once per key, install and minute.

@@ -27,6 +27,10 @@ use crate::{
     password::PasswordChecks,
     providers::{
         bol::BolConfig,
+        commercetools::{
+            connection::CommercetoolsConfig,
+            forward_to::{ForwardTo, Issuers},
+        },
         http,
         lifecycle::{RefreshPolicy, Tokens},
         maropost::{MaropostApi, MaropostConfig},
@@ -92,9 +96,31 @@ impl Application {
             settings.sandbox,
             &public_url,
         )?;
+        let commercetools = CommercetoolsConfig::resolve(
+            settings.commercetools_auth_url.as_deref(),
+            settings.commercetools_api_url.as_deref(),
+            settings.sandbox,
+            &public_url,
+        )?;
         let mut sandbox = settings
             .sandbox
             .then(|| Sandbox::new(&keyring, clock.clone(), maropost.as_ref(), &bol));
+        if let Some(sandbox) = &mut sandbox {
+            sandbox.merchant_center = Some(sandbox::commercetools::SandboxMerchantCenter::new(
+                &public_url,
+                clock.clone(),
+            )?);
+        }
+        let platform_client = http::client(settings.http_timeout)?;
+        let forward_to = ForwardTo::new(
+            Issuers::resolve(
+                settings.commercetools_mc_api_url.as_ref(),
+                settings.sandbox,
+                &public_url,
+                sandbox::commercetools::PATH,
+            ),
+            platform_client.clone(),
+        );
         let webhooks = Intake::start(db.clone());
         let outbound = Outbound::new(settings.http_timeout, settings.allow_private_endpoints)?;
         let notify = NotifyContext {
@@ -112,7 +138,7 @@ impl Application {
             db,
             keyring,
             clock,
-            http: http::client(settings.http_timeout)?,
+            http: platform_client,
             outbound,
             public_url: public_url.clone(),
             sandbox: sandbox.is_some(),
@@ -120,9 +146,11 @@ impl Application {
             maropost_api,
             bol,
             ordercloud,
+            commercetools,
             tokens: Tokens::new(RefreshPolicy::default()),
             webhooks,
             api: ApiAccess::new(settings.api.rate_limit),
+            forward_to,
             proxy_max_response: settings.api.proxy_max_response,
             trusted_proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
             install_limits: InstallLimits::per_minute(settings.install_rate_limit),

@@ -19,6 +19,7 @@ use crate::{
     providers::{
         Platforms,
         bol::{BolConfig, lifecycle::BolContext},
+        commercetools::{connection::CommercetoolsConfig, forward_to::ForwardTo},
         context::Context,
         lifecycle::Tokens,
         maropost::{MaropostApi, MaropostConfig},
@@ -54,6 +55,8 @@ pub struct App {
     pub maropost_api: MaropostApi,
     /// OrderCloud: which API bases a marketplace connection may use.
     pub ordercloud: OrderCloudConfig,
+    /// commercetools: its auth and API hosts by region.
+    pub commercetools: CommercetoolsConfig,
     /// bol.com: its endpoints always (a retailer's own credentials need only those), the code
     /// flow when storelink's intermediary client is configured.
     pub bol: BolConfig,
@@ -65,6 +68,9 @@ pub struct App {
     pub webhooks: Intake,
     /// The vendor API's gate: keys, rate limit, throttled audit.
     pub api: ApiAccess,
+    /// Verifies requests the commercetools Merchant Center gateway forwards (the vendor API's
+    /// other way in), keeping the gateways' keys.
+    pub forward_to: ForwardTo,
     /// The largest platform answer the vendor API's proxy passes back, in bytes.
     pub proxy_max_response: usize,
     /// Which peers may name the client in forwarding headers; the client's address is read
@@ -127,6 +133,7 @@ impl App {
             maropost: self.maropost.as_ref(),
             maropost_api: &self.maropost_api,
             ordercloud: &self.ordercloud,
+            commercetools: &self.commercetools,
             bol: self.bol(),
         }
     }

@@ -19,7 +19,8 @@ mod values;
 pub use values::{BOL_AUTHORIZE_PARAMS, ConfigError, MAROPOST_AUTHORIZE_PARAMS};
 use values::{
     parse_api_template, parse_bool, parse_claim_name, parse_count, parse_duration,
-    parse_extra_params, parse_http_url, parse_issuer, parse_networks, parse_public_url,
+    parse_extra_params, parse_http_url, parse_issuer, parse_issuer_url, parse_networks,
+    parse_public_url,
 };
 
 /// Everything storelink reads from its environment.
@@ -44,8 +45,17 @@ pub struct Settings {
     pub bol: BolSettings,
     /// `ORDERCLOUD_API_URL`: when set, the only OrderCloud API base (tests, the sandbox).
     pub ordercloud_api_url: Option<Url>,
+    /// `COMMERCETOOLS_AUTH_URL`: commercetools' auth hosts, a template with `{region}` (checked
+    /// by [`crate::providers::commercetools::connection::CommercetoolsConfig::resolve`]).
+    pub commercetools_auth_url: Option<String>,
+    /// `COMMERCETOOLS_API_URL`: commercetools' API hosts, a template with `{region}`.
+    pub commercetools_api_url: Option<String>,
     /// The vendor API's settings.
     pub api: ApiSettings,
+    /// `COMMERCETOOLS_MC_API_URL`: when set, the one Merchant Center API gateway (issuer and
+    /// key set host of forward-to JWTs) for every cloud identifier; otherwise the sandbox's
+    /// stand-in in sandbox mode, commercetools' gateways per cloud outside it.
+    pub commercetools_mc_api_url: Option<Url>,
     /// Time allowed for one outbound request to a platform.
     pub http_timeout: Duration,
     /// `STORELINK_ALLOW_PRIVATE_ENDPOINTS`: whether calls to URLs built from data (a store's
@@ -302,6 +312,8 @@ impl Settings {
                 .transpose()?,
         };
 
+        let commercetools_auth_url = get("COMMERCETOOLS_AUTH_URL").map(|v| v.trim().to_owned());
+        let commercetools_api_url = get("COMMERCETOOLS_API_URL").map(|v| v.trim().to_owned());
         let ordercloud_api_url = get("ORDERCLOUD_API_URL")
             .map(|v| parse_http_url("ORDERCLOUD_API_URL", &v))
             .transpose()?;
@@ -317,6 +329,10 @@ impl Settings {
                 .transpose()?
                 .map_or(defaults.proxy_max_response, |n| n as usize),
         };
+
+        let commercetools_mc_api_url = get("COMMERCETOOLS_MC_API_URL")
+            .map(|v| parse_issuer_url("COMMERCETOOLS_MC_API_URL", &v))
+            .transpose()?;
 
         let any_client_id = maropost.client_id.is_some() || bol.client_id.is_some();
         let sandbox = get("STORELINK_SANDBOX")
@@ -401,7 +417,10 @@ impl Settings {
             maropost,
             bol,
             ordercloud_api_url,
+            commercetools_auth_url,
+            commercetools_api_url,
             api,
+            commercetools_mc_api_url,
             http_timeout: Duration::from_secs(10),
             allow_private_endpoints,
             trusted_proxies,
@@ -462,7 +481,10 @@ impl Settings {
             },
             bol: BolSettings::default(),
             ordercloud_api_url: None,
+            commercetools_auth_url: None,
+            commercetools_api_url: None,
             api: ApiSettings::default(),
+            commercetools_mc_api_url: None,
             http_timeout: Duration::from_secs(10),
             allow_private_endpoints: true,
             trusted_proxies: Vec::new(),
@@ -549,6 +571,10 @@ mod tests {
             ("STORELINK_HEADER_TIMEOUT", "10 parsecs"),
             ("STORELINK_BODY_TIMEOUT", "0s"),
             ("STORELINK_IDLE_TIMEOUT", "2h"),
+            ("COMMERCETOOLS_MC_API_URL", "mc-api.commercetools.com"),
+            ("COMMERCETOOLS_MC_API_URL", "ftp://mc-api.commercetools.com"),
+            ("COMMERCETOOLS_MC_API_URL", "https://mc.example.com/?x=1"),
+            ("COMMERCETOOLS_MC_API_URL", "https://user:pw@mc.example.com"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");
@@ -630,6 +656,20 @@ mod tests {
                 ("prompt".to_owned(), "consent".to_owned()),
                 ("ui_locales".to_owned(), "nl en".to_owned())
             ]
+        );
+    }
+
+    #[test]
+    fn the_merchant_center_gateway_can_be_set() {
+        assert!(settings(&[]).unwrap().commercetools_mc_api_url.is_none());
+        let s = settings(&[(
+            "COMMERCETOOLS_MC_API_URL",
+            " http://localhost:3000/sandbox/commercetools/mc ",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.commercetools_mc_api_url.unwrap().as_str(),
+            "http://localhost:3000/sandbox/commercetools/mc"
         );
     }
 

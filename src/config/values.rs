@@ -133,6 +133,22 @@ pub(super) fn parse_issuer(var: &'static str, value: &str) -> Result<String, Con
     Ok(value.to_owned())
 }
 
+/// The base URL of a token issuer that also serves its key set under it (an http(s) URL,
+/// possibly with a path; no user info, query or fragment).
+pub(super) fn parse_issuer_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = parse_http_url(var, value)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::new(var, "must not contain user info"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(
+            var,
+            "must be a base URL without a query or fragment",
+        ));
+    }
+    Ok(url)
+}
+
 /// Comma-separated addresses (`192.0.2.7`, `2001:db8::1`) and networks (`10.0.0.0/8`).
 pub(super) fn parse_networks(var: &'static str, value: &str) -> Result<Vec<IpNet>, ConfigError> {
     value

@@ -148,6 +148,9 @@ pub fn actor_label(actor: &str) -> String {
     if let Some(name) = actor.strip_prefix("api-key:") {
         return format!("API key {name}");
     }
+    if let Some(user) = actor.strip_prefix("merchant-center:") {
+        return format!("Merchant Center user {user}");
+    }
     match actor {
         "merchant" => "Merchant",
         "system" => "storelink",
@@ -326,6 +329,10 @@ mod tests {
         assert!(Action::ALL.iter().all(|a| !a.label().contains('_')));
         assert_eq!(actor_label("operator:op@example.com"), "op@example.com");
         assert_eq!(actor_label("api-key:backend"), "API key backend");
+        assert_eq!(
+            actor_label("merchant-center:u-1"),
+            "Merchant Center user u-1"
+        );
         assert_eq!(actor_label("merchant"), "Merchant");
         assert_eq!(actor_label("something-new"), "something-new");
     }

@@ -12,7 +12,7 @@ use super::Db;
 use crate::{
     crypto::Sealed,
     db::credentials::Kind,
-    domain::{InstallStatus, OrderStatus},
+    domain::{InstallStatus, OrderStatus, Platform},
 };
 
 /// An event to store. The fields come from a validated [`crate::webhooks::order_event::OrderEvent`].
@@ -325,6 +325,28 @@ pub async fn feed(
         .push(" ORDER BY id LIMIT ")
         .push_bind(limit.clamp(0, 1000));
     query.build_query_as().fetch_all(db).await
+}
+
+/// [`feed`], of the events of one platform account's installs only.
+pub async fn feed_for_account(
+    db: &Db,
+    platform: Platform,
+    account_id: &str,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Event>> {
+    sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+         WHERE id > $1 AND install_id IN
+             (SELECT id FROM installs WHERE provider = $2 AND account_id = $3)
+         ORDER BY id LIMIT $4"
+    ))
+    .bind(after)
+    .bind(platform)
+    .bind(account_id)
+    .bind(limit.clamp(0, 1000))
+    .fetch_all(db)
+    .await
 }
 
 /// One event by its row id.

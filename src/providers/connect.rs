@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{bol, maropost, ordercloud, token::TokenError};
+use super::{bol, commercetools, maropost, ordercloud, token::TokenError};
 use crate::domain::Platform;
 
 /// The longest name a connection may be given.
@@ -28,6 +28,8 @@ pub enum ConnectionRequest {
     /// An OrderCloud marketplace.
     #[serde(rename = "ordercloud")]
     OrderCloud(ordercloud::MarketplaceRequest),
+    /// A commercetools project.
+    Commercetools(commercetools::connection::ProjectRequest),
 }
 
 impl ConnectionRequest {
@@ -37,6 +39,7 @@ impl ConnectionRequest {
             Self::Maropost(_) => Platform::Maropost,
             Self::Bol(_) => Platform::Bol,
             Self::OrderCloud(_) => Platform::OrderCloud,
+            Self::Commercetools(_) => Platform::Commercetools,
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod api_call;
 pub mod bearer;
 pub mod bol;
+pub mod commercetools;
 pub mod connect;
 pub mod context;
 pub mod endpoints;

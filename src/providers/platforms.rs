@@ -14,6 +14,7 @@ use crate::{
     providers::{
         api_call::{ApiError, TokenUnavailable},
         bol::{self, lifecycle::BolContext},
+        commercetools::{self, connection::CommercetoolsConfig},
         connect::{ConnectError, ConnectionRequest},
         context::{Context, TestOutcome},
         lifecycle::Want,
@@ -53,6 +54,8 @@ pub struct Platforms<'a> {
     pub maropost_api: &'a MaropostApi,
     /// OrderCloud's settings.
     pub ordercloud: &'a OrderCloudConfig,
+    /// commercetools' hosts.
+    pub commercetools: &'a CommercetoolsConfig,
     /// bol.com's settings and token lifecycle.
     pub bol: BolContext<'a>,
 }
@@ -73,7 +76,10 @@ impl Platforms<'_> {
             Platform::OrderCloud => {
                 ordercloud::test_connection(&self.calls, self.bol.tokens, install).await
             }
-            Platform::Commercetools => Err("commercetools is not supported yet".to_owned()),
+            Platform::Commercetools => {
+                commercetools::connection::test_connection(&self.calls, self.bol.tokens, install)
+                    .await
+            }
         }
     }
 
@@ -92,6 +98,9 @@ impl Platforms<'_> {
             ConnectionRequest::Bol(r) => bol::own::connect(calls, self.bol.config, r, actor).await,
             ConnectionRequest::OrderCloud(r) => {
                 ordercloud::connect(calls, self.ordercloud, r, actor).await
+            }
+            ConnectionRequest::Commercetools(r) => {
+                commercetools::connection::connect(calls, self.commercetools, r, actor).await
             }
         }
     }
@@ -153,9 +162,27 @@ impl Platforms<'_> {
                     token_type: "Bearer",
                 })
             }
-            Platform::Commercetools => Err(ApiError::NotConfigured(
-                "commercetools is not supported yet",
-            )),
+            Platform::Commercetools => {
+                let want = Want {
+                    rejected: None,
+                    at_least_secs: HANDOFF_MIN_SECS,
+                };
+                let token = commercetools::connection::access_token(
+                    &self.calls,
+                    self.bol.tokens,
+                    &install.id,
+                    &want,
+                )
+                .await?;
+                Ok(Handoff {
+                    access_token: token.secret,
+                    expires_at: Some(token.expires_at),
+                    api_base_url: commercetools::connection::api_base(install)?,
+                    x_access_key: None,
+                    netoapi_username: None,
+                    token_type: "Bearer",
+                })
+            }
         }
     }
 
@@ -177,9 +204,17 @@ impl Platforms<'_> {
                     .await?
                     .secret
             }
-            Platform::Maropost | Platform::Commercetools => {
-                return Err(ApiError::NoCredentials("no renewable token"));
+            Platform::Commercetools => {
+                commercetools::connection::access_token(
+                    &self.calls,
+                    self.bol.tokens,
+                    &install.id,
+                    &want,
+                )
+                .await?
+                .secret
             }
+            Platform::Maropost => return Err(ApiError::NoCredentials("no renewable token")),
         };
         Ok(token)
     }

@@ -8,6 +8,7 @@
 
 pub mod bol;
 pub mod codes;
+pub mod commercetools;
 pub mod maropost;
 pub mod ordercloud;
 pub mod pages;
@@ -31,8 +32,12 @@ pub struct Sandbox {
     pub bol: bol::SandboxBol,
     /// The OrderCloud stand-in.
     pub ordercloud: ordercloud::SandboxOrderCloud,
+    /// The commercetools project stand-in (auth and API hosts).
+    pub commercetools: commercetools::project::SandboxProject,
     /// The stand-in for the vendor's backend, receiving notifications (when added).
     pub receiver: Option<receiver::SandboxReceiver>,
+    /// The commercetools Merchant Center API gateway stand-in (when added).
+    pub merchant_center: Option<commercetools::SandboxMerchantCenter>,
 }
 
 impl Sandbox {
@@ -48,8 +53,10 @@ impl Sandbox {
             maropost: maropost
                 .map(|config| maropost::SandboxMaropost::new(keyring, clock.clone(), config)),
             bol: bol::SandboxBol::new(keyring, clock.clone(), bol),
-            ordercloud: ordercloud::SandboxOrderCloud::new(keyring, clock),
+            ordercloud: ordercloud::SandboxOrderCloud::new(keyring, clock.clone()),
+            commercetools: commercetools::project::SandboxProject::new(keyring, clock),
             receiver: None,
+            merchant_center: None,
         }
     }
 }
@@ -58,12 +65,18 @@ impl Sandbox {
 pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
     let mut router = Router::new()
         .merge(bol::router(Arc::new(sandbox.bol)))
-        .merge(ordercloud::router(Arc::new(sandbox.ordercloud)));
+        .merge(ordercloud::router(Arc::new(sandbox.ordercloud)))
+        .merge(commercetools::project::router(Arc::new(
+            sandbox.commercetools,
+        )));
     if let Some(maropost) = sandbox.maropost {
         router = router.merge(maropost::router(Arc::new(maropost)));
     }
     if let Some(receiver) = sandbox.receiver {
         router = router.merge(receiver::router(Arc::new(receiver)));
+    }
+    if let Some(gateway) = sandbox.merchant_center {
+        router = router.merge(commercetools::router(Arc::new(gateway)));
     }
     router
 }

@@ -1,5 +1,6 @@
 //! Connections added with credentials in the console, against the built-in sandboxes: an
-//! operator opens "Add a connection", picks each kind, fills in what the sandbox's own page
+//! operator opens "Add a connection", picks each kind (OrderCloud, Maropost API key, bol.com,
+//! commercetools), fills in what the sandbox's own page
 //! shows, and tests the connection it lands on.
 
 use anyhow::ensure;

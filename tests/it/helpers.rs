@@ -29,6 +29,9 @@ pub const BOL_API_PATH: &str = "/bol/retailer";
 pub const MAROPOST_API_PATH: &str = "/maropost/{store_domain}/do/WS/NetoAPI";
 /// Where the stand-in OrderCloud marketplace is (`ORDERCLOUD_API_URL`).
 pub const ORDERCLOUD_PATH: &str = "/ordercloud";
+/// The stand-in commercetools auth and API hosts (`COMMERCETOOLS_AUTH_URL`, `..._API_URL`).
+pub const COMMERCETOOLS_AUTH_PATH: &str = "/ct/auth/{region}";
+pub const COMMERCETOOLS_API_PATH: &str = "/ct/api/{region}";
 
 /// A change to the settings a test wants.
 pub type Configure = Box<dyn FnOnce(&mut Settings) + Send>;
@@ -128,6 +131,10 @@ pub async fn spawn_with(options: Options) -> TestApp {
         settings.bol.account_claim = options.bol_account_claim;
         settings.maropost.api_url_template = Some(format!("{}{MAROPOST_API_PATH}", maropost.uri()));
         settings.ordercloud_api_url = stand_in(ORDERCLOUD_PATH);
+        settings.commercetools_auth_url =
+            Some(format!("{}{COMMERCETOOLS_AUTH_PATH}", maropost.uri()));
+        settings.commercetools_api_url =
+            Some(format!("{}{COMMERCETOOLS_API_PATH}", maropost.uri()));
         // The stand-ins listen on 127.0.0.1.
         settings.allow_private_endpoints = true;
     }

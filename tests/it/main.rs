@@ -6,6 +6,7 @@ mod helpers;
 mod api;
 mod attacks;
 mod bol;
+mod commercetools;
 mod connections;
 mod console;
 mod console_events;

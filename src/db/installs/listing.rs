@@ -16,6 +16,9 @@ pub struct ListFilter {
     pub status: Option<InstallStatus>,
     /// Any part of the domain or name.
     pub search: Option<String>,
+    /// Only this platform's account (a Merchant Center caller's project): with `platform`, at
+    /// most one install.
+    pub account: Option<(Platform, String)>,
 }
 
 /// A position in the list: the last row of the previous page.
@@ -171,6 +174,13 @@ async fn push_filter(
     }
     if let Some(status) = filter.status {
         query.push(" AND status = ").push_bind(status);
+    }
+    if let Some((platform, account_id)) = &filter.account {
+        query
+            .push(" AND provider = ")
+            .push_bind(*platform)
+            .push(" AND account_id = ")
+            .push_bind(account_id.clone());
     }
     let search = filter
         .search

@@ -39,6 +39,8 @@ const MAX_BODY: usize = 16 * 1024;
         (status = 201, description = "Added (or renewed: the same account again): the install",
          body = InstallObject,
          headers(("Location" = String, description = "The install's URL in this API"))),
+        (status = 403, description = "A Merchant Center caller: adding connections is the \
+         vendor's", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large", body = Problem,
          content_type = "application/problem+json"),
         (status = 502, description = "The platform refused the credentials or failed; nothing \
@@ -56,6 +58,12 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
+    if let ApiCaller::MerchantCenter(_) = caller {
+        // Adding connections (and the secrets they hold) is the vendor's, as revoking is.
+        return Err(Problem::forbidden(
+            "Merchant Center users cannot add connections; the add-on's vendor can.",
+        ));
+    }
     let body = read_limited(&headers, body, MAX_BODY).await?;
     let request: ConnectionRequest = read_json(&headers, &body)?.ok_or_else(|| {
         Problem::bad_request("Send the connection as a JSON object with its \"platform\".")
@@ -65,7 +73,7 @@ pub async fn create(
         .connect(&request, &caller.actor())
         .await
         .map_err(connect_problem)?;
-    tracing::info!(install_id = %saved.id, platform = request.platform().as_str(), key = %caller.0.name, reinstall = saved.reinstall, "connection added through the API");
+    tracing::info!(install_id = %saved.id, platform = request.platform().as_str(), caller = %caller.actor(), reinstall = saved.reinstall, "connection added through the API");
     let install = installs::find(&state.db, &saved.id)
         .await?
         .ok_or_else(|| Problem::internal("a stored connection could not be read back"))?;

@@ -51,11 +51,11 @@ pub struct FeedQuery {
         BadInput,
         Common,
     ),
-    security(("api_key" = []))
+    security(("api_key" = []), ("merchant_center" = []))
 )]
 pub async fn feed(
     State(state): State<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     query: Result<Query<FeedQuery>, QueryRejection>,
 ) -> Result<Json<EventList>, Problem> {
     let Query(query) =
@@ -74,9 +74,16 @@ pub async fn feed(
     let limit = params::limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let install_id = match query.install_id.as_deref() {
         None => None,
-        Some(id) => Some(find(&state, id).await?.id),
+        Some(id) => Some(find(&state, &caller, id).await?.id),
     };
-    let found = events::feed(&state.db, install_id.as_deref(), after, limit).await?;
+    let found = match (install_id, caller.only_account()) {
+        (Some(id), _) => events::feed(&state.db, Some(&id), after, limit).await?,
+        (None, None) => events::feed(&state.db, None, after, limit).await?,
+        // A Merchant Center caller's feed holds its own installs' events only.
+        (None, Some((platform, account_id))) => {
+            events::feed_for_account(&state.db, platform, &account_id, after, limit).await?
+        }
+    };
     let next_cursor = found.last().map_or(after, |last| last.id).to_string();
     Ok(Json(EventList {
         data: found.into_iter().map(EventObject::from).collect(),

@@ -1,4 +1,11 @@
 //! `/api/v1/installs`: the list, one install, its access token, and revoking it.
+//!
+//! A Merchant Center caller (see [`super::caller`]) sees its project's commercetools installs
+//! only: the list is filtered, any other install answers `404` exactly as a missing one does,
+//! and revoking is refused with `403` before any lookup (so the answer says nothing about
+//! which installs exist). Revoking erases the connection's credentials for every user of the
+//! add-on; that is the vendor's or an operator's decision, not one any Merchant Center user of
+//! the project should be able to make from a Custom Application.
 
 use axum::{
     Json,
@@ -66,11 +73,11 @@ pub struct ListQuery {
         BadInput,
         Common,
     ),
-    security(("api_key" = []))
+    security(("api_key" = []), ("merchant_center" = []))
 )]
 pub async fn list(
     State(state): State<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<InstallList>, Problem> {
     let Query(query) =
@@ -84,6 +91,7 @@ pub async fn list(
             InstallStatus::ALL,
         )?,
         search: None,
+        account: caller.only_account(),
     };
     let limit = params::limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     // An empty cursor is the first page, as no cursor is.
@@ -146,14 +154,15 @@ fn decode_cursor(text: &str) -> Option<Cursor> {
     Cursor::decode(std::str::from_utf8(&bytes).ok()?)
 }
 
-/// The install with this id, or a `404` problem (ids that cannot exist are refused without a
-/// query).
-pub async fn find(state: &AppState, id: &str) -> Result<Install, Problem> {
+/// The install with this id as `caller` may see it, or a `404` problem: for an id that cannot
+/// exist (refused without a query), one that does not, and one the caller may not see alike.
+pub async fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Install, Problem> {
     if !plausible_id(id) {
         return Err(no_such_install());
     }
     installs::find(&state.db, id)
         .await?
+        .filter(|install| caller.sees(install))
         .ok_or_else(no_such_install)
 }
 
@@ -169,6 +178,7 @@ fn no_such_install() -> Problem {
 /// [`find`], with the install's sealed access token read in the same query.
 pub async fn find_with_token(
     state: &AppState,
+    caller: &ApiCaller,
     id: &str,
 ) -> Result<(Install, Option<Sealed>), Problem> {
     if !plausible_id(id) {
@@ -176,6 +186,7 @@ pub async fn find_with_token(
     }
     installs::find_with_credential(&state.db, id, Kind::AccessToken)
         .await?
+        .filter(|(install, _)| caller.sees(install))
         .ok_or_else(no_such_install)
 }
 
@@ -190,14 +201,16 @@ pub async fn find_with_token(
         ForInstall,
         Common,
     ),
-    security(("api_key" = []))
+    security(("api_key" = []), ("merchant_center" = []))
 )]
 pub async fn get(
     State(state): State<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<InstallObject>, Problem> {
-    Ok(Json(InstallObject::from(&find(&state, &id).await?)))
+    Ok(Json(InstallObject::from(
+        &find(&state, &caller, &id).await?,
+    )))
 }
 
 /// The install's access token, to call the platform directly: refreshed first when it would
@@ -215,23 +228,34 @@ pub async fn get(
         UsesCredentials,
         Common,
     ),
-    security(("api_key" = []))
+    security(("api_key" = []), ("merchant_center" = []))
 )]
 pub async fn access_token(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let (install, stored_token) = find_with_token(&state, &id).await?;
+    let (install, stored_token) = find_with_token(&state, &caller, &id).await?;
     let handoff = state
         .platforms()
         .handoff(&install, stored_token.as_ref())
         .await
         .map_err(platform_problem)?;
-    state
-        .api
-        .note_token_read(&state.db, &caller.0, &install.id, state.clock.unix())
-        .await?;
+    let now = state.clock.unix();
+    match &caller {
+        ApiCaller::Key(key) => {
+            state
+                .api
+                .note_token_read(&state.db, key, &install.id, now)
+                .await?
+        }
+        ApiCaller::MerchantCenter(_) => {
+            state
+                .api
+                .note_forwarded_token_read(&state.db, &caller.actor(), &install.id, now)
+                .await?
+        }
+    }
     let answer = AccessToken {
         access_token: handoff.expose_token().to_owned(),
         token_type: handoff.token_type.to_owned(),
@@ -256,6 +280,8 @@ pub async fn access_token(
         (status = 200, description = "The install, now revoked", body = InstallObject),
         (status = 413, description = "The body is too large", body = Problem,
          content_type = "application/problem+json"),
+        (status = 403, description = "A Merchant Center caller: revoking is the vendor's",
+         body = Problem, content_type = "application/problem+json"),
         BadInput,
         ForInstall,
         Common,
@@ -269,6 +295,12 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<InstallObject>, Problem> {
+    if let ApiCaller::MerchantCenter(_) = caller {
+        // Refused before the install is looked up: the answer is the same for every id.
+        return Err(Problem::forbidden(
+            "Merchant Center users cannot revoke connections; the add-on's vendor can.",
+        ));
+    }
     let body = read_limited(&headers, body, MAX_REVOKE_BODY).await?;
     // No body, `null` and `{}` all mean "no reason given".
     let request: RevokeRequest = read_json::<Option<RevokeRequest>>(&headers, &body)?
@@ -279,7 +311,7 @@ pub async fn revoke(
         .as_deref()
         .map(|r| shorten(r.trim(), 200))
         .filter(|r| !r.is_empty());
-    let install = find(&state, &id).await?;
+    let install = find(&state, &caller, &id).await?;
     let actor = caller.actor();
     let revoked = installs::revoke_because(
         &state.db,
@@ -291,12 +323,14 @@ pub async fn revoke(
     .await?;
     match revoked {
         Revoked::Now { erased } => {
-            tracing::info!(install_id = %install.id, key = %caller.0.name, erased, "install revoked through the API");
+            tracing::info!(install_id = %install.id, caller = %actor, erased, "install revoked through the API");
         }
         Revoked::Already => {}
         Revoked::Missing => return Err(no_such_install()),
     }
-    Ok(Json(InstallObject::from(&find(&state, &id).await?)))
+    Ok(Json(InstallObject::from(
+        &find(&state, &caller, &id).await?,
+    )))
 }
 
 /// The problem a platform failure is answered with.

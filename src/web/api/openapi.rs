@@ -16,8 +16,9 @@ use super::{connections, events, installs, objects, problem::Problem, proxy};
 use crate::{
     domain::{AuthKind, InstallStatus, OrderStatus, Platform},
     providers::{
-        bol::own::OwnCredentialsRequest, connect::ConnectionRequest,
-        maropost::api_key::ApiKeyRequest, ordercloud::MarketplaceRequest,
+        bol::own::OwnCredentialsRequest, commercetools::connection::ProjectRequest,
+        connect::ConnectionRequest, maropost::api_key::ApiKeyRequest,
+        ordercloud::MarketplaceRequest,
     },
 };
 
@@ -32,7 +33,11 @@ use crate::{
                        storelink, and Maropost's order notifications as a feed. Every endpoint \
                        but this document takes `Authorization: Bearer <key>` (keys are made with \
                        `storelink api-key create NAME` or in the console). Errors are RFC 9457 \
-                       problem details."
+                       problem details. A commercetools Merchant Center Custom Application \
+                       reaches the API through the Merchant Center API gateway's \
+                       `/proxy/forward-to` instead (security scheme `merchant_center`): it \
+                       sees its own project's commercetools installs only (any other install \
+                       answers 404) and cannot revoke."
     ),
     paths(
         installs::list,
@@ -57,12 +62,13 @@ use crate::{
         ApiKeyRequest,
         OwnCredentialsRequest,
         MarketplaceRequest,
+        ProjectRequest,
         Platform,
         InstallStatus,
         AuthKind,
         OrderStatus,
     )),
-    modifiers(&BearerKeys),
+    modifiers(&BearerKeys, &MerchantCenter),
     tags(
         (name = "installs", description = "Connected stores and their credentials"),
         (name = "proxy", description = "Calls to a store's platform, with its credentials"),
@@ -91,6 +97,38 @@ impl Modify for BearerKeys {
     }
 }
 
+/// The `merchant_center` security scheme: a forward-to JWT from the commercetools Merchant
+/// Center API gateway.
+struct MerchantCenter;
+
+impl Modify for MerchantCenter {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "merchant_center",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A request forwarded by the commercetools Merchant Center API gateway \
+                         (`/proxy/forward-to`, for a Custom Application): \
+                         `X-MC-API-Forward-To-Version` (`v1` or `v2`), \
+                         `X-MC-API-Cloud-Identifier` (`gcp-au`, `gcp-eu`, `gcp-us`, `aws-fra`, \
+                         `aws-ohio`) and the gateway's RS256 JWT as the bearer token, with `iss` \
+                         the gateway of that cloud, `aud` storelink's public origin and the \
+                         request's path, and the project in `{iss}/claims/project_key`. The \
+                         caller sees the commercetools installs whose `account_id` is \
+                         `{cloud}:{project_key}` only; other installs answer 404, revoking 403. \
+                         Either Merchant Center header makes a request a forwarded one: a \
+                         missing header or a token that does not verify answers 401.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
 /// The proxy on the install's API base URL itself (documented apart from the path form).
 #[utoipa::path(
     method(get, post, put, patch, delete),
@@ -105,7 +143,7 @@ impl Modify for BearerKeys {
         super::responses::ProxyRefusals,
         super::responses::Common,
     ),
-    security(("api_key" = []))
+    security(("api_key" = []), ("merchant_center" = []))
 )]
 #[allow(dead_code)] // The route is `proxy::proxy`; this only documents it.
 fn proxy_base() {}

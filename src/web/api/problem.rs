@@ -60,6 +60,26 @@ impl Problem {
         )
     }
 
+    /// `401` for a request forwarded by the commercetools Merchant Center gateway that could not
+    /// be verified: the same kind as [`Problem::unauthorized`], saying what was wrong (a header,
+    /// the token's algorithm, issuer, audience, expiry; never the token).
+    pub fn unauthorized_forwarded(why: &impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            format!(
+                "The Merchant Center forward-to request could not be verified: {}.",
+                crate::domain::text::shorten(&why.to_string(), 200)
+            ),
+        )
+    }
+
+    /// `403`: the caller is known but may not do this (a Merchant Center user revoking).
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
     /// `400` naming the query parameter or field at fault.
     pub fn bad_parameter(parameter: &'static str, detail: impl Into<String>) -> Self {
         Self {

@@ -51,11 +51,11 @@ fn passed_back(name: &str) -> bool {
         super::responses::ProxyRefusals,
         super::responses::Common,
     ),
-    security(("api_key" = []))
+    security(("api_key" = []), ("merchant_center" = []))
 )]
 pub async fn proxy(
     State(state): State<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -66,7 +66,7 @@ pub async fn proxy(
     let path = proxy::checked_path(raw_path).map_err(|e| {
         Problem::bad_request(format!("{}.", crate::error::capitalize(&e.to_string())))
     })?;
-    let (install, stored_token) = find_with_token(&state, id).await?;
+    let (install, stored_token) = find_with_token(&state, &caller, id).await?;
     let cap = state.proxy_max_response;
     let body = read_limited(&headers, body, cap).await?;
     let request = ProxyRequest {

@@ -2,7 +2,10 @@
 //! /api/v1/connections` names them), labels, hints and choices. The handlers in
 //! [`super::connections`] render them all with one template.
 
-use crate::{domain::Platform, providers::ordercloud::OrderCloudConfig};
+use crate::{
+    domain::Platform,
+    providers::{commercetools::connection::region_choices, ordercloud::OrderCloudConfig},
+};
 
 /// A kind of connection an operator can add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,11 +16,18 @@ pub enum FormKind {
     Maropost,
     /// An OrderCloud marketplace.
     OrderCloud,
+    /// A commercetools project.
+    Commercetools,
 }
 
 impl FormKind {
     /// Every kind, in the order the chooser lists them.
-    pub const ALL: [Self; 3] = [Self::Maropost, Self::Bol, Self::OrderCloud];
+    pub const ALL: [Self; 4] = [
+        Self::Maropost,
+        Self::Bol,
+        Self::OrderCloud,
+        Self::Commercetools,
+    ];
 
     /// The kind a URL's `{kind}` names.
     pub fn from_slug(slug: &str) -> Option<Self> {
@@ -35,6 +45,7 @@ impl FormKind {
             Self::Bol => Platform::Bol,
             Self::Maropost => Platform::Maropost,
             Self::OrderCloud => Platform::OrderCloud,
+            Self::Commercetools => Platform::Commercetools,
         }
     }
 
@@ -44,6 +55,7 @@ impl FormKind {
             Self::Bol => "bol.com: a retailer's own API credentials",
             Self::Maropost => "Maropost: a store's API key",
             Self::OrderCloud => "Sitecore OrderCloud: a marketplace",
+            Self::Commercetools => "commercetools: a project",
         }
     }
 
@@ -67,6 +79,11 @@ impl FormKind {
                  marketplace's users (password) or as the API client itself \
                  (client_credentials). storelink asks OrderCloud for a token before anything is \
                  stored, and renews it before it expires."
+            }
+            Self::Commercetools => {
+                "A project's API client (Settings > Developer settings in the Merchant \
+                 Center). storelink asks the region's auth host for a token before anything is \
+                 stored, and reuses it until shortly before it expires."
             }
         }
     }
@@ -113,6 +130,16 @@ impl FormKind {
                 Field::secret("password", "Password", false).hint("For the password grant."),
                 Field::text("scope", "Roles", false, "")
                     .hint("Separated by spaces; empty asks for all of them (OrderCloud grants only those the user has).")
+                    .mono(),
+            ],
+            Self::Commercetools => vec![
+                name("Acme project"),
+                Field::select("region", "Region", region_choices()),
+                Field::text("project_key", "Project key", true, "acme-shop").mono(),
+                Field::text("client_id", "Client id", true, "").mono(),
+                Field::secret("client_secret", "Client secret", true),
+                Field::text("scope", "Scopes", false, "")
+                    .hint("Separated by spaces; empty asks for manage_project:{project key}.")
                     .mono(),
             ],
         };

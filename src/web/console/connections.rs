@@ -126,6 +126,7 @@ fn sandbox_help(state: &AppState, kind: FormKind) -> Option<(&'static str, &'sta
         ),
         FormKind::Maropost => ("/sandbox/maropost/api-keys", "the sandbox's API keys page"),
         FormKind::OrderCloud => ("/sandbox/ordercloud", "the sandbox marketplace's page"),
+        FormKind::Commercetools => ("/sandbox/commercetools", "the sandbox project's page"),
     })
 }
 

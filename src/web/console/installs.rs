@@ -117,6 +117,7 @@ pub async fn list(
         platform: non_empty(&query.provider).and_then(|p| Platform::parse(&p)),
         status: non_empty(&query.status).and_then(|s| InstallStatus::parse(&s)),
         search: non_empty(&query.q),
+        account: None,
     };
     let cursor = match non_empty(&query.after) {
         Some(text) => Some(Cursor::decode(&text).ok_or_else(bad_query)?),

@@ -3,6 +3,7 @@
 //! with nothing stored.
 
 mod api;
+mod commercetools;
 mod maropost_key;
 mod ordercloud;
 mod sandbox;

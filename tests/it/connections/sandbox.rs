@@ -77,7 +77,7 @@ async fn every_kind_connects_to_its_sandbox() {
 
     // The console lists every kind's form.
     let chooser = app.page(&operator, "/console/connections/new").await;
-    for kind in ["maropost", "bol", "ordercloud"] {
+    for kind in ["maropost", "bol", "ordercloud", "commercetools"] {
         assert!(
             chooser.contains(&format!("/console/connections/{kind}/new")),
             "{kind}"

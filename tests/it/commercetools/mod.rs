@@ -1,0 +1,3 @@
+//! commercetools over HTTP: requests forwarded by the Merchant Center API gateway.
+
+mod forward_to;
