@@ -2,47 +2,19 @@
 //! through `POST /api/v1/connections`) rather than authorized by a merchant: a bol.com retailer's
 //! own client, a Maropost API key, an OrderCloud marketplace, a commercetools project.
 //!
-//! Both doors take the same request ([`ConnectionRequest`]) and get the same answer: every field
+//! Both doors take the same request ([`crate::providers::ConnectionRequest`], one body per
+//! platform) and get the same answer: every field
 //! is checked before anything is sent ([`FieldError`] names the field), then the platform is
 //! asked once (a token, or one API call for a key), and only what it accepted is stored, secrets
 //! sealed. A refusal stores nothing ([`ConnectError::Platform`]).
 
 use secrecy::{ExposeSecret as _, SecretString};
-use serde::Deserialize;
-use utoipa::ToSchema;
 
-use super::{bol, commercetools, maropost, ordercloud, token::TokenError};
+use super::token::TokenError;
 use crate::domain::Platform;
 
 /// The longest name a connection may be given.
 pub const MAX_NAME_CHARS: usize = 100;
-
-/// A connection to add, by platform (`"platform"` says which).
-#[derive(Deserialize, ToSchema)]
-#[serde(tag = "platform", rename_all = "lowercase")]
-pub enum ConnectionRequest {
-    /// A Maropost store by API key.
-    Maropost(maropost::api_key::ApiKeyRequest),
-    /// A bol.com retailer's own API credentials.
-    Bol(bol::own::OwnCredentialsRequest),
-    /// An OrderCloud marketplace.
-    #[serde(rename = "ordercloud")]
-    OrderCloud(ordercloud::MarketplaceRequest),
-    /// A commercetools project.
-    Commercetools(commercetools::connection::ProjectRequest),
-}
-
-impl ConnectionRequest {
-    /// The platform it is for.
-    pub fn platform(&self) -> Platform {
-        match self {
-            Self::Maropost(_) => Platform::Maropost,
-            Self::Bol(_) => Platform::Bol,
-            Self::OrderCloud(_) => Platform::OrderCloud,
-            Self::Commercetools(_) => Platform::Commercetools,
-        }
-    }
-}
 
 /// A field that is wrong: which, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]

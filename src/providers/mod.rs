@@ -22,4 +22,4 @@ mod platforms;
 pub mod proxy;
 pub mod token;
 
-pub use platforms::{Handoff, Platforms};
+pub use platforms::{ConnectionRequest, Handoff, Platforms};

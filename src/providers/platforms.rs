@@ -2,7 +2,9 @@
 //! token to the vendor's backend) dispatches on the install's platform here, and nowhere else.
 
 use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
 use url::Url;
+use utoipa::ToSchema;
 
 use crate::{
     crypto::Sealed,
@@ -15,7 +17,7 @@ use crate::{
         api_call::{ApiError, TokenUnavailable},
         bol::{self, lifecycle::BolContext},
         commercetools::{self, connection::CommercetoolsConfig},
-        connect::{ConnectError, ConnectionRequest},
+        connect::ConnectError,
         context::{Context, TestOutcome},
         lifecycle::Want,
         maropost::{self, MaropostApi, MaropostConfig},
@@ -41,6 +43,33 @@ pub struct Handoff {
     /// `Bearer` (Maropost add-on tokens too, sent as `X_SECRET_KEY`), or `NETOAPI_KEY` for a
     /// Maropost API key.
     pub token_type: &'static str,
+}
+
+/// A connection to add, by platform (`"platform"` says which).
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "platform", rename_all = "lowercase")]
+pub enum ConnectionRequest {
+    /// A Maropost store by API key.
+    Maropost(maropost::api_key::ApiKeyRequest),
+    /// A bol.com retailer's own API credentials.
+    Bol(bol::own::OwnCredentialsRequest),
+    /// An OrderCloud marketplace.
+    #[serde(rename = "ordercloud")]
+    OrderCloud(ordercloud::MarketplaceRequest),
+    /// A commercetools project.
+    Commercetools(commercetools::connection::ProjectRequest),
+}
+
+impl ConnectionRequest {
+    /// The platform it is for.
+    pub fn platform(&self) -> Platform {
+        match self {
+            Self::Maropost(_) => Platform::Maropost,
+            Self::Bol(_) => Platform::Bol,
+            Self::OrderCloud(_) => Platform::OrderCloud,
+            Self::Commercetools(_) => Platform::Commercetools,
+        }
+    }
 }
 
 /// Every platform, ready to be called: what code that works on any install dispatches through.

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     db::installs,
-    providers::connect::{ConnectError, ConnectionRequest},
+    providers::{ConnectionRequest, connect::ConnectError},
     state::AppState,
 };
 

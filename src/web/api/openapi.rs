@@ -16,8 +16,8 @@ use super::{connections, events, installs, objects, problem::Problem, proxy};
 use crate::{
     domain::{AuthKind, InstallStatus, OrderStatus, Platform},
     providers::{
-        bol::own::OwnCredentialsRequest, commercetools::connection::ProjectRequest,
-        connect::ConnectionRequest, maropost::api_key::ApiKeyRequest,
+        ConnectionRequest, bol::own::OwnCredentialsRequest,
+        commercetools::connection::ProjectRequest, maropost::api_key::ApiKeyRequest,
         ordercloud::MarketplaceRequest,
     },
 };

@@ -26,7 +26,7 @@ use crate::{
     db::audit::{self, Action},
     domain::text::shorten,
     error::{AppError, render_or_plain},
-    providers::connect::{ConnectError, ConnectionRequest},
+    providers::{ConnectionRequest, connect::ConnectError},
     state::AppState,
 };
 
