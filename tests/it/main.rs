@@ -14,6 +14,7 @@ mod console_rename;
 mod install_flow;
 mod interop;
 mod logs_and_startup;
+mod migrations;
 mod notify;
 mod operating;
 mod order_updates;
