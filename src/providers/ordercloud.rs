@@ -213,24 +213,29 @@ fn under(base: &Url, path: &str) -> Result<Url, url::ParseError> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct MarketplaceRequest {
     /// A name for the connection (default: the user and host).
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub name: Option<String>,
     /// The API base URL: one of OrderCloud's hosts. May be omitted when `ORDERCLOUD_API_URL` is
     /// set, which is then the only one.
     pub api_url: Option<String>,
     /// The API client's id.
+    #[schema(value_type = String, required, min_length = 1, max_length = 200, pattern = "^[!-~]+$")]
     pub client_id: Option<String>,
     /// The API client's secret, when it has one.
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = Option<String>, format = Password, max_length = 500)]
     pub client_secret: Option<SecretString>,
     /// `password` (a user of the marketplace) or `client_credentials` (the API client's default
     /// context user).
+    #[schema(value_type = String, required, pattern = "^(password|client_credentials)$")]
     pub grant_type: Option<String>,
-    /// The user's name (password grant).
+    /// The user's name (required with the password grant).
+    #[schema(value_type = Option<String>, max_length = 200, pattern = "^[!-~]+$")]
     pub username: Option<String>,
-    /// The user's password (password grant); sealed, never shown.
-    #[schema(value_type = Option<String>, format = Password)]
+    /// The user's password (required with the password grant); sealed, never shown.
+    #[schema(value_type = Option<String>, format = Password, max_length = 500)]
     pub password: Option<SecretString>,
     /// The roles to ask for, separated by spaces (default: an all-encompassing list).
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = "^[A-Za-z0-9_ -]*$")]
     pub scope: Option<String>,
 }
 

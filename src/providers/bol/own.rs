@@ -26,11 +26,13 @@ use crate::{
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct OwnCredentialsRequest {
     /// A name for the connection (default: the retailer's name as bol.com shows it).
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub name: Option<String>,
     /// The client id from the Seller Dashboard (Settings > API settings).
+    #[schema(value_type = String, required, min_length = 1, max_length = 200, pattern = "^[!-~]+$")]
     pub client_id: Option<String>,
     /// Its secret; sealed, never shown.
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = String, required, format = Password, min_length = 1, max_length = 500, pattern = "^[!-~][ -~]*$")]
     pub client_secret: Option<SecretString>,
 }
 

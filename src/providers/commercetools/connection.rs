@@ -138,18 +138,23 @@ pub fn region_choices() -> Vec<(String, String)> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ProjectRequest {
     /// A name for the connection (default: the project key and region).
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub name: Option<String>,
     /// The cloud identifier: `gcp-eu`, `gcp-us`, `gcp-au`, `aws-fra` or `aws-ohio`.
+    #[schema(value_type = String, required, pattern = "^(gcp-eu|gcp-us|gcp-au|aws-fra|aws-ohio)$")]
     pub region: Option<String>,
     /// The project key: 2 to 36 lower-case letters, digits, `-` and `_`.
+    #[schema(value_type = String, required, pattern = "^[a-z0-9_-]{2,36}$")]
     pub project_key: Option<String>,
     /// The API client's id.
+    #[schema(value_type = String, required, min_length = 1, max_length = 200, pattern = "^[!-~]+$")]
     pub client_id: Option<String>,
     /// The API client's secret; sealed, never shown.
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = String, required, format = Password, min_length = 1, max_length = 500, pattern = "^[!-~][ -~]*$")]
     pub client_secret: Option<SecretString>,
     /// The scopes to ask for, separated by spaces, each for this project
     /// (default `manage_project:{project_key}`).
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub scope: Option<String>,
 }
 

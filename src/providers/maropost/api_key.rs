@@ -30,14 +30,20 @@ use crate::{
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ApiKeyRequest {
     /// A name for the connection (default: the store's domain).
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub name: Option<String>,
-    /// The store's domain, e.g. `mystore.neto.com.au`.
+    /// The store's domain, e.g. `mystore.neto.com.au`: a host name with at least one dot, no
+    /// scheme, port, path or IP address.
+    #[schema(value_type = String, required, max_length = 253,
+             pattern = "^[A-Za-z0-9-]{1,63}(\\.[A-Za-z0-9-]{1,63})+$")]
     pub store_domain: Option<String>,
     /// The API key (a user's, or the store's global key); sealed, never shown.
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = String, required, format = Password, min_length = 1, max_length = 200,
+             pattern = "^[!-~]+$")]
     pub api_key: Option<SecretString>,
     /// The staff user a user-based key belongs to (`NETOAPI_USERNAME`); leave it out for the
     /// global key.
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub username: Option<String>,
 }
 
