@@ -27,6 +27,16 @@ impl Platform {
         }
     }
 
+    /// The display name as a possessive: "bol.com's", "commercetools'".
+    pub fn possessive(self) -> String {
+        let name = self.display_name();
+        if name.ends_with('s') {
+            format!("{name}'")
+        } else {
+            format!("{name}'s")
+        }
+    }
+
     /// The short name lists and filters show.
     pub fn short_name(self) -> &'static str {
         match self {
@@ -35,5 +45,17 @@ impl Platform {
             Self::OrderCloud => "OrderCloud",
             Self::Commercetools => "commercetools",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn possessives_read_as_english() {
+        assert_eq!(Platform::Bol.possessive(), "bol.com's");
+        assert_eq!(Platform::Commercetools.possessive(), "commercetools'");
+        assert_eq!(Platform::OrderCloud.possessive(), "Sitecore OrderCloud's");
     }
 }

@@ -94,7 +94,7 @@ impl ConnectError {
         };
         Self::Platform {
             message,
-            detail: format!("{name}'s token endpoint {e}."),
+            detail: format!("{} token endpoint {e}.", platform.possessive()),
             fields,
             timeout: e.is_timeout(),
         }

@@ -284,8 +284,8 @@ impl<R: Renewal> Lifecycle<'_, R> {
             Ok(token) => self.store(state, claimed, token).await,
             Err(failure) if self.renewal.is_permanent(state.auth_kind, &failure) => {
                 let reason = format!(
-                    "{}'s token endpoint {failure}",
-                    self.renewal.platform().display_name()
+                    "{} token endpoint {failure}",
+                    self.renewal.platform().possessive()
                 );
                 let now = ctx.clock.unix();
                 tokens::mark_needs_attention(ctx.db, &state.id, claimed, &reason, now).await?;
