@@ -210,11 +210,12 @@ fn phase(options: &Options, endpoint: Option<&str>) -> anyhow::Result<f64> {
             .fetch_one(&db)
             .await
     })?;
-    let queued: i64 = server.block_on(async {
-        sqlx::query_scalar("SELECT COUNT(*) FROM notify_messages")
-            .fetch_one(&db)
-            .await
-    })?;
+    // With an endpoint: every stored event must reach it. How many had by the end of the load,
+    // and how long the rest took once the load stopped, tell whether delivery kept up.
+    let delivery = match endpoint {
+        Some(_) => Some(server.block_on(drain(&db, stored))?),
+        None => None,
+    };
     let (journal, synchronous): (String, i64) = server.block_on(async {
         let journal = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&db)
@@ -228,11 +229,15 @@ fn phase(options: &Options, endpoint: Option<&str>) -> anyhow::Result<f64> {
     server.shutdown_timeout(Duration::from_secs(5));
 
     report.print(options, dir.path(), &journal, synchronous);
-    match endpoint {
-        Some(url) => println!(
-            "  notified    one endpoint ({url}): {queued} messages queued with their events"
+    match (endpoint, &delivery) {
+        (Some(url), Some(d)) => println!(
+            "  notified    one endpoint ({url}): {} of {stored} events delivered when the load \
+             stopped, all {} {:.2} s later",
+            d.at_end,
+            d.delivered,
+            d.after.as_secs_f64()
         ),
-        None => println!("  notified    no endpoint"),
+        _ => println!("  notified    no endpoint"),
     }
     anyhow::ensure!(report.errors == 0, "{} requests failed", report.errors);
     anyhow::ensure!(
@@ -240,13 +245,55 @@ fn phase(options: &Options, endpoint: Option<&str>) -> anyhow::Result<f64> {
         "the database holds {stored} events, but {} distinct events were acknowledged",
         report.distinct_stored
     );
-    if endpoint.is_some() {
+    if let Some(d) = &delivery {
         anyhow::ensure!(
-            queued == stored,
-            "{stored} events stored but {queued} notifications queued"
+            d.delivered == stored && d.messages == stored,
+            "{stored} events stored but {} messages made and {} delivered",
+            d.messages,
+            d.delivered
         );
     }
     Ok(report.requests as f64 / report.measured.as_secs_f64())
+}
+
+/// How delivery went in a run with an endpoint.
+struct Delivery {
+    /// Messages delivered when the load stopped.
+    at_end: i64,
+    /// Messages delivered in the end.
+    delivered: i64,
+    /// Messages made (one per stored event, or something is wrong).
+    messages: i64,
+    /// How long after the load stopped the last one was delivered.
+    after: Duration,
+}
+
+/// Waits (at most two minutes) until the `stored` events' messages are delivered.
+async fn drain(db: &storelink::db::Db, stored: i64) -> anyhow::Result<Delivery> {
+    let delivered = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM notify_messages WHERE status = 'delivered'",
+        )
+        .fetch_one(db)
+        .await
+    };
+    let started = Instant::now();
+    let at_end = delivered().await?;
+    let mut now = at_end;
+    while now < stored && started.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        now = delivered().await?;
+    }
+    let after = started.elapsed();
+    let messages = sqlx::query_scalar("SELECT COUNT(*) FROM notify_messages")
+        .fetch_one(db)
+        .await?;
+    Ok(Delivery {
+        at_end,
+        delivered: now,
+        messages,
+        after,
+    })
 }
 
 /// Starts storelink (or the naive comparison server) and creates the install events are sent to.

@@ -199,8 +199,11 @@ pub async fn add(
     let mut tx = super::begin_write(db).await?;
     let id = random_hex(12);
     let inserted = sqlx::query(
-        "INSERT INTO notify_endpoints (id, url, event_types, enabled, created_at, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (url) DO NOTHING",
+        // It is owed the order events that arrive from now on, not those stored before.
+        "INSERT INTO notify_endpoints (id, url, event_types, enabled, created_at, created_by,
+             events_cursor)
+         VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(max(id), 0) FROM events))
+         ON CONFLICT (url) DO NOTHING",
     )
     .bind(&id)
     .bind(url)
@@ -311,8 +314,15 @@ pub async fn set_enabled(
     now: i64,
 ) -> sqlx::Result<bool> {
     let mut tx = super::begin_write(db).await?;
+    if !enabled {
+        // The order events stored while it was enabled are still owed to it.
+        super::outbox::make_order_messages(&mut tx, Some(id), None).await?;
+    }
     let url: Option<String> = sqlx::query_scalar(
-        "UPDATE notify_endpoints SET enabled = $1, disabled_reason = NULL, failing_since = NULL
+        // Enabled again, it is owed the order events from now on, as a new endpoint is.
+        "UPDATE notify_endpoints SET enabled = $1, disabled_reason = NULL, failing_since = NULL,
+             events_cursor = CASE WHEN $1 THEN (SELECT COALESCE(max(id), 0) FROM events)
+                                  ELSE events_cursor END
          WHERE id = $2 AND enabled <> $1 RETURNING url",
     )
     .bind(enabled)
@@ -479,6 +489,8 @@ pub async fn record_failure(
     }
     let days = window / 86_400;
     let reason = format!("no successful delivery for {days} days");
+    // The order events stored while it was enabled are still owed to it.
+    super::outbox::make_order_messages(conn, Some(id), None).await?;
     let url: Option<String> = sqlx::query_scalar(
         "UPDATE notify_endpoints SET enabled = 0, disabled_reason = $1
          WHERE id = $2 AND enabled = 1 RETURNING url",

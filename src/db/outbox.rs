@@ -1,7 +1,10 @@
-//! The outbox of notifications: one message per (change, subscribed endpoint), written in the
-//! transaction of the change that causes it, so a change that rolls back sends nothing and one
-//! that commits is never lost. The delivery worker (`notify::worker`) claims due messages,
-//! sends them and records each attempt here.
+//! The outbox of notifications: one message per (change, subscribed endpoint), so a change that
+//! rolls back sends nothing and one that commits is never lost. Changes to installs write their
+//! messages in their own transaction ([`enqueue_many`]). Order events, which arrive by the
+//! thousand a second, write nothing more than their row in `events`: that table is their log,
+//! and the delivery worker makes their messages from it past each endpoint's cursor
+//! ([`make_order_messages`]), off the webhook writer's group commit. The worker
+//! (`notify::worker`) claims due messages, sends them and records each attempt here.
 
 use serde_json::{Value, json};
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
@@ -97,6 +100,93 @@ pub async fn enqueue_many(
         query.build().execute(&mut *conn).await?;
     }
     Ok(rows.len())
+}
+
+/// The `order.status_changed` message of each stored event, for each endpoint whose cursor it is
+/// past. The body is what [`body`] makes of the writer's data (the same keys, in the same order),
+/// built by SQLite from the event's stored fields; the row's `created_at` is when the event was
+/// received, and it is due at once. The id is [`message_id`]'s form, made by SQLite.
+const MAKE_ORDER_MESSAGES: &str = "
+    INSERT INTO notify_messages (id, endpoint_id, event_type, install_id, body, created_at,
+        next_attempt_at)
+    SELECT 'msg_' || printf('%012x', $1) || lower(hex(randomblob(10))), $2,
+        'order.status_changed', install_id,
+        json_object(
+            'data', json_object(
+                'current_time', sent_time,
+                'event_id', event_id,
+                'event_type', event_type,
+                'install_id', install_id,
+                'order_id', order_id,
+                'order_status', order_status),
+            'timestamp', strftime('%Y-%m-%dT%H:%M:%SZ', received_at, 'unixepoch'),
+            'type', 'order.status_changed'),
+        received_at, received_at
+    FROM events WHERE id > $3 AND id <= $4 ORDER BY id";
+
+/// Makes the messages of stored order events for the enabled endpoints subscribed to
+/// `order.status_changed` (only `endpoint`, when given), at most `limit` events per endpoint
+/// (`None`: all of them), and moves each endpoint's cursor past them, in the caller's
+/// transaction. Returns how many messages were made.
+///
+/// The events table is the outbox of order events: an event that commits is announced (its
+/// row stays and the cursor has not passed it), one that rolls back never existed. The cursor
+/// moves in the transaction that makes the messages, so each event gets its message once per
+/// endpoint, and the message's id is fixed from then on. Event ids only grow (events are never
+/// deleted), so no event can appear behind a cursor. Endpoints that are disabled are caught up
+/// as they are disabled ([`super::endpoints::set_enabled`], `record_failure`) and move past
+/// what arrived meanwhile as they are enabled, so what an endpoint gets still depends on whether
+/// it was enabled when the event committed.
+pub async fn make_order_messages(
+    conn: &mut SqliteConnection,
+    endpoint: Option<&str>,
+    limit: Option<i64>,
+) -> sqlx::Result<u64> {
+    let cursors: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT id, events_cursor FROM notify_endpoints
+         WHERE enabled = 1 AND (event_types = '*' OR event_types LIKE '%,' || $1 || ',%')
+           AND ($2 IS NULL OR id = $2)",
+    )
+    .bind(EventType::OrderStatusChanged)
+    .bind(endpoint)
+    .fetch_all(&mut *conn)
+    .await?;
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let mut made = 0;
+    for (endpoint, cursor) in cursors {
+        let upto: Option<i64> = match limit {
+            Some(limit) => sqlx::query_scalar(
+                "SELECT max(id) FROM (SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2)",
+            )
+            .bind(cursor)
+            .bind(limit)
+            .fetch_one(&mut *conn)
+            .await?,
+            None => {
+                sqlx::query_scalar("SELECT max(id) FROM events WHERE id > $1")
+                    .bind(cursor)
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+        };
+        let Some(upto) = upto else { continue };
+        made += sqlx::query(MAKE_ORDER_MESSAGES)
+            .bind(millis)
+            .bind(&endpoint)
+            .bind(cursor)
+            .bind(upto)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE notify_endpoints SET events_cursor = $1 WHERE id = $2")
+            .bind(upto)
+            .bind(&endpoint)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(made)
 }
 
 /// Queues one message for one endpoint, whatever it subscribes to (a test event); returns its
@@ -361,4 +451,187 @@ pub async fn count_by_status(db: &Db) -> sqlx::Result<Vec<(MessageStatus, i64)>>
     sqlx::query_as("SELECT status, count(*) FROM notify_messages GROUP BY status")
         .fetch_all(db)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        crypto::{Keyring, MasterKey},
+        db::{
+            endpoints::{self, Subscription},
+            events::{self, NewEvent},
+        },
+    };
+
+    /// A database with install `i1`, and a keyring for endpoints' secrets.
+    async fn database() -> (tempfile::TempDir, Db, Keyring) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("o.db").display());
+        let db = crate::db::connect(&url).await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        sqlx::query(
+            "INSERT INTO installs (id, provider, account_id, initiated_by, installed_at,
+                 last_installed_at, updated_at)
+             VALUES ('i1', 'maropost', 's1', 'storelink', 0, 0, 0)",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+        let keyring = Keyring::new(MasterKey::from_base64(&MasterKey::generate_base64()).unwrap());
+        (dir, db, keyring)
+    }
+
+    /// Stores order events with these EventIDs, as the webhook writer does.
+    async fn store(db: &Db, event_ids: &[&str]) {
+        let events: Vec<NewEvent> = event_ids
+            .iter()
+            .map(|id| NewEvent {
+                install_id: "i1".into(),
+                event_id: (*id).into(),
+                event_type: "Order".into(),
+                sent_time: Some("2024-01-03 01:11:12".into()),
+                order_id: Some("N1".into()),
+                order_status: Some(crate::domain::OrderStatus::Pick),
+                received_at: 1_795_459_042,
+                raw_body: "<Event/>".into(),
+            })
+            .collect();
+        let mut tx = crate::db::begin_write(db).await.unwrap();
+        events::insert_many(&mut tx, &events.iter().collect::<Vec<_>>())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    async fn endpoint(db: &Db, keyring: &Keyring, url: &str) -> String {
+        let subscription = Subscription::Only(vec![EventType::OrderStatusChanged]);
+        endpoints::add(db, keyring, url, &subscription, true, "test", 0)
+            .await
+            .unwrap()
+            .0
+            .id
+    }
+
+    /// The bodies of an endpoint's messages, oldest first.
+    async fn bodies(db: &Db, endpoint_id: &str) -> Vec<Value> {
+        let bodies: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM notify_messages WHERE endpoint_id = $1 ORDER BY created_at, rowid",
+        )
+        .bind(endpoint_id)
+        .fetch_all(db)
+        .await
+        .unwrap();
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).unwrap())
+            .collect()
+    }
+
+    async fn make(db: &Db, endpoint: Option<&str>, limit: Option<i64>) -> u64 {
+        let mut tx = crate::db::begin_write(db).await.unwrap();
+        let made = make_order_messages(&mut tx, endpoint, limit).await.unwrap();
+        tx.commit().await.unwrap();
+        made
+    }
+
+    #[tokio::test]
+    async fn order_events_become_messages_once_each_past_the_cursor() {
+        let (_dir, db, keyring) = database().await;
+        store(&db, &["before"]).await;
+        let id = endpoint(&db, &keyring, "http://127.0.0.1:9/a").await;
+        store(&db, &["e1", "e2", "e3"]).await;
+
+        // A round with room for two makes two; the next one the rest; then there is nothing.
+        assert_eq!(make(&db, None, Some(2)).await, 2);
+        assert_eq!(make(&db, None, Some(2)).await, 1);
+        assert_eq!(make(&db, None, None).await, 0);
+
+        // Only the events stored since the endpoint was added, in order, with the body the
+        // writer's data used to make (`body`), keys and all.
+        let got = bodies(&db, &id).await;
+        let event_ids: Vec<&str> = got
+            .iter()
+            .map(|b| b["data"]["event_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(event_ids, ["e1", "e2", "e3"]);
+        let expected = body(
+            EventType::OrderStatusChanged,
+            &json!({
+                "install_id": "i1",
+                "event_id": "e1",
+                "event_type": "Order",
+                "order_id": "N1",
+                "order_status": "Pick",
+                "current_time": "2024-01-03 01:11:12",
+            }),
+            1_795_459_042,
+        );
+        let first: String = sqlx::query_scalar(
+            "SELECT body FROM notify_messages WHERE endpoint_id = $1 ORDER BY rowid LIMIT 1",
+        )
+        .bind(&id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(
+            first, expected,
+            "the same bytes as before, for the same event"
+        );
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM notify_messages")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+        assert!(
+            ids.iter()
+                .all(|id| id.starts_with("msg_") && id.len() == 4 + 12 + 20)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rolled_back_event_makes_no_message() {
+        let (_dir, db, keyring) = database().await;
+        let id = endpoint(&db, &keyring, "http://127.0.0.1:9/a").await;
+        let event = NewEvent {
+            install_id: "i1".into(),
+            event_id: "gone".into(),
+            event_type: "Order".into(),
+            sent_time: None,
+            order_id: None,
+            order_status: None,
+            received_at: 1,
+            raw_body: "<Event/>".into(),
+        };
+        let mut tx = crate::db::begin_write(&db).await.unwrap();
+        events::insert_many(&mut tx, &[&event]).await.unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(make(&db, None, None).await, 0);
+        assert!(bodies(&db, &id).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_gets_the_events_stored_while_it_was_enabled() {
+        let (_dir, db, keyring) = database().await;
+        let id = endpoint(&db, &keyring, "http://127.0.0.1:9/a").await;
+        store(&db, &["while-enabled"]).await;
+        // Disabled before the worker came round: the event is still owed to it.
+        assert!(
+            endpoints::set_enabled(&db, &id, false, "test", 0)
+                .await
+                .unwrap()
+        );
+        store(&db, &["while-disabled"]).await;
+        assert_eq!(make(&db, None, None).await, 0, "nothing for a disabled one");
+        endpoints::set_enabled(&db, &id, true, "test", 0)
+            .await
+            .unwrap();
+        store(&db, &["enabled-again"]).await;
+        make(&db, None, None).await;
+        let event_ids: Vec<String> = bodies(&db, &id)
+            .await
+            .iter()
+            .map(|b| b["data"]["event_id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(event_ids, ["while-enabled", "enabled-again"]);
+    }
 }

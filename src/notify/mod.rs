@@ -2,7 +2,8 @@
 //! least once.
 //!
 //! A change that should be announced writes its messages into the outbox (`db::outbox`) in its
-//! own transaction. The [`worker`] claims due messages, signs ([`signing`]) and sends them
+//! own transaction; a stored order event is its own outbox entry, and the [`worker`] makes its
+//! messages from the events table. The [`worker`] claims due messages, signs ([`signing`]) and sends them
 //! through the outbound guard, records each attempt, and retries on the [`schedule`]. Endpoints
 //! are added through [`endpoints`], which checks their URLs the way every call is checked.
 //!

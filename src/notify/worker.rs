@@ -3,10 +3,12 @@
 //! records what came back.
 //!
 //! Each round: record every attempt that finished (one transaction for all of them, with the
-//! endpoints' health), claim as many due messages as there are free slots (one statement), start
-//! sending them, then wait for a send to finish, the poll interval, or shutdown. Claims are
-//! leases in the database, so several instances can run workers on one database; a lease that
-//! runs out (its instance died mid-send) makes the message due again: at least once.
+//! endpoints' health), make the messages of order events stored since the last round
+//! (`outbox::make_order_messages`), claim as many due messages as there are free slots (one
+//! statement), start sending them, then wait for a send to finish, the poll interval, or
+//! shutdown. Claims are leases in the database, so several instances can run workers on one
+//! database; a lease that runs out (its instance died mid-send) makes the message due again: at
+//! least once.
 //!
 //! Only a 2xx counts as delivered. Redirects are not followed (a 3xx is a failure), and neither
 //! the answer's body nor its headers are trusted beyond the first bytes kept for the console.
@@ -254,7 +256,14 @@ async fn round(
         record_in(&mut tx, ctx, config, &finished).await?;
         let due = match free {
             0 => Vec::new(),
-            _ => outbox::claim_due(&mut tx, ctx.clock.unix(), free, lease).await?,
+            _ => {
+                // As many as can be sent now: an order event waits in the events table, where
+                // it is written already, until there is room to send its messages, rather than
+                // being written again as a message that waits.
+                let room = i64::try_from(free).unwrap_or(i64::MAX);
+                outbox::make_order_messages(&mut tx, None, Some(room)).await?;
+                outbox::claim_due(&mut tx, ctx.clock.unix(), free, lease).await?
+            }
         };
         tx.commit().await?;
         Ok::<_, sqlx::Error>(due)

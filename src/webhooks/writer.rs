@@ -34,13 +34,9 @@ use tokio::{
     task::JoinHandle,
 };
 
-use crate::{
-    db::{
-        Db,
-        events::{self, NewEvent},
-        outbox::{self, Change},
-    },
-    domain::EventType,
+use crate::db::{
+    Db,
+    events::{self, NewEvent},
 };
 
 /// How the writer batches.
@@ -291,23 +287,9 @@ async fn commit(connection: &mut SqliteConnection, jobs: &[&Job]) -> sqlx::Resul
         .map(|(job, _)| &job.event)
         .collect();
     let added = events::insert_many(&mut tx, &accepted).await?;
-    // Each event stored for the first time is announced, in the same transaction: a batch that
-    // rolls back announces nothing, one that commits has its notifications queued with it.
-    let stored: Vec<Change> = accepted
-        .iter()
-        .zip(&added)
-        .filter(|(_, added)| **added)
-        .map(|(event, _)| Change {
-            install_id: event.install_id.clone(),
-            data: order_event_data(event),
-        })
-        .collect();
-    let now = jobs
-        .iter()
-        .map(|j| j.event.received_at)
-        .max()
-        .unwrap_or_default();
-    outbox::enqueue_many(&mut tx, EventType::OrderStatusChanged, &stored, now).await?;
+    // Nothing more to write for notifications: the events table is the outbox of order events
+    // (`outbox::make_order_messages`). An event that commits here is announced by the delivery
+    // worker, one that rolls back never existed.
     tx.commit().await?;
     let mut added = added.into_iter();
     Ok(current
@@ -320,18 +302,6 @@ async fn commit(connection: &mut SqliteConnection, jobs: &[&Job]) -> sqlx::Resul
             },
         )
         .collect())
-}
-
-/// The `data` of an `order.status_changed` notification: what Maropost sent, as sent.
-fn order_event_data(event: &NewEvent) -> serde_json::Value {
-    serde_json::json!({
-        "install_id": event.install_id,
-        "event_id": event.event_id,
-        "event_type": event.event_type,
-        "order_id": event.order_id,
-        "order_status": event.order_status.map(|s| s.as_str()),
-        "current_time": event.sent_time,
-    })
 }
 
 /// Whether `error` says the database cannot take writes at all right now (so retrying each
