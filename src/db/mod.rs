@@ -73,15 +73,32 @@ impl WriteTx {
 /// deferred transaction, which starts as a reader, is refused at once rather than made to
 /// wait. Other processes (the command line) still meet SQLite's busy timeout.
 pub async fn begin_write(db: &Db) -> sqlx::Result<WriteTx> {
-    let turn = write_turn(db).await;
+    Ok(begin_write_contended(db).await?.0)
+}
+
+/// [`begin_write`], and whether another writer of this process held the turn when this one
+/// asked for it. Background work that can wait (the notification worker) learns from it how
+/// busy the requests' writers are, and spaces out its own transactions (each an fsync) when
+/// they are.
+pub async fn begin_write_contended(db: &Db) -> sqlx::Result<(WriteTx, bool)> {
+    let turn = turn_of(db);
+    let (turn, contended) = match turn.clone().try_lock_owned() {
+        Ok(guard) => (guard, false),
+        Err(_) => (turn.lock_owned().await, true),
+    };
     let tx = db.begin_with("BEGIN IMMEDIATE").await?;
-    Ok(WriteTx { tx, _turn: turn })
+    Ok((WriteTx { tx, _turn: turn }, contended))
 }
 
 /// Waits for this process's turn to write to `db`'s file; the turn lasts as long as the guard.
 /// For writers that hold a connection of their own (the webhook writer); others use
 /// [`begin_write`].
 pub async fn write_turn(db: &Db) -> tokio::sync::OwnedMutexGuard<()> {
+    turn_of(db).lock_owned().await
+}
+
+/// The turn to write to `db`'s file, one per file in this process.
+fn turn_of(db: &Db) -> std::sync::Arc<tokio::sync::Mutex<()>> {
     use std::{
         collections::HashMap,
         sync::{Arc, Mutex, OnceLock},
@@ -89,14 +106,13 @@ pub async fn write_turn(db: &Db) -> tokio::sync::OwnedMutexGuard<()> {
     type Turns = Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>;
     static TURNS: OnceLock<Turns> = OnceLock::new();
     let file = db.connect_options().get_filename().to_path_buf();
-    let turn = TURNS
+    TURNS
         .get_or_init(Turns::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .entry(file)
         .or_default()
-        .clone();
-    turn.lock_owned().await
+        .clone()
 }
 
 /// How long a writer waits for another one before giving up.
@@ -257,6 +273,23 @@ mod tests {
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://x"), None);
+    }
+
+    #[tokio::test]
+    async fn a_writer_learns_whether_another_held_the_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        let (first, contended) = begin_write_contended(&db).await.unwrap();
+        assert!(!contended, "nobody else was writing");
+        let second = tokio::spawn({
+            let db = db.clone();
+            async move { begin_write_contended(&db).await.unwrap().1 }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        first.commit().await.unwrap();
+        assert!(second.await.unwrap(), "it waited for the first");
     }
 
     #[cfg(unix)]

@@ -46,6 +46,12 @@ const GATHER: Duration = Duration::from_millis(3);
 /// and follow one another at once.
 const MIN_ROUND_INTERVAL: Duration = Duration::from_millis(20);
 
+/// While the requests' writers are busy, rounds are at least this far apart even with a
+/// backlog: 64 messages in flight then make at most 1,280 a second, and each round's fsync
+/// leaves the disk to webhook ingest for 50 ms. The backlog is sent at full speed once they are
+/// not busy any more.
+const BUSY_ROUND_INTERVAL: Duration = Duration::from_millis(50);
+
 /// How many bytes of an answer are kept for the console.
 const ANSWER_BYTES: usize = 512;
 
@@ -125,8 +131,13 @@ async fn run(
     let mut finished: Vec<Sent> = Vec::new();
     let mut next_round = tokio::time::Instant::now();
     let mut full_round = false;
+    // How often, lately, another writer held the turn when a round asked for it: about the share
+    // of time the requests' writers spend writing (when they are busy, a round mostly waits for
+    // one). Over one half, the writers are busy and the rounds make room for them.
+    let mut contention = 0.0_f64;
     loop {
-        if !full_round && !*stopped.borrow() {
+        let busy = contention > 0.5;
+        if (!full_round || busy) && !*stopped.borrow() {
             // Sends in flight go on meanwhile; the round records what they got.
             tokio::select! {
                 _ = tokio::time::sleep_until(next_round) => {}
@@ -141,8 +152,17 @@ async fn run(
             break;
         }
         let free = concurrency.saturating_sub(in_flight.len());
-        next_round = tokio::time::Instant::now() + MIN_ROUND_INTERVAL;
-        let due = round(&ctx, &config, std::mem::take(&mut finished), free, lease).await;
+        next_round = tokio::time::Instant::now()
+            + if busy {
+                BUSY_ROUND_INTERVAL
+            } else {
+                MIN_ROUND_INTERVAL
+            };
+        let (due, contended) =
+            round(&ctx, &config, std::mem::take(&mut finished), free, lease).await;
+        if let Some(contended) = contended {
+            contention = 0.75 * contention + if contended { 0.25 } else { 0.0 };
+        }
         full_round = free > 0 && due.len() == free;
         for (message, url, secrets) in due {
             let id = message.id.clone();
@@ -156,7 +176,7 @@ async fn run(
             ));
             claimed.insert(handle.id(), id);
         }
-        if full_round && in_flight.len() < concurrency {
+        if full_round && !busy && in_flight.len() < concurrency {
             // More may be due right now.
             continue;
         }
@@ -239,20 +259,23 @@ type Claimed = (Due, Url, Vec<Zeroizing<Vec<u8>>>);
 /// One round in one transaction (one fsync): records the sends that finished, with their
 /// endpoints' health, and claims up to `free` due messages; then reads each claimed message's
 /// URL and signing secrets (once per endpoint). If the transaction fails, nothing of it
-/// happened: the finished sends are sent again when their claims run out.
+/// happened: the finished sends are sent again when their claims run out. Also says whether
+/// another writer held the turn when the round asked for it (`None`: no transaction).
 async fn round(
     ctx: &NotifyContext,
     config: &NotifyConfig,
     finished: Vec<Sent>,
     free: usize,
     lease: i64,
-) -> Vec<Claimed> {
+) -> (Vec<Claimed>, Option<bool>) {
     if finished.is_empty() && free == 0 {
-        return Vec::new();
+        return (Vec::new(), None);
     }
     let recorded = finished.len();
+    let mut contended = None;
     let due = async {
-        let mut tx = crate::db::begin_write(&ctx.db).await?;
+        let (mut tx, waited) = crate::db::begin_write_contended(&ctx.db).await?;
+        contended = Some(waited);
         record_in(&mut tx, ctx, config, &finished).await?;
         let due = match free {
             0 => Vec::new(),
@@ -269,13 +292,14 @@ async fn round(
         Ok::<_, sqlx::Error>(due)
     }
     .await;
-    match due {
+    let due = match due {
         Ok(due) => targets(ctx, due).await,
         Err(e) => {
             tracing::warn!(error = %e, recorded, "notifications: a delivery round failed");
             Vec::new()
         }
-    }
+    };
+    (due, contended)
 }
 
 /// Each claimed message with its endpoint's URL and secrets (read once per endpoint). A message
