@@ -18,9 +18,12 @@
 //!
 //! With `--endpoint` it alternates, `--rounds` times (3), a run with no notification endpoint
 //! and one with an enabled endpoint (a receiver on 127.0.0.1 answering `204`) subscribed to
-//! `order.status_changed`, so every stored event also queues a message in its batch's
-//! transaction while the delivery worker sends them; each run on a fresh database. It prints
-//! each pair's ratio and their median (the machine's speed drifts between runs).
+//! `order.status_changed`, so every stored event is also to be delivered (the worker makes
+//! its message from the events table and sends it) while the load runs; each run on a fresh
+//! database. After a run with the endpoint it waits until every stored event's message is
+//! delivered and says how many were when the load stopped and how long the rest took (delivery
+//! makes room for ingest while the writers are busy, then catches up). It prints each pair's
+//! ratio and their median (the machine's speed drifts between runs).
 //!
 //! Only 127.0.0.1 is ever contacted. The database must be on a real disk (not tmpfs), or the
 //! fsyncs cost nothing and the figure means nothing: the file system is printed.
