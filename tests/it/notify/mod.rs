@@ -1,12 +1,14 @@
 //! Notifications to the vendor's backend: what is sent for which change (and nothing for a
 //! change that rolled back), how it is signed (checked with the published Standard Webhooks
 //! verifiers, not only our code), delivery and retries ([`delivery`]), the outbound guard and
-//! endpoint URLs ([`guard`]), the console ([`console`]) and crashes ([`crash`]).
+//! endpoint URLs ([`guard`]), the console ([`console`]), crashes ([`crash`]) and order events
+//! as their own outbox ([`order_log`]).
 
 mod console;
 mod crash;
 mod delivery;
 mod guard;
+mod order_log;
 mod shutdown;
 
 use std::time::Duration;
