@@ -4,7 +4,7 @@
 //! sends them and records each attempt here.
 
 use serde_json::{Value, json};
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Any, AnyConnection, FromRow, QueryBuilder};
 
 use super::Db;
 use crate::{
@@ -36,10 +36,7 @@ pub fn body(event_type: EventType, data: &Value, now: i64) -> String {
 }
 
 /// The enabled endpoints subscribed to `event_type`.
-async fn subscribers(
-    conn: &mut SqliteConnection,
-    event_type: EventType,
-) -> sqlx::Result<Vec<String>> {
+async fn subscribers(conn: &mut AnyConnection, event_type: EventType) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
         "SELECT id FROM notify_endpoints
          WHERE enabled = 1 AND (event_types = '*' OR event_types LIKE '%,' || $1 || ',%')",
@@ -60,7 +57,7 @@ pub struct Change {
 /// Queues `changes` of one type for every subscribed endpoint, in the caller's transaction.
 /// Returns how many messages were written.
 pub async fn enqueue_many(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     event_type: EventType,
     changes: &[Change],
     now: i64,
@@ -81,7 +78,7 @@ pub async fn enqueue_many(
         .flat_map(|e| changes.iter().zip(&bodies).map(move |(c, b)| (e, c, b)))
         .collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Sqlite>::new(
+        let mut query = QueryBuilder::<Any>::new(
             "INSERT INTO notify_messages (id, endpoint_id, event_type, install_id, body, \
              created_at, next_attempt_at) ",
         );
@@ -144,7 +141,7 @@ pub struct Due {
 /// claims them meanwhile, and if this instance dies before recording the attempt, they are due
 /// again when the lease runs out (sent twice, at worst: at least once).
 pub async fn claim_due(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     now: i64,
     limit: usize,
     lease: i64,
@@ -197,11 +194,11 @@ pub enum After {
 /// transaction (the worker records a whole round of attempts in one): the attempts in one
 /// `INSERT` per 128, the delivered messages in one `UPDATE` per 128, the others one by one.
 pub async fn record_attempts(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     recorded: &[(&str, &Attempt, After)],
 ) -> sqlx::Result<()> {
     for chunk in recorded.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
+        let mut insert = QueryBuilder::<Any>::new(
             "INSERT INTO notify_attempts (message_id, attempted_at, status_code, latency_ms, \
              outcome, answer) ",
         );
@@ -221,7 +218,7 @@ pub async fn record_attempts(
             .map(|(id, attempt, _)| (*id, attempt.at))
             .collect();
         if let Some(at) = delivered.iter().map(|(_, at)| *at).max() {
-            let mut update = QueryBuilder::<Sqlite>::new(
+            let mut update = QueryBuilder::<Any>::new(
                 "UPDATE notify_messages SET status = 'delivered', lease_until = NULL, finished_at = ",
             );
             update.push_bind(at).push(" WHERE id IN (");
@@ -344,7 +341,7 @@ pub async fn attempts_of(db: &Db, message_ids: &[String]) -> sqlx::Result<Vec<At
     if message_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = QueryBuilder::<Sqlite>::new(
+    let mut query = QueryBuilder::<Any>::new(
         "SELECT message_id, attempted_at, status_code, latency_ms, outcome, answer
          FROM notify_attempts WHERE message_id IN (",
     );
