@@ -87,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// `size` installs in one transaction: every third revoked, every fifth on bol.com.
-async fn seed(db: &sqlx::SqlitePool, size: usize) -> anyhow::Result<()> {
+async fn seed(db: &storelink::db::Db, size: usize) -> anyhow::Result<()> {
     let mut tx = storelink::db::begin_write(db).await?;
     for i in 0..size {
         let status = match i % 3 {

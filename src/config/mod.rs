@@ -228,10 +228,10 @@ impl Settings {
             .transpose()?;
         let database_url =
             get("STORELINK_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        if !database_url.starts_with("sqlite:") {
+        if crate::db::Backend::from_url(&database_url).is_none() {
             return Err(ConfigError::new(
                 "STORELINK_DATABASE_URL",
-                "only sqlite://PATH is supported by this build",
+                "must be sqlite://PATH or postgres://USER@HOST/DATABASE",
             ));
         }
         let master_key = get("STORELINK_MASTER_KEY").map(|v| SecretString::from(v.trim()));

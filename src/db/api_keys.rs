@@ -242,6 +242,7 @@ pub struct TokenRead {
     /// The key's name.
     pub name: String,
     /// Whether the key has been revoked since.
+    #[sqlx(try_from = "super::Flag")]
     pub revoked: bool,
     /// First read, Unix seconds.
     pub first_read_at: i64,

@@ -1,6 +1,6 @@
 //! The audit log: who did what to which install, and when. Rows are only ever added.
 
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::{AnyConnection, FromRow};
 
 use super::Db;
 
@@ -199,7 +199,7 @@ fn fields_json(fields: Fields<'_>) -> String {
 /// Appends an entry, inside the caller's transaction so it commits with the change it records.
 /// `detail` is storelink's own words; anything from outside goes into `fields`.
 pub async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     at: i64,
     actor: &str,
     action: Action,

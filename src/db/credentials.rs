@@ -2,7 +2,7 @@
 //! hand it [`Sealed`] values and get [`Sealed`] values back.
 
 use secrecy::SecretString;
-use sqlx::{Row as _, SqliteConnection};
+use sqlx::{AnyConnection, Row as _};
 
 use super::Db;
 use crate::crypto::{Keyring, Sealed};
@@ -46,7 +46,7 @@ fn associated_data_of(install_id: &str, kind: &str) -> Vec<u8> {
 
 /// Seals `secret` for `install_id` and stores it, replacing any earlier one of the same kind.
 pub async fn store(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     keyring: &Keyring,
     install_id: &str,
     kind: Kind,
@@ -131,7 +131,7 @@ pub fn open_sealed(
 }
 
 /// Erases one credential of an install, inside the caller's transaction.
-pub async fn erase(conn: &mut SqliteConnection, install_id: &str, kind: Kind) -> sqlx::Result<()> {
+pub async fn erase(conn: &mut AnyConnection, install_id: &str, kind: Kind) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM credentials WHERE install_id = $1 AND kind = $2")
         .bind(install_id)
         .bind(kind.as_str())
@@ -173,7 +173,7 @@ pub async fn describe(db: &Db, install_id: &str) -> sqlx::Result<Vec<CredentialI
 }
 
 /// Erases every credential of an install, inside the caller's transaction.
-pub async fn erase_all(conn: &mut SqliteConnection, install_id: &str) -> sqlx::Result<u64> {
+pub async fn erase_all(conn: &mut AnyConnection, install_id: &str) -> sqlx::Result<u64> {
     let result = sqlx::query("DELETE FROM credentials WHERE install_id = $1")
         .bind(install_id)
         .execute(conn)

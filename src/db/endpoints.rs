@@ -5,7 +5,7 @@
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use secrecy::SecretString;
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::{AnyConnection, FromRow};
 use zeroize::Zeroizing;
 
 use super::{
@@ -117,6 +117,7 @@ pub struct Endpoint {
     /// [`Subscription::encode`]d.
     pub event_types: String,
     /// Whether messages are sent to it.
+    #[sqlx(try_from = "super::Flag")]
     pub enabled: bool,
     /// Why it was disabled, when storelink disabled it.
     pub disabled_reason: Option<String>,
@@ -153,7 +154,7 @@ fn associated_data(endpoint_id: &str) -> Vec<u8> {
 }
 
 async fn store_secret(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     keyring: &Keyring,
     endpoint_id: &str,
     now: i64,
@@ -208,7 +209,7 @@ pub async fn add(
     .bind(&id)
     .bind(url)
     .bind(subscription.encode())
-    .bind(enabled)
+    .bind(i64::from(enabled))
     .bind(now)
     .bind(actor)
     .execute(&mut *tx)
@@ -239,7 +240,7 @@ pub async fn add(
     Ok((endpoint, secret))
 }
 
-async fn find_in(conn: &mut SqliteConnection, id: &str) -> sqlx::Result<Option<Endpoint>> {
+async fn find_in(conn: &mut AnyConnection, id: &str) -> sqlx::Result<Option<Endpoint>> {
     sqlx::query_as(
         "SELECT id, url, event_types, enabled, disabled_reason, created_at, last_success_at,
              failing_since
@@ -325,7 +326,7 @@ pub async fn set_enabled(
                                   ELSE events_cursor END
          WHERE id = $2 AND enabled <> $1 RETURNING url",
     )
-    .bind(enabled)
+    .bind(i64::from(enabled))
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -414,7 +415,7 @@ pub async fn signing_secrets(
 
 /// Re-seals every endpoint secret not sealed with the current master key (`rotate-keys`), in
 /// the caller's transaction. Returns how many.
-pub async fn reseal_in(conn: &mut SqliteConnection, keyring: &Keyring) -> anyhow::Result<u64> {
+pub async fn reseal_in(conn: &mut AnyConnection, keyring: &Keyring) -> anyhow::Result<u64> {
     use anyhow::Context as _;
     let current = keyring.current().id().to_owned();
     type Row = (i64, String, String, Vec<u8>, Vec<u8>);
@@ -453,7 +454,7 @@ pub async fn reseal_in(conn: &mut SqliteConnection, keyring: &Keyring) -> anyhow
 }
 
 /// Records a 2xx from an endpoint, in the caller's transaction: it is healthy again.
-pub async fn record_success(conn: &mut SqliteConnection, id: &str, now: i64) -> sqlx::Result<()> {
+pub async fn record_success(conn: &mut AnyConnection, id: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE notify_endpoints SET last_success_at = $1, failing_since = NULL WHERE id = $2",
     )
@@ -468,7 +469,7 @@ pub async fn record_success(conn: &mut SqliteConnection, id: &str, now: i64) -> 
 /// without a success for `window` seconds it is disabled (and audited as done by storelink);
 /// returns whether this call disabled it.
 pub async fn record_failure(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
     now: i64,
     window: i64,

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Any, AnyConnection, FromRow, QueryBuilder};
 
 use super::Db;
 use crate::{
@@ -51,7 +51,7 @@ impl std::fmt::Debug for NewEvent {
 
 /// Inserts `event` unless the install already has an event with its EventID. Returns whether a
 /// row was added (`false`: a repeat, nothing changed).
-pub async fn insert(conn: &mut SqliteConnection, event: &NewEvent) -> sqlx::Result<bool> {
+pub async fn insert(conn: &mut AnyConnection, event: &NewEvent) -> sqlx::Result<bool> {
     Ok(insert_many(conn, &[event])
         .await?
         .first()
@@ -72,7 +72,7 @@ const ROWS_PER_STATEMENT: usize = 64;
 /// returns one more message, so this is far cheaper than a statement (or a `RETURNING` row) per
 /// event when hundreds are committed at once.
 pub async fn insert_many(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     events: &[&NewEvent],
 ) -> sqlx::Result<Vec<bool>> {
     let mut added = Vec::with_capacity(events.len());
@@ -93,7 +93,7 @@ pub async fn insert_many(
         if fresh.is_empty() {
             continue;
         }
-        let mut query = QueryBuilder::<Sqlite>::new(
+        let mut query = QueryBuilder::<Any>::new(
             "INSERT INTO events (install_id, event_id, event_type, sent_time, order_id, \
              order_status, received_at, raw_body) ",
         );
@@ -116,7 +116,7 @@ pub async fn insert_many(
 
 /// Which of `events` are already stored, as (install, EventID).
 async fn already_stored(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     events: &[&NewEvent],
 ) -> sqlx::Result<Vec<(String, String)>> {
     let mut by_install: Vec<(&str, Vec<&str>)> = Vec::new();
@@ -129,7 +129,7 @@ async fn already_stored(
             None => by_install.push((&event.install_id, vec![&event.event_id])),
         }
     }
-    let mut query = QueryBuilder::<Sqlite>::new("SELECT install_id, event_id FROM events WHERE ");
+    let mut query = QueryBuilder::<Any>::new("SELECT install_id, event_id FROM events WHERE ");
     for (n, (install_id, event_ids)) in by_install.iter().enumerate() {
         if n > 0 {
             query.push(" OR ");
@@ -149,12 +149,12 @@ async fn already_stored(
 /// key's nonce (which identifies the sealed key). The webhook writer runs this inside its
 /// transaction, so what it stores was authorized by the key still in force.
 pub async fn webhook_key_versions(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     install_ids: &[&str],
 ) -> sqlx::Result<Vec<(String, Vec<u8>)>> {
     let mut found = Vec::new();
     for chunk in install_ids.chunks(500) {
-        let mut query = QueryBuilder::<Sqlite>::new(
+        let mut query = QueryBuilder::<Any>::new(
             "SELECT i.id, c.nonce FROM installs i
              JOIN credentials c ON c.install_id = i.id AND c.kind = ",
         );
@@ -237,7 +237,7 @@ pub async fn list(
     limit: i64,
 ) -> sqlx::Result<Vec<Event>> {
     let mut query =
-        QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1"));
+        QueryBuilder::<Any>::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1"));
     push_filter(&mut query, filter);
     if let Some(before) = before {
         query.push(" AND id < ").push_bind(before);
@@ -251,7 +251,7 @@ pub async fn list(
 /// Where a page of [`list`] stands: how many events match `filter`, and how many of them come
 /// before the page that starts below `before` (are on earlier pages).
 pub async fn position(db: &Db, filter: &Filter, before: Option<i64>) -> sqlx::Result<(i64, i64)> {
-    let mut query = QueryBuilder::<Sqlite>::new("SELECT COUNT(*), ");
+    let mut query = QueryBuilder::<Any>::new("SELECT COUNT(*), ");
     match before {
         Some(before) => {
             query
@@ -278,7 +278,7 @@ pub async fn previous_before(
 ) -> sqlx::Result<Option<i64>> {
     // The previous page is the `page_size` events from `before` upwards; the one just above
     // them, if any, is where that page starts below.
-    let mut query = QueryBuilder::<Sqlite>::new("SELECT id FROM events WHERE 1 = 1");
+    let mut query = QueryBuilder::<Any>::new("SELECT id FROM events WHERE 1 = 1");
     push_filter(&mut query, filter);
     query
         .push(" AND id >= ")
@@ -290,7 +290,7 @@ pub async fn previous_before(
 
 /// Adds `filter`'s conditions to a query that ends in `WHERE 1 = 1`; only those in use, so
 /// SQLite can pick the index that serves them.
-fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &Filter) {
+fn push_filter(query: &mut QueryBuilder<'_, Any>, filter: &Filter) {
     if let Some(install_id) = &filter.install_id {
         query
             .push(" AND install_id = ")
@@ -314,7 +314,7 @@ pub async fn feed(
     after: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Event>> {
-    let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
+    let mut query = QueryBuilder::<Any>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
     query.push(" WHERE id > ").push_bind(after);
     if let Some(install_id) = install_id {
         query

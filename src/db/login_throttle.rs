@@ -147,8 +147,12 @@ pub fn lock_duration(extra: i64) -> i64 {
 mod tests {
     use super::*;
 
-    async fn db() -> Db {
-        let db = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+    async fn db() -> (Db, tempfile::TempDir) {
+        // A file: through the Any driver, each connection to `sqlite::memory:` is a database
+        // of its own.
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = crate::db::connect(&url).await.unwrap();
         sqlx::query(
             "CREATE TABLE login_throttle (subject TEXT PRIMARY KEY, failures INTEGER NOT NULL,
                  last_failure_at INTEGER NOT NULL, locked_until INTEGER NOT NULL DEFAULT 0)",
@@ -156,12 +160,12 @@ mod tests {
         .execute(&db)
         .await
         .unwrap();
-        db
+        (db, dir)
     }
 
     #[tokio::test]
     async fn reservations_stop_at_the_threshold_and_start_the_lockout() {
-        let db = db().await;
+        let (db, _dir) = db().await;
         let account = Subject::account("a@example.com");
         for i in 1..10 {
             assert_eq!(

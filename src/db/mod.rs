@@ -1,11 +1,18 @@
 //! The database: the pool, migrations, and one module per table.
 //!
+//! One data layer for both backends: the pool is sqlx's `Any` driver, and the queries are written
+//! in the SQL that SQLite and PostgreSQL share (`$1` placeholders, integer Unix times, `ON
+//! CONFLICT`, `RETURNING`). Where the two really differ (search, a few SQLite-only functions, how
+//! a writer takes its lock) the table modules ask [`dialect`], chosen by the pool's backend.
+//!
 //! SQLite runs in WAL mode with `synchronous=FULL`, so a write that has been acknowledged survives
-//! a crash, and with a busy timeout, so concurrent writers wait instead of failing at once.
+//! a crash, with a busy timeout, so concurrent writers wait instead of failing at once, and with
+//! foreign keys enforced; every pooled connection is set up so ([`connect_with_busy_timeout`]).
 
 pub mod api_keys;
 pub mod audit;
 pub mod credentials;
+pub mod dialect;
 pub mod endpoints;
 pub mod events;
 pub mod installs;
@@ -24,23 +31,25 @@ use std::{
 
 use anyhow::Context as _;
 use sqlx::{
-    SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    AnyPool, Executor as _,
+    any::{AnyConnectOptions, AnyPoolOptions},
 };
 
-/// The pool every part of storelink shares.
-pub type Db = SqlitePool;
+pub use dialect::Backend;
 
-/// A transaction that writes: this process's turn to write to its database, and the write
-/// lock taken at once (`BEGIN IMMEDIATE`). Use it as the connection it derefs to; end it with
-/// [`WriteTx::commit`] (dropped, it rolls back).
+/// The pool every part of storelink shares: SQLite or PostgreSQL, by the URL it was opened with.
+pub type Db = AnyPool;
+
+/// A transaction that writes: this process's turn to write to its database, and on SQLite the
+/// write lock taken at once (`BEGIN IMMEDIATE`). Use it as the connection it derefs to; end it
+/// with [`WriteTx::commit`] (dropped, it rolls back).
 pub struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: sqlx::Transaction<'static, sqlx::Any>,
     _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl std::ops::Deref for WriteTx {
-    type Target = sqlx::SqliteConnection;
+    type Target = sqlx::AnyConnection;
     fn deref(&self) -> &Self::Target {
         &self.tx
     }
@@ -64,6 +73,42 @@ impl WriteTx {
     }
 }
 
+/// A yes-or-no value read from the database. SQLite has no boolean type: its flag columns hold
+/// 0 or 1, and so do the PostgreSQL twins (BIGINT), but a comparison (`revoked_at IS NOT NULL`)
+/// answers a boolean on PostgreSQL. sqlx's `Any` driver decodes `bool` from a boolean only, so
+/// a flag is read as this and turned into `bool` (`#[sqlx(try_from = "Flag")]` on a field).
+/// Flags are written as `i64::from(flag)`, which both backends store in a flag column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> bool {
+        flag.0
+    }
+}
+
+impl sqlx::Type<sqlx::Any> for Flag {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<sqlx::Any>>::compatible(ty)
+            || <bool as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        if let Ok(flag) = <bool as sqlx::Decode<'r, sqlx::Any>>::decode(value.clone()) {
+            return Ok(Self(flag));
+        }
+        Ok(Self(
+            <i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value)? != 0,
+        ))
+    }
+}
+
 /// Begins a transaction that writes ([`WriteTx`]).
 ///
 /// Writers in this process (requests, the webhook writer, the notification worker) take turns
@@ -72,6 +117,11 @@ impl WriteTx {
 /// again, so a busy background writer would stall requests by tens of milliseconds; and a
 /// deferred transaction, which starts as a reader, is refused at once rather than made to
 /// wait. Other processes (the command line) still meet SQLite's busy timeout.
+///
+/// On PostgreSQL the transaction is a plain `BEGIN` (rows are locked as they are written); the
+/// turn is kept there too, so one process's writers keep the order and the exclusion they have
+/// on SQLite. It does nothing for writers in other processes (see issue 13 for what must lock
+/// rows before several instances share a database).
 pub async fn begin_write(db: &Db) -> sqlx::Result<WriteTx> {
     Ok(begin_write_contended(db).await?.0)
 }
@@ -86,13 +136,13 @@ pub async fn begin_write_contended(db: &Db) -> sqlx::Result<(WriteTx, bool)> {
         Ok(guard) => (guard, false),
         Err(_) => (turn.lock_owned().await, true),
     };
-    let tx = db.begin_with("BEGIN IMMEDIATE").await?;
+    let tx = db.begin_with(Backend::of_pool(db).begin_write()).await?;
     Ok((WriteTx { tx, _turn: turn }, contended))
 }
 
-/// Waits for this process's turn to write to `db`'s file; the turn lasts as long as the guard.
-/// For writers that hold a connection of their own (the webhook writer); others use
-/// [`begin_write`].
+/// Waits for this process's turn to write to `db`'s database (its file, or its PostgreSQL URL);
+/// the turn lasts as long as the guard. For writers that hold a connection of their own (the
+/// webhook writer); others use [`begin_write`].
 pub async fn write_turn(db: &Db) -> tokio::sync::OwnedMutexGuard<()> {
     turn_of(db).lock_owned().await
 }
@@ -105,7 +155,8 @@ fn turn_of(db: &Db) -> std::sync::Arc<tokio::sync::Mutex<()>> {
     };
     type Turns = Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>;
     static TURNS: OnceLock<Turns> = OnceLock::new();
-    let file = db.connect_options().get_filename().to_path_buf();
+    let url = db.connect_options().database_url.clone();
+    let file = sqlite_path(url.as_str()).unwrap_or_else(|| PathBuf::from(url.as_str()));
     TURNS
         .get_or_init(Turns::default)
         .lock()
@@ -118,33 +169,71 @@ fn turn_of(db: &Db) -> std::sync::Arc<tokio::sync::Mutex<()>> {
 /// How long a writer waits for another one before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Opens (creating if missing) the database at `url` (`sqlite://PATH`).
+/// Opens the database at `url`: `sqlite://PATH` (created if missing) or `postgres://...`.
 pub async fn connect(url: &str) -> anyhow::Result<Db> {
     connect_with_busy_timeout(url, BUSY_TIMEOUT).await
 }
 
-/// [`connect`], with writers waiting at most `busy_timeout` for one another (tests shorten it).
+/// [`connect`], with writers waiting at most `busy_timeout` for one another (tests shorten it;
+/// SQLite only: PostgreSQL writers wait for row locks as long as they take).
 ///
-/// The database holds sealed credentials, session records and the audit log: its files
-/// (`PATH`, `PATH-wal`, `PATH-shm`) are created readable by storelink's user only (mode 0600,
-/// whatever the umask), and tightened to that if they exist with wider permissions.
+/// The database holds sealed credentials, session records and the audit log: a SQLite file
+/// (`PATH`, `PATH-wal`, `PATH-shm`) is created readable by storelink's user only (mode 0600,
+/// whatever the umask), and tightened to that if it exists with wider permissions.
 pub async fn connect_with_busy_timeout(url: &str, busy_timeout: Duration) -> anyhow::Result<Db> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::from_url(url)
+        .context("STORELINK_DATABASE_URL must be sqlite://PATH or postgres://USER@HOST/DATABASE")?;
+    let db = match backend {
+        Backend::Sqlite => connect_sqlite(url, busy_timeout).await?,
+        Backend::Postgres => {
+            let options = AnyConnectOptions::from_str(url)
+                .context("STORELINK_DATABASE_URL is not a valid postgres:// URL")?;
+            AnyPoolOptions::new()
+                .max_connections(16)
+                .connect_with(options)
+                .await
+                .with_context(|| format!("failed to open the database {}", display_url(url)))?
+        }
+    };
+    Ok(db)
+}
+
+/// The SQLite half of [`connect_with_busy_timeout`].
+async fn connect_sqlite(url: &str, busy_timeout: Duration) -> anyhow::Result<Db> {
     let path = sqlite_path(url);
     if let Some(path) = &path {
         create_private(path)?;
     }
-    let options = SqliteConnectOptions::from_str(url)
-        .with_context(|| "STORELINK_DATABASE_URL is not a valid sqlite:// URL")?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(busy_timeout)
-        .foreign_keys(true);
-    let db = SqlitePoolOptions::new()
+    // The Any driver builds SQLite's options from the URL alone, so what the URL cannot say is
+    // set on every new connection instead, before the pool hands it out. `mode=rwc` creates the
+    // file where `create_private` could not (the in-memory database, other platforms).
+    let url = if url.contains("mode=") || path.is_none() {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    };
+    let options = AnyConnectOptions::from_str(&url)
+        .with_context(|| "STORELINK_DATABASE_URL is not a valid sqlite:// URL")?;
+    let pragmas = format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = {}; \
+         PRAGMA foreign_keys = ON;",
+        busy_timeout.as_millis()
+    );
+    let db = AnyPoolOptions::new()
         .max_connections(8)
+        .after_connect(move |conn, _| {
+            let pragmas = pragmas.clone();
+            Box::pin(async move {
+                conn.execute(pragmas.as_str()).await?;
+                Ok(())
+            })
+        })
         .connect_with(options)
         .await
-        .with_context(|| format!("failed to open the database {}", display_url(url)))?;
+        .with_context(|| format!("failed to open the database {}", display_url(&url)))?;
     if let Some(path) = &path {
         // SQLite gives the -wal and -shm files the main file's mode; make sure of it.
         restrict_files(path)?;
@@ -199,20 +288,33 @@ fn restrict_files(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies the migrations in `migrations/` that have not been applied yet.
+/// Applies the migrations of `db`'s backend (`migrations/sqlite/` or `migrations/postgres/`)
+/// that have not been applied yet.
 ///
-/// They run on one connection with foreign-key enforcement off, as SQLite documents for schema
-/// changes (https://sqlite.org/lang_altertable.html#otheralter): rebuilding a table means dropping
-/// the old one, which with enforcement on would delete every row that refers to it through an
-/// `ON DELETE CASCADE`. (`PRAGMA foreign_keys` is a no-op inside a transaction, and each migration
-/// runs in one, so a migration cannot turn it off itself.) Afterwards `foreign_key_check` must
-/// find nothing, or start-up stops; enforcement is back on before the connection is returned.
+/// On SQLite they run on one connection with foreign-key enforcement off, as SQLite documents for
+/// schema changes (https://sqlite.org/lang_altertable.html#otheralter): rebuilding a table means
+/// dropping the old one, which with enforcement on would delete every row that refers to it
+/// through an `ON DELETE CASCADE`. (`PRAGMA foreign_keys` is a no-op inside a transaction, and
+/// each migration runs in one, so a migration cannot turn it off itself.) Afterwards
+/// `foreign_key_check` must find nothing, or start-up stops; enforcement is back on before the
+/// connection is returned. PostgreSQL alters tables in place and checks keys as it goes.
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
+    match Backend::of_pool(db) {
+        Backend::Sqlite => migrate_sqlite(db).await,
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres")
+            .run(db)
+            .await
+            .context("failed to apply database migrations"),
+    }
+}
+
+/// The SQLite half of [`migrate`].
+async fn migrate_sqlite(db: &Db) -> anyhow::Result<()> {
     let mut conn = db.acquire().await.context("failed to open the database")?;
     sqlx::query("PRAGMA foreign_keys = OFF")
         .execute(&mut *conn)
         .await?;
-    let applied = sqlx::migrate!("./migrations")
+    let applied = sqlx::migrate!("./migrations/sqlite")
         .run(&mut *conn)
         .await
         .context("failed to apply database migrations");
@@ -247,7 +349,7 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
 }
 
 /// A database URL without any password, for messages.
-fn display_url(url: &str) -> String {
+pub fn display_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             let _ = parsed.set_password(Some("***"));

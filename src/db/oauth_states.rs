@@ -108,16 +108,18 @@ pub async fn delete_older_than(db: &Db, cutoff: i64) -> sqlx::Result<u64> {
 /// Keeps at most `keep` unused flows of the browser `browser_hash` (the newest), deleting the
 /// others. Returns how many went.
 pub async fn keep_newest_unused(db: &Db, browser_hash: &str, keep: i64) -> sqlx::Result<u64> {
-    let result = sqlx::query(
+    let sql = format!(
         "DELETE FROM oauth_states
          WHERE browser_hash = $1 AND used_at IS NULL AND state_hash NOT IN (
              SELECT state_hash FROM oauth_states
              WHERE browser_hash = $1 AND used_at IS NULL
-             ORDER BY created_at DESC, rowid DESC LIMIT $2)",
-    )
-    .bind(browser_hash)
-    .bind(keep)
-    .execute(db)
-    .await?;
+             ORDER BY created_at DESC, {} LIMIT $2)",
+        super::Backend::of_pool(db).newest_first_tiebreak("state_hash")
+    );
+    let result = sqlx::query(&sql)
+        .bind(browser_hash)
+        .bind(keep)
+        .execute(db)
+        .await?;
     Ok(result.rows_affected())
 }

@@ -7,7 +7,7 @@
 //! (`notify::worker`) claims due messages, sends them and records each attempt here.
 
 use serde_json::{Value, json};
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Any, AnyConnection, FromRow, QueryBuilder};
 
 use super::Db;
 use crate::{
@@ -39,10 +39,7 @@ pub fn body(event_type: EventType, data: &Value, now: i64) -> String {
 }
 
 /// The enabled endpoints subscribed to `event_type`.
-async fn subscribers(
-    conn: &mut SqliteConnection,
-    event_type: EventType,
-) -> sqlx::Result<Vec<String>> {
+async fn subscribers(conn: &mut AnyConnection, event_type: EventType) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
         "SELECT id FROM notify_endpoints
          WHERE enabled = 1 AND (event_types = '*' OR event_types LIKE '%,' || $1 || ',%')",
@@ -63,7 +60,7 @@ pub struct Change {
 /// Queues `changes` of one type for every subscribed endpoint, in the caller's transaction.
 /// Returns how many messages were written.
 pub async fn enqueue_many(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     event_type: EventType,
     changes: &[Change],
     now: i64,
@@ -84,7 +81,7 @@ pub async fn enqueue_many(
         .flat_map(|e| changes.iter().zip(&bodies).map(move |(c, b)| (e, c, b)))
         .collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Sqlite>::new(
+        let mut query = QueryBuilder::<Any>::new(
             "INSERT INTO notify_messages (id, endpoint_id, event_type, install_id, body, \
              created_at, next_attempt_at) ",
         );
@@ -102,28 +99,6 @@ pub async fn enqueue_many(
     Ok(rows.len())
 }
 
-/// The `order.status_changed` message of each stored event, for each endpoint whose cursor it is
-/// past. The body is what [`body`] makes of the writer's data (the same keys, in the same order),
-/// built by SQLite from the event's stored fields; the row's `created_at` is when the event was
-/// received, and it is due at once. The id is [`message_id`]'s form, made by SQLite.
-const MAKE_ORDER_MESSAGES: &str = "
-    INSERT INTO notify_messages (id, endpoint_id, event_type, install_id, body, created_at,
-        next_attempt_at)
-    SELECT 'msg_' || printf('%012x', $1) || lower(hex(randomblob(10))), $2,
-        'order.status_changed', install_id,
-        json_object(
-            'data', json_object(
-                'current_time', sent_time,
-                'event_id', event_id,
-                'event_type', event_type,
-                'install_id', install_id,
-                'order_id', order_id,
-                'order_status', order_status),
-            'timestamp', strftime('%Y-%m-%dT%H:%M:%SZ', received_at, 'unixepoch'),
-            'type', 'order.status_changed'),
-        received_at, received_at
-    FROM events WHERE id > $3 AND id <= $4 ORDER BY id";
-
 /// Makes the messages of stored order events for the enabled endpoints subscribed to
 /// `order.status_changed` (only `endpoint`, when given), at most `limit` events per endpoint
 /// (`None`: all of them), and moves each endpoint's cursor past them, in the caller's
@@ -138,7 +113,7 @@ const MAKE_ORDER_MESSAGES: &str = "
 /// what arrived meanwhile as they are enabled, so what an endpoint gets still depends on whether
 /// it was enabled when the event committed.
 pub async fn make_order_messages(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     endpoint: Option<&str>,
     limit: Option<i64>,
 ) -> sqlx::Result<u64> {
@@ -172,7 +147,7 @@ pub async fn make_order_messages(
             }
         };
         let Some(upto) = upto else { continue };
-        made += sqlx::query(MAKE_ORDER_MESSAGES)
+        made += sqlx::query(super::dialect::Backend::of(conn).make_order_messages())
             .bind(millis)
             .bind(&endpoint)
             .bind(cursor)
@@ -234,7 +209,7 @@ pub struct Due {
 /// claims them meanwhile, and if this instance dies before recording the attempt, they are due
 /// again when the lease runs out (sent twice, at worst: at least once).
 pub async fn claim_due(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     now: i64,
     limit: usize,
     lease: i64,
@@ -287,11 +262,11 @@ pub enum After {
 /// transaction (the worker records a whole round of attempts in one): the attempts in one
 /// `INSERT` per 128, the delivered messages in one `UPDATE` per 128, the others one by one.
 pub async fn record_attempts(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     recorded: &[(&str, &Attempt, After)],
 ) -> sqlx::Result<()> {
     for chunk in recorded.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
+        let mut insert = QueryBuilder::<Any>::new(
             "INSERT INTO notify_attempts (message_id, attempted_at, status_code, latency_ms, \
              outcome, answer) ",
         );
@@ -311,7 +286,7 @@ pub async fn record_attempts(
             .map(|(id, attempt, _)| (*id, attempt.at))
             .collect();
         if let Some(at) = delivered.iter().map(|(_, at)| *at).max() {
-            let mut update = QueryBuilder::<Sqlite>::new(
+            let mut update = QueryBuilder::<Any>::new(
                 "UPDATE notify_messages SET status = 'delivered', lease_until = NULL, finished_at = ",
             );
             update.push_bind(at).push(" WHERE id IN (");
@@ -434,7 +409,7 @@ pub async fn attempts_of(db: &Db, message_ids: &[String]) -> sqlx::Result<Vec<At
     if message_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = QueryBuilder::<Sqlite>::new(
+    let mut query = QueryBuilder::<Any>::new(
         "SELECT message_id, attempted_at, status_code, latency_ms, outcome, answer
          FROM notify_attempts WHERE message_id IN (",
     );

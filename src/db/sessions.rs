@@ -1,44 +1,97 @@
 //! Sessions, stored under the SHA-256 of their id.
 //!
 //! The session cookie carries a random 128-bit id; the `sessions` table (tower-sessions' SQLite
-//! store) keeps each record under a hash of that id instead of the id itself, so a copy of the
-//! database (a backup, a leaked file) holds no id that logs anyone in: presenting a stored id
-//! looks up its hash, which matches nothing.
+//! or PostgreSQL store) keeps each record under a hash of that id instead of the id itself, so a
+//! copy of the database (a backup, a leaked file) holds no id that logs anyone in: presenting a
+//! stored id looks up its hash, which matches nothing.
+//!
+//! tower-sessions' stores take their driver's own pool, not sqlx's `Any` pool the rest of
+//! storelink shares, so the store opens a small pool of its own to the same database, set up
+//! like the main one (for SQLite: WAL, `synchronous=FULL`, the busy timeout, foreign keys).
 
 use async_trait::async_trait;
 use sha2::{Digest as _, Sha256};
+use std::str::FromStr as _;
 use tower_sessions::{
     ExpiredDeletion, SessionStore,
     session::{Id, Record},
     session_store,
 };
-use tower_sessions_sqlx_store::SqliteStore;
 
-use super::Db;
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+use super::{Backend, Db};
 
 /// The session table's name.
 pub const TABLE: &str = "sessions";
 
-/// tower-sessions' SQLite store, keyed by the SHA-256 of each session id.
+/// tower-sessions' store for `db`'s backend, keyed by the SHA-256 of each session id.
 #[derive(Debug, Clone)]
 pub struct HashedSessionStore {
-    inner: SqliteStore,
+    inner: Inner,
+}
+
+/// The store of each backend.
+#[derive(Debug, Clone)]
+enum Inner {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// Calls the same method on whichever store is inside.
+macro_rules! inner {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match &$self.inner {
+            Inner::Sqlite(store) => store.$method($($arg),*).await,
+            Inner::Postgres(store) => store.$method($($arg),*).await,
+        }
+    };
 }
 
 impl HashedSessionStore {
-    /// The store on `db`'s `sessions` table.
+    /// The store on the `sessions` table of `db`'s database. Its pool connects when first used.
     pub fn new(db: Db) -> anyhow::Result<Self> {
-        let inner = SqliteStore::new(db)
-            .with_table_name(TABLE)
-            .map_err(|e| anyhow::anyhow!("session table name: {e}"))?;
+        let url = db.connect_options().database_url.to_string();
+        let name_error = |e: String| anyhow::anyhow!("session table name: {e}");
+        let inner = match Backend::of_pool(&db) {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&url)?
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(super::BUSY_TIMEOUT)
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_lazy_with(options);
+                Inner::Sqlite(
+                    SqliteStore::new(pool)
+                        .with_table_name(TABLE)
+                        .map_err(name_error)?,
+                )
+            }
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_str(&url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(4)
+                    .connect_lazy_with(options);
+                Inner::Postgres(
+                    PostgresStore::new(pool)
+                        .with_schema_name("public")
+                        .and_then(|store| store.with_table_name(TABLE))
+                        .map_err(name_error)?,
+                )
+            }
+        };
         Ok(Self { inner })
     }
 
     /// Creates the table if it is missing.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        self.inner
-            .migrate()
-            .await
+        inner!(self.migrate())
             .map_err(|e| anyhow::anyhow!("failed to create the sessions table: {e}"))
     }
 }
@@ -64,41 +117,39 @@ impl SessionStore for HashedSessionStore {
         loop {
             let mut stored = hashed(record);
             let wanted = stored.id;
-            self.inner.create(&mut stored).await?;
+            inner!(self.create(&mut stored))?;
             if stored.id == wanted {
                 return Ok(());
             }
             // The hash was taken (as likely as guessing a session id): the inner store saved the
             // record under an id of its own, which no cookie hashes to. Drop it, draw again.
-            self.inner.delete(&stored.id).await?;
+            inner!(self.delete(&stored.id))?;
             record.id = Id::default();
         }
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.inner.save(&hashed(record)).await
+        inner!(self.save(&hashed(record)))
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        Ok(self
-            .inner
-            .load(&stored_id(session_id))
-            .await?
-            .map(|record| Record {
+        Ok(
+            inner!(self.load(&stored_id(session_id)))?.map(|record| Record {
                 id: *session_id,
                 ..record
-            }))
+            }),
+        )
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
-        self.inner.delete(&stored_id(session_id)).await
+        inner!(self.delete(&stored_id(session_id)))
     }
 }
 
 #[async_trait]
 impl ExpiredDeletion for HashedSessionStore {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        self.inner.delete_expired().await
+        inner!(self.delete_expired())
     }
 }
 
@@ -108,7 +159,10 @@ mod tests {
 
     #[tokio::test]
     async fn records_are_kept_under_the_hash_of_their_id() {
-        let db = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
+            .await
+            .unwrap();
         let store = HashedSessionStore::new(db.clone()).unwrap();
         store.migrate().await.unwrap();
         let mut record = Record {

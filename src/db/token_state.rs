@@ -8,7 +8,7 @@
 //! a refresh that loses any race stores nothing.
 
 use secrecy::{ExposeSecret as _, SecretString};
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::{AnyConnection, FromRow};
 
 use super::{
     Db,
@@ -171,7 +171,7 @@ pub async fn save_connection(
 
 /// Stores `secret` as the credential of `kind`, or erases that credential when there is none.
 async fn replace_secret(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     keyring: &Keyring,
     id: &str,
     kind: Kind,

@@ -159,7 +159,9 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_stored_names_are_errors_not_defaults() {
-        let db = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        // Through the Any driver, as storelink reads them.
+        sqlx::any::install_default_drivers();
+        let db = sqlx::AnyPool::connect("sqlite::memory:").await.unwrap();
         let known: InstallStatus = sqlx::query_scalar("SELECT 'needs_attention'")
             .fetch_one(&db)
             .await

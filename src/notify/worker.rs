@@ -444,7 +444,7 @@ async fn record(ctx: &NotifyContext, config: &NotifyConfig, finished: Vec<Sent>)
 /// Records finished sends and what follows from each (delivered, retry at, failed), and their
 /// endpoints' health, in the caller's transaction.
 async fn record_in(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     ctx: &NotifyContext,
     config: &NotifyConfig,
     finished: &[Sent],

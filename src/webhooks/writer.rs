@@ -28,7 +28,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::{Connection as _, Sqlite, SqliteConnection, pool::PoolConnection};
+use sqlx::{Any, AnyConnection, Connection as _, pool::PoolConnection};
 use tokio::{
     sync::{mpsc, oneshot, watch},
     task::JoinHandle,
@@ -245,7 +245,7 @@ async fn write_batch(db: &Db, connection: &mut Connection, batch: Vec<Job>) {
 
 /// The writer's connection, taken from the pool when first needed and again after a failure.
 #[derive(Default)]
-struct Connection(Option<PoolConnection<Sqlite>>);
+struct Connection(Option<PoolConnection<Any>>);
 
 impl Connection {
     async fn commit(&mut self, db: &Db, jobs: &[&Job]) -> sqlx::Result<Vec<Written>> {
@@ -265,10 +265,11 @@ impl Connection {
 }
 
 /// Checks and inserts the events of `jobs` in one transaction and commits it.
-async fn commit(connection: &mut SqliteConnection, jobs: &[&Job]) -> sqlx::Result<Vec<Written>> {
-    // IMMEDIATE: hold the write lock from the check to the commit, so no revoke or new key can
-    // commit in between.
-    let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+async fn commit(connection: &mut AnyConnection, jobs: &[&Job]) -> sqlx::Result<Vec<Written>> {
+    // IMMEDIATE (on SQLite): hold the write lock from the check to the commit, so no revoke or
+    // new key can commit in between.
+    let begin = crate::db::Backend::of(connection).begin_write();
+    let mut tx = connection.begin_with(begin).await?;
     let mut installs: Vec<&str> = jobs.iter().map(|j| j.event.install_id.as_str()).collect();
     installs.sort_unstable();
     installs.dedup();

@@ -19,7 +19,7 @@ use anyhow::{Context as _, anyhow, bail};
 use fantoccini::{Client, ClientBuilder};
 use futures::FutureExt as _;
 use serde_json::json;
-use sqlx::SqlitePool;
+use storelink::db::Db;
 use tempfile::TempDir;
 use url::Url;
 
@@ -76,7 +76,7 @@ pub struct TestApp {
     /// Its public URL, `http://localhost:{port}/`: the host its cookies and redirect URIs use.
     pub base: Url,
     /// Its database.
-    pub db: SqlitePool,
+    pub db: Db,
     /// Its clock: the real time, plus however far the test moved it.
     pub clock: ShiftedClock,
 }

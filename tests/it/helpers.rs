@@ -5,7 +5,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use secrecy::SecretString;
-use sqlx::SqlitePool;
+use storelink::db::Db;
 use storelink::{
     app::Application, clock::ManualClock, config::Settings, crypto::MasterKey, state::AppState,
 };
@@ -75,7 +75,7 @@ impl Default for Options {
 pub struct TestApp {
     /// `http://localhost:{port}/`
     pub base: Url,
-    pub db: SqlitePool,
+    pub db: Db,
     pub state: AppState,
     pub clock: ManualClock,
     /// The stand-in Maropost, and bol.com under `/bol/`.

@@ -18,6 +18,7 @@ mod migrations;
 mod notify;
 mod operating;
 mod order_updates;
+mod postgres;
 mod sandbox;
 mod storage;
 mod web;

@@ -14,8 +14,8 @@ async fn rebuilding_installs_keeps_what_refers_to_them() {
     let pool = db::connect(&url).await.unwrap();
 
     // The schema as it was before the rebuild, with data in it.
-    let all = sqlx::migrate!("./migrations");
-    let mut before = sqlx::migrate!("./migrations");
+    let all = sqlx::migrate!("./migrations/sqlite");
+    let mut before = sqlx::migrate!("./migrations/sqlite");
     before.migrations = all
         .migrations
         .iter()

@@ -3,7 +3,7 @@
 
 use super::Install;
 use crate::{
-    db::Db,
+    db::{Db, dialect},
     domain::{InstallStatus, Platform},
 };
 
@@ -59,7 +59,7 @@ pub async fn list(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> sqlx::Result<Vec<Install>> {
-    let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT * FROM installs WHERE 1 = 1");
+    let mut query = sqlx::QueryBuilder::<sqlx::Any>::new("SELECT * FROM installs WHERE 1 = 1");
     push_filter(db, &mut query, filter).await?;
     if let Some(cursor) = cursor {
         query
@@ -107,7 +107,7 @@ pub async fn position(
         let filter = filter.clone();
         let after = after.cloned();
         async move {
-            let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            let mut query = sqlx::QueryBuilder::<sqlx::Any>::new(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM installs WHERE 1 = 1",
             );
             push_filter(db, &mut query, &filter).await?;
@@ -122,7 +122,7 @@ pub async fn position(
             if searching {
                 query.push(" LIMIT ").push_bind(SEARCH_COUNT_CAP);
             }
-            query.push(")");
+            query.push(") AS matching");
             query.build_query_scalar::<i64>().fetch_one(db).await
         }
     };
@@ -149,7 +149,7 @@ pub async fn previous_cursor(
     // The previous page is the `page_size` installs ending with the cursor's; the one just
     // before them, if any, is its cursor.
     let mut query =
-        sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT updated_at, id FROM installs WHERE 1 = 1");
+        sqlx::QueryBuilder::<sqlx::Any>::new("SELECT updated_at, id FROM installs WHERE 1 = 1");
     push_filter(db, &mut query, filter).await?;
     query
         .push(" AND (updated_at, id) >= (")
@@ -166,7 +166,7 @@ pub async fn previous_cursor(
 /// use are added, so SQLite can pick the index that serves the filter and the order together.
 async fn push_filter(
     db: &Db,
-    query: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+    query: &mut sqlx::QueryBuilder<'_, sqlx::Any>,
     filter: &ListFilter,
 ) -> sqlx::Result<()> {
     if let Some(platform) = filter.platform {
@@ -188,54 +188,9 @@ async fn push_filter(
         .map(str::trim)
         .filter(|s| !s.is_empty());
     if let Some(text) = search {
-        // The trigram index finds rare text at once, but a term in most rows ("example") would
-        // hand back every row before the page is sorted. So: ask the index for a few hits; if
-        // it has that many, matches are dense and scanning in list order finds a page quickly.
-        // The index needs three characters; shorter searches scan too.
-        let indexed = text.chars().count() >= 3 && !dense_match(db, text).await?;
-        if indexed {
-            query
-                .push(
-                    " AND rowid IN (SELECT rowid FROM installs_search WHERE installs_search MATCH ",
-                )
-                .push_bind(fts_phrase(text))
-                .push(")");
-        } else {
-            let pattern = format!(
-                "%{}%",
-                text.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
-            query
-                .push(" AND (store_domain LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\' OR store_name LIKE ")
-                .push_bind(pattern)
-                .push(" ESCAPE '\\')");
-        }
+        dialect::push_install_search(db, query, text).await?;
     }
     Ok(())
-}
-
-/// Whether `text` matches so many installs that an ordered scan beats the trigram index.
-async fn dense_match(db: &Db, text: &str) -> sqlx::Result<bool> {
-    const DENSE: i64 = 1000;
-    let hits: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM
-             (SELECT 1 FROM installs_search WHERE installs_search MATCH $1 LIMIT $2)",
-    )
-    .bind(fts_phrase(text))
-    .bind(DENSE)
-    .fetch_one(db)
-    .await?;
-    Ok(hits >= DENSE)
-}
-
-/// The search text as one FTS5 phrase: quoted, inner quotes doubled, so nothing the operator
-/// types is read as query syntax.
-fn fts_phrase(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 /// How many installs have each status (for the counts at the top of the console).

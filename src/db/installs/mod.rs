@@ -9,7 +9,7 @@ pub use listing::{
     list, position, previous_cursor,
 };
 
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::{AnyConnection, FromRow};
 
 use super::{
     Db,
@@ -159,7 +159,7 @@ pub async fn save(
 /// Queues `event_type` for install `id`, carrying the install as it stands in the caller's
 /// transaction (the same object the API answers with), for every subscribed endpoint.
 pub async fn announce(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     event_type: EventType,
     id: &str,
     now: i64,
@@ -180,11 +180,7 @@ pub async fn announce(
 /// Queues `install.created` or `install.updated` for a saved install, in the transaction that
 /// saved it and after everything it stores, so the notification carries the install as
 /// committed.
-pub async fn announce_saved(
-    tx: &mut SqliteConnection,
-    saved: &Saved,
-    now: i64,
-) -> sqlx::Result<()> {
+pub async fn announce_saved(tx: &mut AnyConnection, saved: &Saved, now: i64) -> sqlx::Result<()> {
     let event = if saved.reinstall {
         EventType::InstallUpdated
     } else {
@@ -198,7 +194,7 @@ pub async fn announce_saved(
 /// store more in the same transaction (bol.com's refresh token and expiry). The caller
 /// announces it ([`announce_saved`]) once it has stored the rest.
 pub async fn save_in(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     keyring: &Keyring,
     new: &NewInstall<'_>,
     now: i64,
@@ -323,12 +319,12 @@ pub async fn rename(
     now: i64,
 ) -> Result<(), RenameError> {
     let mut tx = super::begin_write(db).await?;
-    let old: Option<(Option<String>, bool)> =
+    let old: Option<(Option<String>, super::Flag)> =
         sqlx::query_as("SELECT store_name, name_set_by_operator FROM installs WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-    let (old, by_operator) = old.ok_or(RenameError::UnknownInstall)?;
+    let (old, super::Flag(by_operator)) = old.ok_or(RenameError::UnknownInstall)?;
     if by_operator && old.as_deref() == Some(name.as_str()) {
         return Ok(());
     }
@@ -388,14 +384,16 @@ pub async fn display_names(db: &Db, ids: &[&str]) -> sqlx::Result<Vec<(String, S
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
-    sqlx::query_as(
+    let mut query = sqlx::QueryBuilder::<sqlx::Any>::new(
         "SELECT id, COALESCE(NULLIF(store_name, ''), NULLIF(store_domain, ''), account_id) \
-         FROM installs WHERE id IN (SELECT value FROM json_each($1))",
-    )
-    .bind(ids)
-    .fetch_all(db)
-    .await
+         FROM installs WHERE id IN (",
+    );
+    let mut each = query.separated(", ");
+    for id in ids {
+        each.push_bind(*id);
+    }
+    query.push(")");
+    query.build_query_as().fetch_all(db).await
 }
 
 /// The install with this id and its sealed credential of `kind` (if one is stored), read

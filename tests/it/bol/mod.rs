@@ -171,7 +171,7 @@ impl TestApp {
     /// One column of an install.
     pub async fn install_field<T>(&self, id: &str, column: &str) -> T
     where
-        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + Unpin,
+        T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + Unpin,
     {
         sqlx::query_scalar(&format!("SELECT {column} FROM installs WHERE id = $1"))
             .bind(id)

@@ -7,7 +7,7 @@ mod parser_props;
 
 use std::{sync::Arc, time::Duration};
 
-use sqlx::{Connection as _, SqlitePool};
+use sqlx::Connection as _;
 use storelink::{
     app::Application,
     clock::SystemClock,
@@ -35,7 +35,7 @@ pub fn event_xml(event_id: &str, status: &str) -> String {
 
 pub struct Hook {
     pub base: Url,
-    pub db: SqlitePool,
+    pub db: storelink::db::Db,
     pub state: AppState,
     pub database_url: String,
     /// An active Maropost install whose webhook key is [`KEY`].

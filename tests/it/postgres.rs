@@ -1,0 +1,351 @@
+//! PostgreSQL, where `STORELINK_TEST_POSTGRES_URL` names a server (an administrator's URL, e.g.
+//! `postgres://postgres@127.0.0.1:5432/postgres`; `scripts/test` sets it): the two sets of
+//! migrations build the same schema, and storelink migrates, starts and answers `/readyz` on a
+//! fresh database. Each test creates its own database and drops it after, so they run in
+//! parallel and leave nothing behind. Without the variable they pass without doing anything.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
+
+use sqlx::{Connection as _, Executor as _};
+use storelink::{app::Application, clock::SystemClock, config::Settings, crypto::MasterKey, db};
+
+/// A database of its own on the test server, dropped (with any connection left) when this goes.
+struct FreshDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl FreshDatabase {
+    /// `None` when no server is configured.
+    async fn create() -> Option<Self> {
+        let admin_url = std::env::var("STORELINK_TEST_POSTGRES_URL").ok()?;
+        let name = format!("storelink_test_{}", storelink::crypto::random_hex(8));
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("STORELINK_TEST_POSTGRES_URL answers");
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        Some(Self {
+            admin_url,
+            name,
+            url: url.to_string(),
+        })
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        // Drop runs outside async code (and after a failed assertion too): a thread of its own
+        // with a runtime of its own drops the database.
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                admin
+                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
+}
+
+/// What the comparison looks at, per table.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Table {
+    /// Column name -> nullable.
+    columns: BTreeMap<String, bool>,
+    /// Each unique key (primary keys too) as its columns in order, and whether it is partial.
+    uniques: BTreeSet<(String, bool)>,
+    /// Each foreign key: columns, referenced table, referenced columns, cascades on delete.
+    foreign_keys: BTreeSet<(String, String, String, bool)>,
+    /// How many CHECK constraints it has.
+    checks: usize,
+}
+
+type Schema = BTreeMap<String, Table>;
+
+/// Tables that are not storelink's own data: sqlx's bookkeeping, SQLite's internals and the FTS5
+/// search index (PostgreSQL indexes the columns instead, see the migration).
+fn compared(table: &str) -> bool {
+    table != "_sqlx_migrations"
+        && !table.starts_with("sqlite_")
+        && !table.starts_with("installs_search")
+}
+
+async fn sqlite_schema(pool: &db::Db) -> Schema {
+    let tables: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let mut schema = Schema::new();
+    for (name, sql) in tables.into_iter().filter(|(name, _)| compared(name)) {
+        let mut table = Table::default();
+        let columns: Vec<(String, i64, i64)> =
+            sqlx::query_as("SELECT name, \"notnull\", pk FROM pragma_table_info($1)")
+                .bind(&name)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        // SQLite lets a primary key other than INTEGER hold NULL unless it says NOT NULL; no row
+        // of storelink's ever does, and PostgreSQL's keys never may.
+        let mut key: Vec<(i64, String)> = Vec::new();
+        for (column, not_null, pk) in columns {
+            table
+                .columns
+                .insert(column.clone(), not_null == 0 && pk == 0);
+            if pk > 0 {
+                key.push((pk, column));
+            }
+        }
+        key.sort();
+        if !key.is_empty() {
+            let key: Vec<String> = key.into_iter().map(|(_, c)| c).collect();
+            table.uniques.insert((key.join(","), false));
+        }
+        let indexes: Vec<(String, i64, i64)> =
+            sqlx::query_as("SELECT name, \"unique\", partial FROM pragma_index_list($1)")
+                .bind(&name)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        for (index, unique, partial) in indexes {
+            if unique == 0 {
+                continue;
+            }
+            let columns: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM pragma_index_info($1) ORDER BY seqno")
+                    .bind(&index)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            table.uniques.insert((columns.join(","), partial != 0));
+        }
+        let keys: Vec<(i64, String, String, String, String)> = sqlx::query_as(
+            "SELECT id, \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list($1)
+             ORDER BY id, seq",
+        )
+        .bind(&name)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let mut by_id: BTreeMap<i64, (Vec<String>, String, Vec<String>, bool)> = BTreeMap::new();
+        for (id, from, parent, to, on_delete) in keys {
+            let key = by_id
+                .entry(id)
+                .or_insert_with(|| (Vec::new(), parent, Vec::new(), on_delete == "CASCADE"));
+            key.0.push(from);
+            key.2.push(to);
+        }
+        for (from, parent, to, cascade) in by_id.into_values() {
+            table
+                .foreign_keys
+                .insert((from.join(","), parent, to.join(","), cascade));
+        }
+        table.checks = sql.to_uppercase().matches("CHECK (").count();
+        schema.insert(name, table);
+    }
+    schema
+}
+
+async fn postgres_schema(pool: &db::Db) -> Schema {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut schema = Schema::new();
+    for name in tables.into_iter().filter(|name| compared(name)) {
+        let mut table = Table::default();
+        let columns: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT column_name::text, CASE WHEN is_nullable = 'YES' THEN 1 ELSE 0 END
+             FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1",
+        )
+        .bind(&name)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        for (column, nullable) in columns {
+            table.columns.insert(column, nullable != 0);
+        }
+        let uniques: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT string_agg(a.attname::text, ',' ORDER BY k.ord),
+                    MAX(CASE WHEN i.indpred IS NULL THEN 0 ELSE 1 END)
+             FROM pg_index i
+             JOIN pg_class t ON t.oid = i.indrelid
+             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k (attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+             WHERE i.indisunique AND t.relname = $1 AND t.relnamespace = 'public'::regnamespace
+             GROUP BY i.indexrelid",
+        )
+        .bind(&name)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        for (columns, partial) in uniques {
+            table.uniques.insert((columns, partial != 0));
+        }
+        let keys: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT string_agg(a.attname::text, ',' ORDER BY k.ord), p.relname::text,
+                    string_agg(pa.attname::text, ',' ORDER BY k.ord), c.confdeltype::text
+             FROM pg_constraint c
+             JOIN pg_class t ON t.oid = c.conrelid
+             JOIN pg_class p ON p.oid = c.confrelid
+             CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k (attnum, pattnum, ord)
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+             JOIN pg_attribute pa ON pa.attrelid = p.oid AND pa.attnum = k.pattnum
+             WHERE c.contype = 'f' AND t.relname = $1 AND t.relnamespace = 'public'::regnamespace
+             GROUP BY c.oid, p.relname, c.confdeltype",
+        )
+        .bind(&name)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        for (from, parent, to, on_delete) in keys {
+            table
+                .foreign_keys
+                .insert((from, parent, to, on_delete == "c"));
+        }
+        let checks: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+             WHERE c.contype = 'c' AND t.relname = $1 AND t.relnamespace = 'public'::regnamespace",
+        )
+        .bind(&name)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        table.checks = usize::try_from(checks).unwrap();
+        schema.insert(name, table);
+    }
+    schema
+}
+
+#[tokio::test]
+async fn both_sets_of_migrations_build_the_same_schema() {
+    let Some(fresh) = FreshDatabase::create().await else {
+        eprintln!("STORELINK_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = db::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
+        .await
+        .unwrap();
+    db::migrate(&sqlite).await.unwrap();
+    let postgres = db::connect(&fresh.url).await.unwrap();
+    db::migrate(&postgres).await.unwrap();
+
+    let (expected, actual) = (
+        sqlite_schema(&sqlite).await,
+        postgres_schema(&postgres).await,
+    );
+    assert!(expected.len() >= 13, "{:?}", expected.keys());
+    assert_eq!(
+        expected.keys().collect::<Vec<_>>(),
+        actual.keys().collect::<Vec<_>>(),
+        "the same tables"
+    );
+    for (name, table) in &expected {
+        assert_eq!(Some(table), actual.get(name), "table {name}");
+    }
+
+    // Both sets end at the same version: a migration added to one has its twin in the other.
+    let last = |m: sqlx::migrate::Migrator| m.migrations.iter().map(|m| m.version).max();
+    assert_eq!(
+        last(sqlx::migrate!("./migrations/sqlite")),
+        last(sqlx::migrate!("./migrations/postgres"))
+    );
+    // Migrating again is a no-op.
+    db::migrate(&postgres).await.unwrap();
+    postgres.close().await;
+}
+
+#[tokio::test]
+async fn storelink_starts_on_a_fresh_postgres_database_and_is_ready() {
+    let Some(fresh) = FreshDatabase::create().await else {
+        eprintln!("STORELINK_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let mut settings = Settings::sandbox_defaults(fresh.url.clone());
+    settings.master_key = Some(MasterKey::generate_base64());
+    let app = Application::build(settings, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let base = url::Url::parse(&format!("http://localhost:{}/", app.port())).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    for path in ["/readyz", "/healthz", "/console/login"] {
+        let status = client
+            .get(base.join(path).unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200, "{path}");
+    }
+    stop.send(()).unwrap();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(15), served).await;
+}
+
+#[tokio::test]
+async fn storelink_migrate_works_on_postgres() {
+    let Some(fresh) = FreshDatabase::create().await else {
+        eprintln!("STORELINK_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_storelink"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("STORELINK_DATABASE_URL", &fresh.url)
+        .arg("migrate")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let pool = db::connect(&fresh.url).await.unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'
+         AND table_name IN ('installs', 'credentials', 'audit_log', 'oauth_states')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(tables, 4);
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        usize::try_from(applied).unwrap(),
+        sqlx::migrate!("./migrations/postgres").migrations.len()
+    );
+    pool.close().await;
+}
