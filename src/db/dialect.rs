@@ -151,35 +151,6 @@ fn fts_phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backends_by_url() {
-        assert_eq!(
-            Backend::from_url("sqlite://storelink.db"),
-            Some(Backend::Sqlite)
-        );
-        assert_eq!(Backend::from_url("sqlite::memory:"), Some(Backend::Sqlite));
-        assert_eq!(
-            Backend::from_url("postgres://postgres@127.0.0.1/storelink"),
-            Some(Backend::Postgres)
-        );
-        assert_eq!(
-            Backend::from_url("postgresql://u:p@h/d"),
-            Some(Backend::Postgres)
-        );
-        assert_eq!(Backend::from_url("mysql://x"), None);
-        assert_eq!(Backend::from_url("storelink.db"), None);
-    }
-
-    #[test]
-    fn fts_phrases_are_quoted() {
-        assert_eq!(fts_phrase("a\"b"), "\"a\"\"b\"");
-    }
-}
-
 const MAKE_ORDER_MESSAGES_SQLITE: &str = "
     INSERT INTO notify_messages (id, endpoint_id, event_type, install_id, body, created_at,
         next_attempt_at)
@@ -220,3 +191,32 @@ const MAKE_ORDER_MESSAGES_POSTGRES: &str = "
             'type', 'order.status_changed')::TEXT,
         received_at, received_at
     FROM events WHERE id > $3 AND id <= $4 ORDER BY id";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_by_url() {
+        assert_eq!(
+            Backend::from_url("sqlite://storelink.db"),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(Backend::from_url("sqlite::memory:"), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::from_url("postgres://postgres@127.0.0.1/storelink"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u:p@h/d"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(Backend::from_url("mysql://x"), None);
+        assert_eq!(Backend::from_url("storelink.db"), None);
+    }
+
+    #[test]
+    fn fts_phrases_are_quoted() {
+        assert_eq!(fts_phrase("a\"b"), "\"a\"\"b\"");
+    }
+}
