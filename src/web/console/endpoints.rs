@@ -251,6 +251,8 @@ struct EndpointPage {
     endpoint: EndpointRow,
     shown: Option<ShownSecret>,
     messages: Vec<MessageRow>,
+    /// Order events owed to this endpoint whose messages are not made yet.
+    order_backlog: i64,
 }
 
 async fn find(state: &AppState, id: &str) -> Result<Endpoint, AppError> {
@@ -267,6 +269,7 @@ impl EndpointPage {
         let endpoint = find(state, id).await?;
         let now = state.clock.unix();
         let messages = outbox::recent(&state.db, &endpoint.id, RECENT).await?;
+        let order_backlog = outbox::order_backlog(&state.db, &endpoint.id).await?;
         let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
         let attempts = outbox::attempts_of(&state.db, &ids).await?;
         let names = install_names(
@@ -310,6 +313,7 @@ impl EndpointPage {
             endpoint: EndpointRow::new(&endpoint, now),
             shown: None,
             messages,
+            order_backlog,
         })
     }
 }

@@ -10,7 +10,7 @@ use storelink::{
         self, Db,
         endpoints::{self, Subscription},
         events::{self, NewEvent},
-        outbox::{body, make_order_messages},
+        outbox::{body, make_order_messages, order_backlog},
     },
     domain::{EventType, OrderStatus},
 };
@@ -84,6 +84,31 @@ async fn make(db: &Db, endpoint: Option<&str>, limit: Option<i64>) -> u64 {
     let made = make_order_messages(&mut tx, endpoint, limit).await.unwrap();
     tx.commit().await.unwrap();
     made
+}
+
+#[tokio::test]
+async fn the_backlog_counts_what_an_endpoint_is_owed_and_not_yet_made() {
+    let (_dir, db, keyring) = database().await;
+    store(&db, &["before"]).await;
+    let id = endpoint(&db, &keyring, "http://127.0.0.1:9/b").await;
+    assert_eq!(
+        order_backlog(&db, &id).await.unwrap(),
+        0,
+        "it starts past what was stored"
+    );
+    store(&db, &["e1", "e2", "e3"]).await;
+    assert_eq!(order_backlog(&db, &id).await.unwrap(), 3);
+    assert_eq!(make(&db, None, Some(2)).await, 2);
+    assert_eq!(order_backlog(&db, &id).await.unwrap(), 1);
+    assert_eq!(make(&db, None, None).await, 1);
+    assert_eq!(order_backlog(&db, &id).await.unwrap(), 0);
+    // A disabled endpoint is owed nothing more; an unknown one nothing at all.
+    store(&db, &["e4"]).await;
+    endpoints::set_enabled(&db, &id, false, "test", 0)
+        .await
+        .unwrap();
+    assert_eq!(order_backlog(&db, &id).await.unwrap(), 0);
+    assert_eq!(order_backlog(&db, "no-such-endpoint").await.unwrap(), 0);
 }
 
 #[tokio::test]
