@@ -283,7 +283,7 @@ pub async fn list(
 /// come before the page that starts below `before` (are on earlier pages).
 pub async fn position(db: &Db, filter: &Filter, before: Option<i64>) -> sqlx::Result<(i64, i64)> {
     sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM($3 IS NOT NULL AND id >= $3), 0) FROM audit_log
+        "SELECT COUNT(*), COUNT(CASE WHEN $3 IS NOT NULL AND id >= $3 THEN 1 END) FROM audit_log
          WHERE ($1 IS NULL OR install_id = $1)
            AND ($2 IS NULL OR action = $2)",
     )

@@ -6,9 +6,9 @@
 //! PostgreSQL) and ordering rows by arrival where a table has no column for it (SQLite's
 //! `rowid`).
 
-use sqlx::{Any, AnyConnection, QueryBuilder};
+use sqlx::AnyConnection;
 
-use super::Db;
+use super::{Db, QueryBuilder};
 
 /// The database behind a [`Db`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +83,7 @@ impl Backend {
 /// or name, case-insensitive. `text` is trimmed and not empty.
 pub async fn push_install_search(
     db: &Db,
-    query: &mut QueryBuilder<'_, Any>,
+    query: &mut QueryBuilder<'_>,
     text: &str,
 ) -> sqlx::Result<()> {
     let pattern = format!(

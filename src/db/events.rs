@@ -6,9 +6,9 @@
 
 use std::collections::HashSet;
 
-use sqlx::{Any, AnyConnection, FromRow, QueryBuilder};
+use sqlx::{AnyConnection, FromRow};
 
-use super::Db;
+use super::{Db, QueryBuilder};
 use crate::{
     crypto::Sealed,
     db::credentials::Kind,
@@ -93,7 +93,7 @@ pub async fn insert_many(
         if fresh.is_empty() {
             continue;
         }
-        let mut query = QueryBuilder::<Any>::new(
+        let mut query = QueryBuilder::new(
             "INSERT INTO events (install_id, event_id, event_type, sent_time, order_id, \
              order_status, received_at, raw_body) ",
         );
@@ -129,7 +129,7 @@ async fn already_stored(
             None => by_install.push((&event.install_id, vec![&event.event_id])),
         }
     }
-    let mut query = QueryBuilder::<Any>::new("SELECT install_id, event_id FROM events WHERE ");
+    let mut query = QueryBuilder::new("SELECT install_id, event_id FROM events WHERE ");
     for (n, (install_id, event_ids)) in by_install.iter().enumerate() {
         if n > 0 {
             query.push(" OR ");
@@ -154,7 +154,7 @@ pub async fn webhook_key_versions(
 ) -> sqlx::Result<Vec<(String, Vec<u8>)>> {
     let mut found = Vec::new();
     for chunk in install_ids.chunks(500) {
-        let mut query = QueryBuilder::<Any>::new(
+        let mut query = QueryBuilder::new(
             "SELECT i.id, c.nonce FROM installs i
              JOIN credentials c ON c.install_id = i.id AND c.kind = ",
         );
@@ -236,8 +236,7 @@ pub async fn list(
     before: Option<i64>,
     limit: i64,
 ) -> sqlx::Result<Vec<Event>> {
-    let mut query =
-        QueryBuilder::<Any>::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1"));
+    let mut query = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1"));
     push_filter(&mut query, filter);
     if let Some(before) = before {
         query.push(" AND id < ").push_bind(before);
@@ -251,7 +250,7 @@ pub async fn list(
 /// Where a page of [`list`] stands: how many events match `filter`, and how many of them come
 /// before the page that starts below `before` (are on earlier pages).
 pub async fn position(db: &Db, filter: &Filter, before: Option<i64>) -> sqlx::Result<(i64, i64)> {
-    let mut query = QueryBuilder::<Any>::new("SELECT COUNT(*), ");
+    let mut query = QueryBuilder::new("SELECT COUNT(*), ");
     match before {
         Some(before) => {
             query
@@ -278,7 +277,7 @@ pub async fn previous_before(
 ) -> sqlx::Result<Option<i64>> {
     // The previous page is the `page_size` events from `before` upwards; the one just above
     // them, if any, is where that page starts below.
-    let mut query = QueryBuilder::<Any>::new("SELECT id FROM events WHERE 1 = 1");
+    let mut query = QueryBuilder::new("SELECT id FROM events WHERE 1 = 1");
     push_filter(&mut query, filter);
     query
         .push(" AND id >= ")
@@ -290,7 +289,7 @@ pub async fn previous_before(
 
 /// Adds `filter`'s conditions to a query that ends in `WHERE 1 = 1`; only those in use, so
 /// SQLite can pick the index that serves them.
-fn push_filter(query: &mut QueryBuilder<'_, Any>, filter: &Filter) {
+fn push_filter(query: &mut QueryBuilder<'_>, filter: &Filter) {
     if let Some(install_id) = &filter.install_id {
         query
             .push(" AND install_id = ")
@@ -314,7 +313,7 @@ pub async fn feed(
     after: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Event>> {
-    let mut query = QueryBuilder::<Any>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
+    let mut query = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
     query.push(" WHERE id > ").push_bind(after);
     if let Some(install_id) = install_id {
         query

@@ -20,6 +20,7 @@ pub mod login_throttle;
 pub mod oauth_states;
 pub mod operators;
 pub mod outbox;
+mod query_builder;
 pub mod sessions;
 pub mod token_state;
 
@@ -36,6 +37,7 @@ use sqlx::{
 };
 
 pub use dialect::Backend;
+pub use query_builder::{QueryBuilder, Separated};
 
 /// The pool every part of storelink shares: SQLite or PostgreSQL, by the URL it was opened with.
 pub type Db = AnyPool;

@@ -7,9 +7,9 @@
 //! (`notify::worker`) claims due messages, sends them and records each attempt here.
 
 use serde_json::{Value, json};
-use sqlx::{Any, AnyConnection, FromRow, QueryBuilder};
+use sqlx::{AnyConnection, FromRow};
 
-use super::Db;
+use super::{Db, QueryBuilder};
 use crate::{
     crypto::random_hex,
     domain::{EventType, MessageStatus, rfc3339},
@@ -81,7 +81,7 @@ pub async fn enqueue_many(
         .flat_map(|e| changes.iter().zip(&bodies).map(move |(c, b)| (e, c, b)))
         .collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Any>::new(
+        let mut query = QueryBuilder::new(
             "INSERT INTO notify_messages (id, endpoint_id, event_type, install_id, body, \
              created_at, next_attempt_at) ",
         );
@@ -266,7 +266,7 @@ pub async fn record_attempts(
     recorded: &[(&str, &Attempt, After)],
 ) -> sqlx::Result<()> {
     for chunk in recorded.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = QueryBuilder::<Any>::new(
+        let mut insert = QueryBuilder::new(
             "INSERT INTO notify_attempts (message_id, attempted_at, status_code, latency_ms, \
              outcome, answer) ",
         );
@@ -286,7 +286,7 @@ pub async fn record_attempts(
             .map(|(id, attempt, _)| (*id, attempt.at))
             .collect();
         if let Some(at) = delivered.iter().map(|(_, at)| *at).max() {
-            let mut update = QueryBuilder::<Any>::new(
+            let mut update = QueryBuilder::new(
                 "UPDATE notify_messages SET status = 'delivered', lease_until = NULL, finished_at = ",
             );
             update.push_bind(at).push(" WHERE id IN (");
@@ -409,7 +409,7 @@ pub async fn attempts_of(db: &Db, message_ids: &[String]) -> sqlx::Result<Vec<At
     if message_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = QueryBuilder::<Any>::new(
+    let mut query = QueryBuilder::new(
         "SELECT message_id, attempted_at, status_code, latency_ms, outcome, answer
          FROM notify_attempts WHERE message_id IN (",
     );

@@ -349,3 +349,105 @@ async fn storelink_migrate_works_on_postgres() {
     );
     pool.close().await;
 }
+
+/// What the queries that differ by backend (`db::dialect`) and a few written for both answer on
+/// a small data set: search (FTS5 or `pg_trgm`, case-insensitive, short terms too), names for a
+/// set of ids, a page's standing in the audit log, and keeping a browser's newest flows.
+async fn dialect_answers(pool: &db::Db) -> Vec<String> {
+    db::migrate(pool).await.unwrap();
+    for (seq, (id, domain, name)) in [
+        ("i-one", "alpha-shop.example.com", "Alpha Outdoor"),
+        ("i-two", "beta.example.com", "Beta Bikes"),
+        ("i-three", "gamma.example.org", "Gamma 100% Wool"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        sqlx::query(
+            "INSERT INTO installs (id, provider, account_id, store_domain, store_name,
+                 initiated_by, installed_at, last_installed_at, updated_at)
+             VALUES ($1, 'maropost', $1, $2, $3, 'storelink', 1, 1, $4)",
+        )
+        .bind(id)
+        .bind(domain)
+        .bind(name)
+        .bind(i64::try_from(seq).unwrap())
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO audit_log (at, actor, action, install_id) VALUES (1, 'cli', 'install', $1)")
+            .bind(id)
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO oauth_states (state_hash, provider, browser_hash, verifier_key_id,
+                 verifier_nonce, verifier_ciphertext, created_at)
+             VALUES ($1, 'maropost', 'b', 'k', $2, $2, $3)",
+        )
+        .bind(format!("s{seq}"))
+        .bind(vec![0u8; 4])
+        .bind(i64::try_from(seq).unwrap())
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let mut answers = Vec::new();
+    for search in [
+        "alpha",
+        "ALPHA-SHOP",
+        "example",
+        "a",
+        "100%",
+        "%",
+        "nothing like it",
+    ] {
+        let filter = db::installs::ListFilter {
+            search: Some(search.into()),
+            ..Default::default()
+        };
+        let found = db::installs::list(pool, &filter, None, 50).await.unwrap();
+        let ids: Vec<String> = found.into_iter().map(|i| i.id).collect();
+        let standing = db::installs::position(pool, &filter, None).await.unwrap();
+        answers.push(format!("search {search:?}: {ids:?} {standing:?}"));
+    }
+    let names = db::installs::display_names(pool, &["i-two", "i-one", "none"])
+        .await
+        .unwrap();
+    let names: BTreeSet<(String, String)> = names.into_iter().collect();
+    answers.push(format!("names: {names:?}"));
+    let standing = db::audit::position(pool, &db::audit::Filter::default(), Some(2))
+        .await
+        .unwrap();
+    answers.push(format!("audit: {standing:?}"));
+    let dropped = db::oauth_states::keep_newest_unused(pool, "b", 2)
+        .await
+        .unwrap();
+    let kept: Vec<String> =
+        sqlx::query_scalar("SELECT state_hash FROM oauth_states ORDER BY state_hash")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    answers.push(format!("flows: dropped {dropped}, kept {kept:?}"));
+    answers
+}
+
+#[tokio::test]
+async fn the_queries_that_differ_by_backend_answer_alike() {
+    let Some(fresh) = FreshDatabase::create().await else {
+        eprintln!("STORELINK_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = db::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
+        .await
+        .unwrap();
+    let expected = dialect_answers(&sqlite).await;
+    assert!(
+        expected[0].contains("[\"i-one\"]") && expected[1].contains("[\"i-one\"]"),
+        "{expected:#?}"
+    );
+    let postgres = db::connect(&fresh.url).await.unwrap();
+    assert_eq!(expected, dialect_answers(&postgres).await);
+    postgres.close().await;
+}

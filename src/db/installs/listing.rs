@@ -3,7 +3,7 @@
 
 use super::Install;
 use crate::{
-    db::{Db, dialect},
+    db::{Db, QueryBuilder, dialect},
     domain::{InstallStatus, Platform},
 };
 
@@ -59,7 +59,7 @@ pub async fn list(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> sqlx::Result<Vec<Install>> {
-    let mut query = sqlx::QueryBuilder::<sqlx::Any>::new("SELECT * FROM installs WHERE 1 = 1");
+    let mut query = QueryBuilder::new("SELECT * FROM installs WHERE 1 = 1");
     push_filter(db, &mut query, filter).await?;
     if let Some(cursor) = cursor {
         query
@@ -107,9 +107,8 @@ pub async fn position(
         let filter = filter.clone();
         let after = after.cloned();
         async move {
-            let mut query = sqlx::QueryBuilder::<sqlx::Any>::new(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM installs WHERE 1 = 1",
-            );
+            let mut query =
+                QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM installs WHERE 1 = 1");
             push_filter(db, &mut query, &filter).await?;
             if let Some(cursor) = &after {
                 query
@@ -148,8 +147,7 @@ pub async fn previous_cursor(
 ) -> sqlx::Result<Option<Cursor>> {
     // The previous page is the `page_size` installs ending with the cursor's; the one just
     // before them, if any, is its cursor.
-    let mut query =
-        sqlx::QueryBuilder::<sqlx::Any>::new("SELECT updated_at, id FROM installs WHERE 1 = 1");
+    let mut query = QueryBuilder::new("SELECT updated_at, id FROM installs WHERE 1 = 1");
     push_filter(db, &mut query, filter).await?;
     query
         .push(" AND (updated_at, id) >= (")
@@ -166,7 +164,7 @@ pub async fn previous_cursor(
 /// use are added, so SQLite can pick the index that serves the filter and the order together.
 async fn push_filter(
     db: &Db,
-    query: &mut sqlx::QueryBuilder<'_, sqlx::Any>,
+    query: &mut QueryBuilder<'_>,
     filter: &ListFilter,
 ) -> sqlx::Result<()> {
     if let Some(platform) = filter.platform {

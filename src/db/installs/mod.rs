@@ -12,7 +12,7 @@ pub use listing::{
 use sqlx::{AnyConnection, FromRow};
 
 use super::{
-    Db,
+    Db, QueryBuilder,
     audit::{self, Action},
     credentials::{self, Kind},
     outbox,
@@ -384,7 +384,7 @@ pub async fn display_names(db: &Db, ids: &[&str]) -> sqlx::Result<Vec<(String, S
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = sqlx::QueryBuilder::<sqlx::Any>::new(
+    let mut query = QueryBuilder::new(
         "SELECT id, COALESCE(NULLIF(store_name, ''), NULLIF(store_domain, ''), account_id) \
          FROM installs WHERE id IN (",
     );
