@@ -254,9 +254,10 @@ pub async fn position(db: &Db, filter: &Filter, before: Option<i64>) -> sqlx::Re
     match before {
         Some(before) => {
             query
-                .push("COALESCE(SUM(id >= ")
+                // COUNT(CASE ...): both backends count it (SUM of a comparison is SQLite's).
+                .push("COUNT(CASE WHEN id >= ")
                 .push_bind(before)
-                .push("), 0)");
+                .push(" THEN 1 END)");
         }
         None => {
             query.push("0");

@@ -324,7 +324,7 @@ pub async fn record_attempts(
 /// the claim does not count as an attempt.
 pub async fn release(db: &Db, message_id: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE notify_messages SET lease_until = NULL, attempts = max(attempts - 1, 0)
+        "UPDATE notify_messages SET lease_until = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
          WHERE id = $1 AND status = 'pending'",
     )
     .bind(message_id)
@@ -376,15 +376,17 @@ pub struct Message {
 
 /// An endpoint's most recent messages, newest first.
 pub async fn recent(db: &Db, endpoint_id: &str, limit: i64) -> sqlx::Result<Vec<Message>> {
-    sqlx::query_as(
+    let sql = format!(
         "SELECT id, event_type, install_id, created_at, status, attempts, next_attempt_at
          FROM notify_messages WHERE endpoint_id = $1
-         ORDER BY created_at DESC, rowid DESC LIMIT $2",
-    )
-    .bind(endpoint_id)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+         ORDER BY created_at DESC, {} LIMIT $2",
+        super::dialect::Backend::of_pool(db).newest_first_tiebreak("id")
+    );
+    sqlx::query_as(&sql)
+        .bind(endpoint_id)
+        .bind(limit)
+        .fetch_all(db)
+        .await
 }
 
 /// One recorded attempt.
