@@ -49,6 +49,42 @@ pub struct Renewed {
     pub scope: Option<String>,
 }
 
+impl Renewed {
+    /// A token endpoint's answer with a lifetime: `access_token`, `expires_in` (1 s to a year:
+    /// anything else is refused rather than guessed), and `refresh_token` and `scope` when the
+    /// platform gives them.
+    pub fn from_answer(
+        json: &serde_json::Map<String, serde_json::Value>,
+        now: i64,
+    ) -> Result<Self, TokenError> {
+        let text = |name: &str| {
+            json.get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+        };
+        let access_token = text("access_token").ok_or(TokenError::MissingAccessToken)?;
+        let expires_in = json
+            .get("expires_in")
+            .ok_or(TokenError::MissingField("expires_in"))?
+            .as_i64()
+            .filter(|s| (1..=366 * 24 * 3600).contains(s))
+            .ok_or(TokenError::InvalidField("expires_in"))?;
+        Ok(Self {
+            access_token: SecretString::from(access_token),
+            refresh_token: text("refresh_token").map(SecretString::from),
+            expires_at: now + expires_in,
+            scope: text("scope").map(|s| crate::domain::text::shorten(s, 2000)),
+        })
+    }
+}
+
+/// Where a connection's calls and tokens go, as stored when it was added (OrderCloud,
+/// commercetools): read back and parsed, or why not.
+pub fn stored_url(url: Option<&str>) -> Option<url::Url> {
+    url.and_then(|u| url::Url::parse(u).ok())
+}
+
 /// How one platform renews an install's access token. The lifecycle calls [`Renewal::prepare`]
 /// once per renewal (under the claim) and [`Renewal::send`] once per attempt.
 #[async_trait::async_trait]

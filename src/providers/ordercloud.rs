@@ -27,7 +27,7 @@ use super::{
     },
     context::{Context, TestOutcome},
     endpoints::join,
-    lifecycle::{Renewal, Renewed, Tokens, Want, credentials_refused},
+    lifecycle::{Renewal, Renewed, Tokens, Want, credentials_refused, stored_url},
     token::{TokenError, send_token_request},
 };
 use crate::{
@@ -389,26 +389,12 @@ async fn request_token(
     parse_token(&send_token_request(request).await?, now)
 }
 
-/// A token answer: `access_token`, `expires_in` and maybe `refresh_token`.
+/// A token answer: `access_token`, `expires_in` and maybe `refresh_token`. OrderCloud names
+/// no scope in it (its roles are in the token), so the one asked for is kept.
 fn parse_token(json: &serde_json::Map<String, Value>, now: i64) -> Result<Renewed, TokenError> {
-    let text = |name: &str| {
-        json.get(name)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-    };
-    let access_token = text("access_token").ok_or(TokenError::MissingAccessToken)?;
-    let expires_in = json
-        .get("expires_in")
-        .ok_or(TokenError::MissingField("expires_in"))?
-        .as_i64()
-        .filter(|s| (1..=366 * 24 * 3600).contains(s))
-        .ok_or(TokenError::InvalidField("expires_in"))?;
     Ok(Renewed {
-        access_token: SecretString::from(access_token),
-        refresh_token: text("refresh_token").map(SecretString::from),
-        expires_at: now + expires_in,
         scope: None,
+        ..Renewed::from_answer(json, now)?
     })
 }
 
@@ -547,11 +533,7 @@ impl Renewal for OrderCloudRenewal {
         state: &TokenState,
     ) -> Result<RenewalRequest, TokenUnavailable> {
         let open = |kind| credentials::open(ctx.db, ctx.keyring, &state.id, kind);
-        let token_url = state
-            .token_url
-            .as_deref()
-            .and_then(|u| Url::parse(u).ok())
-            .ok_or(TokenUnavailable::Internal)?;
+        let token_url = stored_url(state.token_url.as_deref()).ok_or(TokenUnavailable::Internal)?;
         let client_id = state.client_id.clone().ok_or(TokenUnavailable::Internal)?;
         let password = match state.auth_kind {
             AuthKind::Password => {

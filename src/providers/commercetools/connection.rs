@@ -31,7 +31,7 @@ use crate::{
         bearer,
         connect::{ConnectError, FieldError, check_identifier, check_name, check_secret},
         context::{Context, TestOutcome},
-        lifecycle::{FreshToken, Renewal, Renewed, Tokens, Want, credentials_refused},
+        lifecycle::{FreshToken, Renewal, Renewed, Tokens, Want, credentials_refused, stored_url},
         token::{TokenError, send_token_request},
     },
 };
@@ -267,30 +267,12 @@ async fn request_token(
     parse_token(&send_token_request(request).await?, now)
 }
 
-/// A token answer: `access_token`, `expires_in`, and the granted `scope`.
+/// A token answer: `access_token`, `expires_in`, and the granted `scope`; a client-credentials
+/// grant has no refresh token to keep.
 fn parse_token(json: &serde_json::Map<String, Value>, now: i64) -> Result<Renewed, TokenError> {
-    let access_token = json
-        .get("access_token")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(TokenError::MissingAccessToken)?;
-    let expires_in = json
-        .get("expires_in")
-        .ok_or(TokenError::MissingField("expires_in"))?
-        .as_i64()
-        .filter(|s| (1..=366 * 24 * 3600).contains(s))
-        .ok_or(TokenError::InvalidField("expires_in"))?;
-    let scope = json
-        .get("scope")
-        .and_then(Value::as_str)
-        .map(|s| shorten(s.trim(), 2000))
-        .filter(|s| !s.is_empty());
     Ok(Renewed {
-        access_token: SecretString::from(access_token),
         refresh_token: None,
-        expires_at: now + expires_in,
-        scope,
+        ..Renewed::from_answer(json, now)?
     })
 }
 
@@ -397,11 +379,7 @@ impl Renewal for CommercetoolsRenewal {
         ctx: &Context<'_>,
         state: &TokenState,
     ) -> Result<RenewalRequest, TokenUnavailable> {
-        let token_url = state
-            .token_url
-            .as_deref()
-            .and_then(|u| Url::parse(u).ok())
-            .ok_or(TokenUnavailable::Internal)?;
+        let token_url = stored_url(state.token_url.as_deref()).ok_or(TokenUnavailable::Internal)?;
         let client_id = state.client_id.clone().ok_or(TokenUnavailable::Internal)?;
         let client_secret = credentials::open(ctx.db, ctx.keyring, &state.id, Kind::ClientSecret)
             .await?
