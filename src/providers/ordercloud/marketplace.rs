@@ -1,17 +1,5 @@
-//! Sitecore OrderCloud (reference 002): a marketplace connection an operator adds with an API
-//! client and, for the password grant, one of the marketplace's users.
-//!
-//! - The API base is one of OrderCloud's hosts ([`HOSTS`]: three environments in five regions),
-//!   never a URL typed freely (no request forgery through a form); `ORDERCLOUD_API_URL`, when set,
-//!   is the only one (tests, the sandbox).
-//! - Tokens: `POST {base}/oauth/token`, a form with `client_id`, `client_secret` when the API
-//!   client has one, the grant (`password` with `username` and `password`, or
-//!   `client_credentials`) and `scope`. Renewed by [`crate::providers::lifecycle`]: with the
-//!   refresh token when the API client issues them, else (or when it was refused) with the stored
-//!   grant, before expiry. `InvalidGrant`/`InvalidCredentials` are told as such, without saying
-//!   which of user name or password was wrong (OrderCloud does not either).
-//! - Test connection: `GET {base}/v1/me`. API errors come as `{"Errors": [{"ErrorCode",
-//!   "Message"}]}` and are shown by code and message.
+//! Adding an OrderCloud marketplace: the request and its checks, the token request, and
+//! telling OrderCloud's refusals plainly.
 
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
@@ -19,195 +7,25 @@ use serde_json::Value;
 use url::Url;
 use utoipa::ToSchema;
 
-use super::{
-    api_call::{ApiError, TokenUnavailable},
-    bearer,
+use crate::providers::{
     connect::{
         ConnectError, FieldError, check_identifier, check_name, check_optional_secret, check_secret,
     },
-    context::{Context, TestOutcome},
-    endpoints::join,
-    lifecycle::{Renewal, Renewed, Tokens, Want, credentials_refused, stored_url},
+    context::Context,
+    lifecycle::{Renewed, credentials_refused},
     token::{TokenError, send_token_request},
 };
 use crate::{
-    config::ConfigError,
     db::{
-        credentials::{self, Kind},
-        installs::{Install, NewInstall, Saved},
-        token_state::{self, Entered, FreshTokens, NewConnection, TokenState},
+        installs::{NewInstall, Saved},
+        token_state::{self, Entered, FreshTokens, NewConnection},
     },
-    domain::{AuthKind, Initiator, InstallingUser, Platform, text::shorten},
+    domain::{AuthKind, Initiator, InstallingUser, Platform},
 };
 
 /// The roles asked for unless the operator names others. OrderCloud grants only those the user
 /// (or API client) has of them, without an error, so one all-encompassing list serves every
-/// connection (reference 002).
-pub const DEFAULT_SCOPE: &str = "FullAccess MeAdmin MeAddressAdmin MeXpAdmin AdminUserReader \
-     AdminUserAdmin BuyerReader BuyerAdmin BuyerUserReader BuyerUserAdmin CatalogReader \
-     CatalogAdmin CategoryReader CategoryAdmin InventoryAdmin OrderReader OrderAdmin \
-     PasswordReset PriceScheduleReader PriceScheduleAdmin ProductReader ProductAdmin \
-     ProductAssignmentAdmin PromotionReader PromotionAdmin ShipmentReader ShipmentAdmin \
-     SupplierReader SupplierAdmin";
-
-/// A token is renewed when this little of it remains, in seconds.
-const MARGIN_SECS: i64 = 60;
-/// The sandbox stand-in's path, under the public URL.
-pub const SANDBOX_PATH: &str = "/sandbox/ordercloud";
-
-/// One of OrderCloud's API hosts: an environment in a region.
-#[derive(Debug, Clone, Copy)]
-pub struct Host {
-    /// Sandbox, Staging or Production.
-    pub environment: &'static str,
-    /// The Azure region.
-    pub region: &'static str,
-    /// The API base URL.
-    pub url: &'static str,
-}
-
-const fn host(environment: &'static str, region: &'static str, url: &'static str) -> Host {
-    Host {
-        environment,
-        region,
-        url,
-    }
-}
-
-/// OrderCloud's API hosts, as its "Regions and environments" page lists them: US West has the
-/// original names, the other regions `{region}-{environment}.ordercloud.io`.
-pub const HOSTS: [Host; 15] = [
-    host("Sandbox", "US West", "https://sandboxapi.ordercloud.io"),
-    host("Staging", "US West", "https://stagingapi.ordercloud.io"),
-    host("Production", "US West", "https://api.ordercloud.io"),
-    host("Sandbox", "US East", "https://useast-sandbox.ordercloud.io"),
-    host("Staging", "US East", "https://useast-staging.ordercloud.io"),
-    host(
-        "Production",
-        "US East",
-        "https://useast-production.ordercloud.io",
-    ),
-    host(
-        "Sandbox",
-        "Australia East",
-        "https://australiaeast-sandbox.ordercloud.io",
-    ),
-    host(
-        "Staging",
-        "Australia East",
-        "https://australiaeast-staging.ordercloud.io",
-    ),
-    host(
-        "Production",
-        "Australia East",
-        "https://australiaeast-production.ordercloud.io",
-    ),
-    host(
-        "Sandbox",
-        "Europe West",
-        "https://westeurope-sandbox.ordercloud.io",
-    ),
-    host(
-        "Staging",
-        "Europe West",
-        "https://westeurope-staging.ordercloud.io",
-    ),
-    host(
-        "Production",
-        "Europe West",
-        "https://westeurope-production.ordercloud.io",
-    ),
-    host(
-        "Sandbox",
-        "Japan East",
-        "https://japaneast-sandbox.ordercloud.io",
-    ),
-    host(
-        "Staging",
-        "Japan East",
-        "https://japaneast-staging.ordercloud.io",
-    ),
-    host(
-        "Production",
-        "Japan East",
-        "https://japaneast-production.ordercloud.io",
-    ),
-];
-
-/// OrderCloud's settings, resolved.
-#[derive(Debug, Clone)]
-pub struct OrderCloudConfig {
-    /// `ORDERCLOUD_API_URL` (or the sandbox's, in sandbox mode): when set, the only API base.
-    pub only_api_url: Option<Url>,
-}
-
-impl OrderCloudConfig {
-    /// The configured base, else the sandbox's in sandbox mode, else none (any of [`HOSTS`]).
-    pub fn resolve(
-        configured: Option<&Url>,
-        sandbox: bool,
-        public_url: &Url,
-    ) -> Result<Self, ConfigError> {
-        let only_api_url = match configured {
-            Some(url) => Some(url.clone()),
-            None if sandbox => Some(join(public_url, SANDBOX_PATH, "STORELINK_PUBLIC_URL")?),
-            None => None,
-        };
-        Ok(Self { only_api_url })
-    }
-
-    /// The API bases an operator may choose from: `(label, URL)`.
-    pub fn choices(&self) -> Vec<(String, String)> {
-        match &self.only_api_url {
-            Some(url) => vec![(
-                "The configured host (ORDERCLOUD_API_URL, or the sandbox)".to_owned(),
-                base_text(url),
-            )],
-            None => HOSTS
-                .iter()
-                .map(|h| {
-                    (
-                        format!("{} ({})", h.environment, h.region),
-                        h.url.to_owned(),
-                    )
-                })
-                .collect(),
-        }
-    }
-
-    /// The API base `given` names: one of [`Self::choices`], compared without a trailing slash.
-    /// Omitted, it is the configured one when there is one.
-    pub fn api_base(&self, given: Option<&str>) -> Result<Url, FieldError> {
-        let given = given.map(str::trim).filter(|g| !g.is_empty());
-        let wrong = || {
-            FieldError::new(
-                "api_url",
-                "Choose the API base URL of the marketplace's region and environment, as \
-                 OrderCloud's API console shows it (one of OrderCloud's hosts).",
-            )
-        };
-        let chosen = match (given, &self.only_api_url) {
-            (None, Some(only)) => return Ok(only.clone()),
-            (None, None) => return Err(wrong()),
-            (Some(given), _) => given.trim_end_matches('/'),
-        };
-        self.choices()
-            .into_iter()
-            .find(|(_, url)| url == chosen)
-            .and_then(|(_, url)| Url::parse(&url).ok())
-            .ok_or_else(wrong)
-    }
-}
-
-/// A base URL as written in choices: without a trailing slash.
-fn base_text(url: &Url) -> String {
-    url.as_str().trim_end_matches('/').to_owned()
-}
-
-/// `{base}/{path}`, for a base with or without a trailing slash.
-fn under(base: &Url, path: &str) -> Result<Url, url::ParseError> {
-    Url::parse(&format!("{}/{path}", base_text(base)))
-}
+use super::{DEFAULT_SCOPE, OrderCloudConfig, base_text, under};
 
 /// A marketplace connection to add, as the form and `POST /api/v1/connections` send it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -343,7 +161,7 @@ fn check_scope(scope: Option<&str>) -> Result<String, FieldError> {
 }
 
 /// What one token request sends.
-enum TokenGrant<'a> {
+pub(super) enum TokenGrant<'a> {
     Password {
         username: &'a str,
         password: &'a SecretString,
@@ -353,7 +171,7 @@ enum TokenGrant<'a> {
 }
 
 /// Asks `{base}/oauth/token` for a token.
-async fn request_token(
+pub(super) async fn request_token(
     http: &reqwest::Client,
     token_url: &Url,
     client_id: &str,
@@ -502,208 +320,12 @@ fn explain_refusal(e: &TokenError) -> ConnectError {
     ConnectError::from_token(Platform::OrderCloud, e, refused_for_good, refused, fields)
 }
 
-/// How an OrderCloud token is renewed.
-pub struct OrderCloudRenewal;
-
-/// What one renewal sends.
-pub struct RenewalRequest {
-    token_url: Url,
-    client_id: String,
-    client_secret: Option<SecretString>,
-    password: Option<(String, SecretString)>,
-    refresh_token: Option<SecretString>,
-    scope: String,
-}
-
-#[async_trait::async_trait]
-impl Renewal for OrderCloudRenewal {
-    type Request = RenewalRequest;
-
-    fn platform(&self) -> Platform {
-        Platform::OrderCloud
-    }
-
-    fn margin_secs(&self, _kind: AuthKind) -> i64 {
-        MARGIN_SECS
-    }
-
-    async fn prepare(
-        &self,
-        ctx: &Context<'_>,
-        state: &TokenState,
-    ) -> Result<RenewalRequest, TokenUnavailable> {
-        let open = |kind| credentials::open(ctx.db, ctx.keyring, &state.id, kind);
-        let token_url = stored_url(state.token_url.as_deref()).ok_or(TokenUnavailable::Internal)?;
-        let client_id = state.client_id.clone().ok_or(TokenUnavailable::Internal)?;
-        let password = match state.auth_kind {
-            AuthKind::Password => {
-                let username = state.username.clone().ok_or(TokenUnavailable::Internal)?;
-                let password = open(Kind::Password)
-                    .await?
-                    .ok_or(TokenUnavailable::NeedsReauthorization)?;
-                Some((username, password))
-            }
-            _ => None,
-        };
-        let scope = state
-            .scope
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SCOPE.to_owned());
-        Ok(RenewalRequest {
-            token_url,
-            client_id,
-            client_secret: open(Kind::ClientSecret).await?,
-            password,
-            refresh_token: open(Kind::RefreshToken).await?,
-            scope,
-        })
-    }
-
-    /// With the refresh token when there is one; when OrderCloud refuses it (it expired), with
-    /// the stored grant, which does not expire.
-    async fn send(&self, ctx: &Context<'_>, r: &RenewalRequest) -> Result<Renewed, TokenError> {
-        let now = ctx.clock.unix();
-        let secret = r.client_secret.as_ref();
-        if let Some(refresh_token) = &r.refresh_token {
-            let grant = TokenGrant::RefreshToken(refresh_token);
-            match request_token(
-                ctx.http,
-                &r.token_url,
-                &r.client_id,
-                secret,
-                &grant,
-                &r.scope,
-                now,
-            )
-            .await
-            {
-                Err(e) if e.oauth_error().is_some() => {
-                    tracing::info!(error = %e, "OrderCloud refused the refresh token; using the stored grant");
-                }
-                other => return other,
-            }
-        }
-        let grant = match &r.password {
-            Some((username, password)) => TokenGrant::Password { username, password },
-            None => TokenGrant::ClientCredentials,
-        };
-        request_token(
-            ctx.http,
-            &r.token_url,
-            &r.client_id,
-            secret,
-            &grant,
-            &r.scope,
-            now,
-        )
-        .await
-    }
-
-    fn is_permanent(&self, _kind: AuthKind, failure: &TokenError) -> bool {
-        matches!(
-            failure.oauth_error(),
-            Some("InvalidCredentials" | "InvalidGrant")
-        ) || credentials_refused(failure)
-    }
-}
-
-/// An access token for install `id`, as `want` asks.
-pub async fn access_token(
-    ctx: &Context<'_>,
-    tokens: &Tokens,
-    id: &str,
-    want: &Want<'_>,
-) -> Result<super::lifecycle::FreshToken, TokenUnavailable> {
-    tokens.get(ctx, &OrderCloudRenewal, id, want).await
-}
-
-/// The install's API base URL, as stored when it was added.
-pub fn api_base(install: &Install) -> Result<Url, ApiError> {
-    install
-        .api_url
-        .as_deref()
-        .and_then(|u| Url::parse(u).ok())
-        .ok_or(ApiError::BadAddress(
-            "the connection's API base URL is not known",
-        ))
-}
-
-/// "Test connection": `GET {base}/v1/me` with the install's token (renewed once if refused).
-pub async fn test_connection(ctx: &Context<'_>, tokens: &Tokens, install: &Install) -> TestOutcome {
-    let platform = Platform::OrderCloud.display_name();
-    let me = async {
-        let url = under(&api_base(install)?, "v1/me")
-            .map_err(|_| ApiError::BadAddress("the API base URL"))?;
-        bearer::get_json(ctx, tokens, &OrderCloudRenewal, &install.id, &url).await
-    }
-    .await
-    .map_err(|e| format!("{platform}: {e}"))?;
-    let field = |name: &str| {
-        me.get(name)
-            .and_then(Value::as_str)
-            .map(|s| shorten(s, 100))
-    };
-    let who = match (field("Username"), field("ID")) {
-        (Some(user), Some(id)) => format!("{user} (user {id})"),
-        (Some(user), None) => user,
-        (None, Some(id)) => format!("user {id}"),
-        (None, None) => "the token's user".to_owned(),
-    };
-    Ok(format!("{platform} answered GET /v1/me for {who}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn production() -> OrderCloudConfig {
         OrderCloudConfig { only_api_url: None }
-    }
-
-    #[test]
-    fn only_known_hosts_are_bases() {
-        let config = production();
-        assert_eq!(
-            config
-                .api_base(Some("https://sandboxapi.ordercloud.io/"))
-                .unwrap()
-                .as_str(),
-            "https://sandboxapi.ordercloud.io/"
-        );
-        assert!(
-            config
-                .api_base(Some("https://westeurope-production.ordercloud.io"))
-                .is_ok()
-        );
-        for bad in [
-            "https://evil.example",
-            "http://sandboxapi.ordercloud.io",
-            "https://sandboxapi.ordercloud.io.evil.example",
-            "https://sandboxapi.ordercloud.io/v1",
-            "https://user@sandboxapi.ordercloud.io",
-            "",
-        ] {
-            assert_eq!(
-                config.api_base(Some(bad)).unwrap_err().field,
-                "api_url",
-                "{bad}"
-            );
-        }
-        assert!(config.api_base(None).is_err());
-    }
-
-    #[test]
-    fn a_configured_base_is_the_only_one() {
-        let only = Url::parse("http://127.0.0.1:9000/oc").unwrap();
-        let config = OrderCloudConfig {
-            only_api_url: Some(only.clone()),
-        };
-        assert_eq!(config.api_base(None).unwrap(), only);
-        assert_eq!(
-            config.api_base(Some("http://127.0.0.1:9000/oc/")).unwrap(),
-            only
-        );
-        assert!(config.api_base(Some("https://api.ordercloud.io")).is_err());
     }
 
     #[test]
