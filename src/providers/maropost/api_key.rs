@@ -192,7 +192,7 @@ fn explain_refusal(key: &KeyConnection, e: &ApiError) -> ConnectError {
     };
     ConnectError::Platform {
         message,
-        detail: format!("Maropost's API: {e}."),
+        detail: format!("Maropost's API: {}.", e.to_string().trim_end_matches('.')),
         fields,
         timeout: matches!(e, ApiError::Timeout),
     }
