@@ -117,7 +117,13 @@ pub async fn start(
     )
     .await?;
     // One browser cannot pile up flows: its oldest unused ones make room.
-    oauth_states::keep_newest_unused(ctx.db, &browser_hash, MAX_LIVE_FLOWS_PER_BROWSER).await?;
+    oauth_states::keep_newest_unused(
+        ctx.db,
+        &browser_hash,
+        &state_hash,
+        MAX_LIVE_FLOWS_PER_BROWSER,
+    )
+    .await?;
     Ok(StartedFlow {
         state,
         pkce_challenge,

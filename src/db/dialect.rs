@@ -54,6 +54,25 @@ impl Backend {
         }
     }
 
+    /// Takes the database-wide write lock in a transaction [`Self::begin_write`] began, held
+    /// until it commits or rolls back. SQLite's `BEGIN IMMEDIATE` took it already. On PostgreSQL
+    /// it is a transaction-level advisory lock ([`WRITE_LOCK`]), so writers take turns across
+    /// every instance sharing the database as they do on one SQLite file: a transaction that
+    /// reads, decides and writes (the webhook writer's key check, the login throttle, a rename,
+    /// the outbox's claims) cannot be overtaken by another instance's commit, and rows that get
+    /// their ids from a sequence (events, the audit log) commit in id order, which the readers
+    /// that page by id rely on. How long a writer waits is the connection's `lock_timeout`.
+    pub async fn lock_for_write(self, tx: &mut AnyConnection) -> sqlx::Result<()> {
+        if self == Self::Postgres {
+            // `pg_advisory_xact_lock` returns `void`, a type the Any driver cannot decode.
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS locked")
+                .bind(WRITE_LOCK)
+                .execute(tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The statement that makes the `order.status_changed` messages of the events after `$3`
     /// up to `$4` for endpoint `$2`, with ids that start with the time in milliseconds `$1`
     /// (see [`super::outbox::make_order_messages`]). The body is built by the database, as the
@@ -68,6 +87,23 @@ impl Backend {
         }
     }
 
+    /// The smaller of two numbers, as a function name: SQLite's scalar `min(a, b)` is
+    /// PostgreSQL's `LEAST(a, b)` (PostgreSQL's `min` is only the aggregate).
+    pub fn least(self) -> &'static str {
+        match self {
+            Self::Sqlite => "min",
+            Self::Postgres => "LEAST",
+        }
+    }
+
+    /// The larger of two numbers, as a function name (see [`Self::least`]).
+    pub fn greatest(self) -> &'static str {
+        match self {
+            Self::Sqlite => "max",
+            Self::Postgres => "GREATEST",
+        }
+    }
+
     /// A tie-breaker after `created_at DESC` for "newest first" on a table whose key is random:
     /// SQLite's rowid follows arrival; PostgreSQL has no such column, and its order within one
     /// second is the key's.
@@ -78,6 +114,10 @@ impl Backend {
         }
     }
 }
+
+/// The key of storelink's advisory write lock on PostgreSQL ([`Backend::lock_for_write`]): a
+/// fixed number ("storelin" in ASCII), the same in every instance and version.
+pub const WRITE_LOCK: i64 = 0x7374_6f72_656c_696e;
 
 /// Adds ` AND <installs matching text>` to a query on `installs`: any part of the store's domain
 /// or name, case-insensitive. `text` is trimmed and not empty.

@@ -322,7 +322,7 @@ pub async fn set_enabled(
     let url: Option<String> = sqlx::query_scalar(
         // Enabled again, it is owed the order events from now on, as a new endpoint is.
         "UPDATE notify_endpoints SET enabled = $1, disabled_reason = NULL, failing_since = NULL,
-             events_cursor = CASE WHEN $1 THEN (SELECT COALESCE(max(id), 0) FROM events)
+             events_cursor = CASE WHEN $1 = 1 THEN (SELECT COALESCE(max(id), 0) FROM events)
                                   ELSE events_cursor END
          WHERE id = $2 AND enabled <> $1 RETURNING url",
     )

@@ -77,22 +77,24 @@ pub enum Reservation {
 pub async fn reserve(db: &Db, subject: &Subject, now: i64) -> sqlx::Result<Reservation> {
     // Within one UPDATE every column reads its old value, so the new count is spelled out where
     // the lockout needs it. The WHERE makes a locked subject's row return nothing: refused.
-    let counted: Option<(i64, i64)> = sqlx::query_as(
+    // (PostgreSQL shifts a BIGINT by an INTEGER only, hence the CAST.)
+    let backend = super::Backend::of_pool(db);
+    let (least, greatest) = (backend.least(), backend.greatest());
+    let count = "(CASE WHEN login_throttle.last_failure_at < $2 - $3
+                       THEN 1 ELSE login_throttle.failures + 1 END)";
+    let counted: Option<(i64, i64)> = sqlx::query_as(&format!(
         "INSERT INTO login_throttle (subject, failures, last_failure_at, locked_until)
          VALUES ($1, 1, $2, CASE WHEN 1 >= $4 THEN $2 + $5 ELSE 0 END)
          ON CONFLICT (subject) DO UPDATE SET
-             failures = CASE WHEN login_throttle.last_failure_at < $2 - $3
-                             THEN 1 ELSE login_throttle.failures + 1 END,
+             failures = {count},
              last_failure_at = $2,
              locked_until = CASE
-                 WHEN (CASE WHEN login_throttle.last_failure_at < $2 - $3
-                            THEN 1 ELSE login_throttle.failures + 1 END) >= $4
-                 THEN $2 + min($5 << min(max((CASE WHEN login_throttle.last_failure_at < $2 - $3
-                            THEN 1 ELSE login_throttle.failures + 1 END) - $4, 0), 12), $6)
+                 WHEN {count} >= $4
+                 THEN $2 + {least}($5 << CAST({least}({greatest}({count} - $4, 0), 12) AS INTEGER), $6)
                  ELSE login_throttle.locked_until END
          WHERE login_throttle.locked_until <= $2
          RETURNING failures, locked_until",
-    )
+    ))
     .bind(&subject.key)
     .bind(now)
     .bind(WINDOW_SECS)
@@ -115,12 +117,13 @@ pub async fn reserve(db: &Db, subject: &Subject, now: i64) -> sqlx::Result<Reser
 /// was never checked): one failure fewer, and no lockout if that leaves the count under the
 /// threshold.
 pub async fn release(db: &Db, subject: &Subject) -> sqlx::Result<()> {
-    sqlx::query(
+    let greatest = super::Backend::of_pool(db).greatest();
+    sqlx::query(&format!(
         "UPDATE login_throttle SET
-             failures = max(failures - 1, 0),
+             failures = {greatest}(failures - 1, 0),
              locked_until = CASE WHEN failures - 1 < $2 THEN 0 ELSE locked_until END
          WHERE subject = $1",
-    )
+    ))
     .bind(&subject.key)
     .bind(subject.threshold)
     .execute(db)

@@ -120,10 +120,10 @@ impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
 /// deferred transaction, which starts as a reader, is refused at once rather than made to
 /// wait. Other processes (the command line) still meet SQLite's busy timeout.
 ///
-/// On PostgreSQL the transaction is a plain `BEGIN` (rows are locked as they are written); the
-/// turn is kept there too, so one process's writers keep the order and the exclusion they have
-/// on SQLite. It does nothing for writers in other processes (see issue 13 for what must lock
-/// rows before several instances share a database).
+/// On PostgreSQL the transaction begins with the database-wide advisory write lock
+/// ([`Backend::lock_for_write`]), so writers in every instance sharing the database take turns
+/// as one SQLite file's writers do; the turn in this process comes first there too, so this
+/// process's writers queue in arrival order without each holding a pooled connection.
 pub async fn begin_write(db: &Db) -> sqlx::Result<WriteTx> {
     Ok(begin_write_contended(db).await?.0)
 }
@@ -138,7 +138,9 @@ pub async fn begin_write_contended(db: &Db) -> sqlx::Result<(WriteTx, bool)> {
         Ok(guard) => (guard, false),
         Err(_) => (turn.lock_owned().await, true),
     };
-    let tx = db.begin_with(Backend::of_pool(db).begin_write()).await?;
+    let backend = Backend::of_pool(db);
+    let mut tx = db.begin_with(backend.begin_write()).await?;
+    backend.lock_for_write(&mut *tx).await?;
     Ok((WriteTx { tx, _turn: turn }, contended))
 }
 
@@ -176,8 +178,8 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
     connect_with_busy_timeout(url, BUSY_TIMEOUT).await
 }
 
-/// [`connect`], with writers waiting at most `busy_timeout` for one another (tests shorten it;
-/// SQLite only: PostgreSQL writers wait for row locks as long as they take).
+/// [`connect`], with writers waiting at most `busy_timeout` for one another (tests shorten it):
+/// SQLite's busy timeout, PostgreSQL's `lock_timeout`.
 ///
 /// The database holds sealed credentials, session records and the audit log: a SQLite file
 /// (`PATH`, `PATH-wal`, `PATH-shm`) is created readable by storelink's user only (mode 0600,
@@ -191,8 +193,18 @@ pub async fn connect_with_busy_timeout(url: &str, busy_timeout: Duration) -> any
         Backend::Postgres => {
             let options = AnyConnectOptions::from_str(url)
                 .context("STORELINK_DATABASE_URL is not a valid postgres:// URL")?;
+            // A writer waits for the write lock (or a row another transaction holds) at most
+            // the busy timeout, as on SQLite, and is then refused (`lock_not_available`).
+            let lock_timeout = format!("SET lock_timeout = {}", busy_timeout.as_millis());
             AnyPoolOptions::new()
                 .max_connections(16)
+                .after_connect(move |conn, _| {
+                    let lock_timeout = lock_timeout.clone();
+                    Box::pin(async move {
+                        conn.execute(lock_timeout.as_str()).await?;
+                        Ok(())
+                    })
+                })
                 .connect_with(options)
                 .await
                 .with_context(|| format!("failed to open the database {}", display_url(url)))?

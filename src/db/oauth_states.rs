@@ -105,20 +105,29 @@ pub async fn delete_older_than(db: &Db, cutoff: i64) -> sqlx::Result<u64> {
     Ok(result.rows_affected())
 }
 
-/// Keeps at most `keep` unused flows of the browser `browser_hash` (the newest), deleting the
-/// others. Returns how many went.
-pub async fn keep_newest_unused(db: &Db, browser_hash: &str, keep: i64) -> sqlx::Result<u64> {
+/// Keeps at most `keep` unused flows of the browser `browser_hash`: the one just started
+/// (`newest`, always) and the most recent others, deleting the rest. Returns how many went.
+/// Flows started within one second are ordered by arrival on SQLite (its rowid) and arbitrarily
+/// on PostgreSQL, which has no such column; the flow the browser is about to use is never the
+/// one that goes.
+pub async fn keep_newest_unused(
+    db: &Db,
+    browser_hash: &str,
+    newest: &str,
+    keep: i64,
+) -> sqlx::Result<u64> {
     let sql = format!(
         "DELETE FROM oauth_states
-         WHERE browser_hash = $1 AND used_at IS NULL AND state_hash NOT IN (
+         WHERE browser_hash = $1 AND used_at IS NULL AND state_hash <> $2 AND state_hash NOT IN (
              SELECT state_hash FROM oauth_states
-             WHERE browser_hash = $1 AND used_at IS NULL
-             ORDER BY created_at DESC, {} LIMIT $2)",
+             WHERE browser_hash = $1 AND used_at IS NULL AND state_hash <> $2
+             ORDER BY created_at DESC, {} LIMIT $3)",
         super::Backend::of_pool(db).newest_first_tiebreak("state_hash")
     );
     let result = sqlx::query(&sql)
         .bind(browser_hash)
-        .bind(keep)
+        .bind(newest)
+        .bind(keep - 1)
         .execute(db)
         .await?;
     Ok(result.rows_affected())

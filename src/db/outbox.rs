@@ -133,7 +133,7 @@ pub async fn make_order_messages(
     for (endpoint, cursor) in cursors {
         let upto: Option<i64> = match limit {
             Some(limit) => sqlx::query_scalar(
-                "SELECT max(id) FROM (SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2)",
+                "SELECT max(id) FROM (SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2) AS next",
             )
             .bind(cursor)
             .bind(limit)

@@ -266,10 +266,12 @@ impl Connection {
 
 /// Checks and inserts the events of `jobs` in one transaction and commits it.
 async fn commit(connection: &mut AnyConnection, jobs: &[&Job]) -> sqlx::Result<Vec<Written>> {
-    // IMMEDIATE (on SQLite): hold the write lock from the check to the commit, so no revoke or
-    // new key can commit in between.
-    let begin = crate::db::Backend::of(connection).begin_write();
-    let mut tx = connection.begin_with(begin).await?;
+    // Hold the database's write lock from the check to the commit (IMMEDIATE on SQLite, the
+    // advisory lock on PostgreSQL), so no revoke or new key can commit in between, whichever
+    // instance makes it.
+    let backend = crate::db::Backend::of(connection);
+    let mut tx = connection.begin_with(backend.begin_write()).await?;
+    backend.lock_for_write(&mut *tx).await?;
     let mut installs: Vec<&str> = jobs.iter().map(|j| j.event.install_id.as_str()).collect();
     installs.sort_unstable();
     installs.dedup();

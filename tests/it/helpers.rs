@@ -4,6 +4,8 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
+use crate::database::TestDatabase;
+pub use crate::database::contains;
 use secrecy::SecretString;
 use storelink::db::Db;
 use storelink::{
@@ -54,6 +56,8 @@ pub struct Options {
     /// Anything else, changed on the settings just before the app is built (the stand-ins'
     /// URLs are filled in by then).
     pub configure: Option<Configure>,
+    /// The test looks at SQLite's own files: SQLite even when the run is on PostgreSQL.
+    pub sqlite_only: bool,
 }
 
 impl Default for Options {
@@ -68,6 +72,7 @@ impl Default for Options {
             api_rate_limit: None,
             proxy_max_response: None,
             configure: None,
+            sqlite_only: false,
         }
     }
 }
@@ -83,6 +88,8 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     /// What the app was built with (a second process on the same database uses them too).
     pub settings: Settings,
+    /// Last, so a PostgreSQL database is dropped after everything else of the test.
+    pub database: TestDatabase,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -98,10 +105,19 @@ pub async fn spawn_sandbox() -> TestApp {
 }
 
 pub async fn spawn_with(options: Options) -> TestApp {
+    if std::env::var_os("STORELINK_TEST_LOG").is_some() {
+        // The app's log on stderr while debugging a test (`RUST_LOG` filters it).
+        storelink::telemetry::init();
+    }
     let dir = tempfile::tempdir().expect("temporary directory");
-    let database_url = format!("sqlite://{}", dir.path().join("storelink.db").display());
+    let database = TestDatabase::create(dir.path(), options.sqlite_only).await;
     let maropost = MockServer::start().await;
-    let mut settings = Settings::sandbox_defaults(database_url);
+    let mut settings = Settings::sandbox_defaults(database.url.clone());
+    if database.is_postgres() {
+        // In sandbox mode a PostgreSQL instance keeps its development key in the working
+        // directory; a test's key is its own.
+        settings.master_key = Some(MasterKey::generate_base64());
+    }
     settings.sandbox = options.sandbox;
     settings.http_timeout = options.http_timeout;
     settings.public_url = options.public_url;
@@ -156,6 +172,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         maropost,
         dir,
         settings,
+        database,
     }
 }
 
@@ -266,6 +283,11 @@ impl TestApp {
             .await;
         assert_eq!(response.status(), 303);
         assert_eq!(location(&response), "/installed");
+    }
+
+    /// Everything the database keeps at rest ([`TestDatabase::at_rest`]).
+    pub async fn at_rest(&self) -> Vec<(String, Vec<u8>)> {
+        self.database.at_rest(&self.db, self.dir.path()).await
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

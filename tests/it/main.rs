@@ -1,6 +1,7 @@
 //! Integration tests: one binary that starts the real app on a random port with its own
 //! temporary database and stand-in providers, and drives it over HTTP.
 
+mod database;
 mod helpers;
 
 mod api;

@@ -89,9 +89,13 @@ async fn the_merchant_sets_the_key_once_and_it_is_sealed_and_audited() {
 
     // Sealed: the key's bytes are nowhere in the database's files.
     assert_eq!(webhook_keys(&app).await, 1);
-    for entry in std::fs::read_dir(app.dir.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        assert!(!bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()));
+    let stored = app.at_rest().await;
+    assert!(!stored.is_empty());
+    for (place, bytes) in &stored {
+        assert!(
+            !contains(bytes, KEY.as_bytes()),
+            "{place} holds the key: not sealed"
+        );
     }
     let audited: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT actor, install_id FROM audit_log WHERE action = 'webhook_key_set'")

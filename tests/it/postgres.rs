@@ -9,63 +9,8 @@ use std::{
     sync::Arc,
 };
 
-use sqlx::{Connection as _, Executor as _};
+use crate::database::FreshDatabase;
 use storelink::{app::Application, clock::SystemClock, config::Settings, crypto::MasterKey, db};
-
-/// A database of its own on the test server, dropped (with any connection left) when this goes.
-struct FreshDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl FreshDatabase {
-    /// `None` when no server is configured.
-    async fn create() -> Option<Self> {
-        let admin_url = std::env::var("STORELINK_TEST_POSTGRES_URL").ok()?;
-        let name = format!("storelink_test_{}", storelink::crypto::random_hex(8));
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .expect("STORELINK_TEST_POSTGRES_URL answers");
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let mut url = url::Url::parse(&admin_url).unwrap();
-        url.set_path(&name);
-        Some(Self {
-            admin_url,
-            name,
-            url: url.to_string(),
-        })
-    }
-}
-
-impl Drop for FreshDatabase {
-    fn drop(&mut self) {
-        // Drop runs outside async code (and after a failed assertion too): a thread of its own
-        // with a runtime of its own drops the database.
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-                admin
-                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                    .await?;
-                admin.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop the test database {}", self.name);
-        }
-    }
-}
 
 /// What the comparison looks at, per table.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -420,7 +365,7 @@ async fn dialect_answers(pool: &db::Db) -> Vec<String> {
         .await
         .unwrap();
     answers.push(format!("audit: {standing:?}"));
-    let dropped = db::oauth_states::keep_newest_unused(pool, "b", 2)
+    let dropped = db::oauth_states::keep_newest_unused(pool, "b", "s0", 2)
         .await
         .unwrap();
     let kept: Vec<String> =

@@ -15,33 +15,25 @@ use crate::helpers::*;
 
 const TOKEN: &str = "plaintext-access-token-5c1d2e";
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 #[tokio::test]
 async fn access_token_is_absent_in_plaintext_from_the_database_files() {
     let app = spawn_app().await;
     app.install(&browser(), "s1", "a.example.com", TOKEN).await;
 
-    // Every file SQLite may have written: the database, its WAL and shared memory.
-    let mut checked = 0;
-    for entry in std::fs::read_dir(app.dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        let bytes = std::fs::read(&path).unwrap();
-        checked += bytes.len();
+    // Every file SQLite may have written (the database, its WAL and shared memory), or every
+    // column PostgreSQL keeps.
+    let stored = app.at_rest().await;
+    for (place, bytes) in &stored {
         assert!(
-            !contains(&bytes, TOKEN.as_bytes()),
-            "{} holds the token",
-            path.display()
+            !contains(bytes, TOKEN.as_bytes()),
+            "{place} holds the token"
         );
         assert!(
-            !contains(&bytes, CLIENT_SECRET.as_bytes()),
-            "{} holds the client secret",
-            path.display()
+            !contains(bytes, CLIENT_SECRET.as_bytes()),
+            "{place} holds the client secret"
         );
     }
-    assert!(checked > 0);
+    assert!(stored.iter().map(|(_, bytes)| bytes.len()).sum::<usize>() > 0);
 
     // ... and yet it is there, sealed, and opens with the app's key and the install's id.
     let id: String = sqlx::query_scalar("SELECT id FROM installs")
@@ -78,7 +70,7 @@ async fn access_token_is_absent_in_plaintext_from_the_database_files() {
 async fn start_up_with_another_master_key_is_refused() {
     let app = spawn_app().await;
     app.install(&browser(), "s1", "a.example.com", TOKEN).await;
-    let url = format!("sqlite://{}", app.dir.path().join("storelink.db").display());
+    let url = app.settings.database_url.clone();
 
     let mut settings = Settings::sandbox_defaults(url);
     settings.sandbox = false;
@@ -170,7 +162,7 @@ async fn the_master_key_can_be_rotated() {
         .clone()
         .expect("the test app has a key");
     let old_id = app.state.keyring.current().id().to_owned();
-    let url = format!("sqlite://{}", app.dir.path().join("storelink.db").display());
+    let url = app.settings.database_url.clone();
 
     // A new key alone cannot start: the stored credentials were sealed under the old one.
     let new_key = MasterKey::generate_base64();

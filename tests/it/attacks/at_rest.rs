@@ -8,7 +8,11 @@ use crate::helpers::*;
 #[tokio::test]
 async fn at_rest_database_files_are_created_private() {
     use std::os::unix::fs::PermissionsExt as _;
-    let app = spawn_app().await;
+    let app = spawn_with(Options {
+        sqlite_only: true,
+        ..Options::default()
+    })
+    .await;
     // Something written, so the WAL and shared-memory files exist.
     app.install(&browser(), "s1", "files.example.com", "tok")
         .await;

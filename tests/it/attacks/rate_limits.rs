@@ -101,6 +101,9 @@ async fn rate_limit_live_flows_are_capped_per_browser() {
     let browser = browser();
     let mut states = Vec::new();
     for i in 0..15 {
+        // A second apart: "oldest" is then the same on every backend (within one second,
+        // PostgreSQL keeps no arrival order).
+        app.clock.advance(time::Duration::seconds(1));
         states.push(
             app.start_install(&browser, &format!("shop{i}.example.com"))
                 .await["state"]

@@ -13,7 +13,7 @@ use std::{
 use storelink::{
     clock::{Clock as _, SystemClock},
     crypto::{Keyring, MasterKey},
-    db::{self, endpoints::Subscription, installs::NewInstall},
+    db::{endpoints::Subscription, installs::NewInstall},
     domain::{Initiator, InstallingUser, Platform},
     notify::{
         NotifyConfig, NotifyContext,
@@ -73,10 +73,7 @@ impl Lookup for Flipping {
 
 #[tokio::test]
 async fn a_host_that_resolves_to_loopback_by_delivery_time_is_refused_then() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("guard.db").display());
-    let pool = db::connect(&url).await.unwrap();
-    db::migrate(&pool).await.unwrap();
+    let (_scratch, pool) = crate::database::Scratch::create().await;
     let keyring = Arc::new(Keyring::new(
         MasterKey::from_base64(&MasterKey::generate_base64()).unwrap(),
     ));

@@ -25,12 +25,8 @@ const IN_FLIGHT: usize = 4;
 async fn worker(
     delay: Duration,
     drain: Duration,
-) -> (tempfile::TempDir, db::Db, MockServer, Notifier) {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = db::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
-        .await
-        .unwrap();
-    db::migrate(&pool).await.unwrap();
+) -> (crate::database::Scratch, db::Db, MockServer, Notifier) {
+    let (dir, pool) = crate::database::Scratch::create().await;
     let keyring = Arc::new(Keyring::new(
         MasterKey::from_base64(&MasterKey::generate_base64()).unwrap(),
     ));
@@ -89,9 +85,10 @@ async fn worker(
 async fn counts(pool: &db::Db) -> (i64, i64, i64, i64) {
     sqlx::query_as(
         "SELECT
-             sum(status = 'delivered'), sum(status = 'pending'),
-             sum(status = 'pending' AND lease_until IS NOT NULL),
-             sum(status = 'pending' AND attempts > 0)
+             COUNT(CASE WHEN status = 'delivered' THEN 1 END),
+             COUNT(CASE WHEN status = 'pending' THEN 1 END),
+             COUNT(CASE WHEN status = 'pending' AND lease_until IS NOT NULL THEN 1 END),
+             COUNT(CASE WHEN status = 'pending' AND attempts > 0 THEN 1 END)
          FROM notify_messages",
     )
     .fetch_one(pool)

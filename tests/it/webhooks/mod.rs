@@ -7,7 +7,6 @@ mod parser_props;
 
 use std::{sync::Arc, time::Duration};
 
-use sqlx::Connection as _;
 use storelink::{
     app::Application,
     clock::SystemClock,
@@ -20,6 +19,8 @@ use storelink::{
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use url::Url;
+
+use crate::database::{TestDatabase, contains};
 
 pub const KEY: &str = "maropost-api-key-3f9a1c77d2";
 const MAX_BODY: usize = 256 * 1024;
@@ -42,16 +43,21 @@ pub struct Hook {
     pub install_id: String,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// Last, so a PostgreSQL database is dropped after everything else of the test.
+    pub database: TestDatabase,
 }
 
 /// The app with one install whose webhook key is set.
 async fn spawn() -> Hook {
-    spawn_with_busy_timeout(storelink::db::BUSY_TIMEOUT).await
+    spawn_on(storelink::db::BUSY_TIMEOUT, false).await
 }
 
-async fn spawn_with_busy_timeout(busy_timeout: Duration) -> Hook {
+/// With writers waiting at most `busy_timeout` for one another; on SQLite whatever the run's
+/// backend if `sqlite_only`.
+async fn spawn_on(busy_timeout: Duration, sqlite_only: bool) -> Hook {
     let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("storelink.db").display());
+    let database = TestDatabase::create(dir.path(), sqlite_only).await;
+    let database_url = database.url.clone();
     let mut settings = Settings::sandbox_defaults(database_url.clone());
     settings.master_key = Some(MasterKey::generate_base64());
     settings.busy_timeout = busy_timeout;
@@ -69,6 +75,7 @@ async fn spawn_with_busy_timeout(busy_timeout: Duration) -> Hook {
         install_id: String::new(),
         client: reqwest::Client::new(),
         dir,
+        database,
     };
     let install_id = hook.add_install("s1", Some(KEY)).await;
     Hook { install_id, ..hook }
@@ -532,13 +539,11 @@ async fn assert_unauthorized_count(hook: &Hook, key: &str, expected: i64) {
 #[tokio::test]
 async fn the_webhook_key_is_stored_sealed() {
     let hook = spawn().await;
-    let mut checked = 0;
-    for entry in std::fs::read_dir(hook.dir.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        checked += bytes.len();
-        assert!(!bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()));
+    let stored = hook.database.at_rest(&hook.db, hook.dir.path()).await;
+    for (place, bytes) in &stored {
+        assert!(!contains(bytes, KEY.as_bytes()), "{place} holds the key");
     }
-    assert!(checked > 0);
+    assert!(!stored.is_empty());
     assert!(
         webhooks::has_webhook_key(&hook.db, &hook.install_id)
             .await
@@ -731,14 +736,21 @@ async fn an_xxe_attempt_is_400_without_reading_the_file() {
 #[tokio::test]
 async fn a_database_that_refuses_writes_gets_503_and_nothing_is_acknowledged() {
     let hook = Arc::new(spawn().await);
-    // Every insert into events now fails inside SQLite, as a full or read-only database would.
-    sqlx::query(
-        "CREATE TRIGGER refuse_events BEFORE INSERT ON events
-         BEGIN SELECT RAISE(ABORT, 'database or disk is full (test)'); END",
-    )
-    .execute(&hook.db)
-    .await
-    .unwrap();
+    // Every insert into events now fails inside the database, as a full or read-only one would.
+    let refuse: &[&str] = if hook.database.is_postgres() {
+        &[
+            "CREATE FUNCTION refuse_events() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION 'could not extend file (test)'; END $$",
+            "CREATE TRIGGER refuse_events BEFORE INSERT ON events
+             FOR EACH ROW EXECUTE FUNCTION refuse_events()",
+        ]
+    } else {
+        &["CREATE TRIGGER refuse_events BEFORE INSERT ON events
+           BEGIN SELECT RAISE(ABORT, 'database or disk is full (test)'); END"]
+    };
+    for statement in refuse {
+        sqlx::query(statement).execute(&hook.db).await.unwrap();
+    }
 
     let posts: Vec<_> = (0..20)
         .map(|i| {
@@ -759,33 +771,40 @@ async fn a_database_that_refuses_writes_gets_503_and_nothing_is_acknowledged() {
     assert_eq!(hook.events().await, 0);
 
     // Once the database takes writes again, so does the route.
-    sqlx::query("DROP TRIGGER refuse_events")
-        .execute(&hook.db)
-        .await
-        .unwrap();
+    let drop = if hook.database.is_postgres() {
+        "DROP TRIGGER refuse_events ON events"
+    } else {
+        "DROP TRIGGER refuse_events"
+    };
+    sqlx::query(drop).execute(&hook.db).await.unwrap();
     assert_eq!(hook.post(event_xml("1", "New")).await.status(), 200);
     assert_eq!(hook.events().await, 1);
 }
 
 #[tokio::test]
 async fn a_database_locked_past_the_busy_timeout_gets_503() {
-    let hook = spawn_with_busy_timeout(Duration::from_millis(300)).await;
-    // Another process holds the write lock.
-    let mut other = sqlx::SqliteConnection::connect(&hook.database_url)
-        .await
-        .unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut other)
-        .await
-        .unwrap();
+    let hook = spawn_on(Duration::from_millis(300), false).await;
+    // Another process holds the write lock: SQLite's, or storelink's advisory lock on PostgreSQL.
+    let other = storelink::db::connect(&hook.database_url).await.unwrap();
+    let mut held = if hook.database.is_postgres() {
+        let mut tx = other.begin().await.unwrap();
+        storelink::db::Backend::Postgres
+            .lock_for_write(&mut *tx)
+            .await
+            .unwrap();
+        tx
+    } else {
+        other.begin_with("BEGIN EXCLUSIVE").await.unwrap()
+    };
 
     let started = std::time::Instant::now();
     let (status, text) = answer(hook.post(event_xml("1", "New")).await).await;
     assert_eq!(status, 503, "{text}");
     assert!(started.elapsed() < Duration::from_secs(5));
 
-    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
-    other.close().await.unwrap();
+    sqlx::query("SELECT 1").execute(&mut *held).await.unwrap();
+    held.rollback().await.unwrap();
+    other.close().await;
     assert_eq!(hook.events().await, 0);
     assert_eq!(hook.post(event_xml("1", "New")).await.status(), 200);
     assert_eq!(hook.events().await, 1);
