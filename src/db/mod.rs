@@ -140,7 +140,7 @@ pub async fn begin_write_contended(db: &Db) -> sqlx::Result<(WriteTx, bool)> {
     };
     let backend = Backend::of_pool(db);
     let mut tx = db.begin_with(backend.begin_write()).await?;
-    backend.lock_for_write(&mut *tx).await?;
+    backend.lock_for_write(&mut tx).await?;
     Ok((WriteTx { tx, _turn: turn }, contended))
 }
 

@@ -39,7 +39,8 @@ pub struct HashedSessionStore {
 #[derive(Debug, Clone)]
 enum Inner {
     Sqlite(SqliteStore),
-    Postgres(PostgresStore),
+    /// The store, and its pool (the store keeps it private).
+    Postgres(PostgresStore, sqlx::PgPool),
 }
 
 /// Calls the same method on whichever store is inside.
@@ -47,7 +48,7 @@ macro_rules! inner {
     ($self:ident . $method:ident ( $($arg:expr),* )) => {
         match &$self.inner {
             Inner::Sqlite(store) => store.$method($($arg),*).await,
-            Inner::Postgres(store) => store.$method($($arg),*).await,
+            Inner::Postgres(store, _) => store.$method($($arg),*).await,
         }
     };
 }
@@ -79,10 +80,11 @@ impl HashedSessionStore {
                     .max_connections(4)
                     .connect_lazy_with(options);
                 Inner::Postgres(
-                    PostgresStore::new(pool)
+                    PostgresStore::new(pool.clone())
                         .with_schema_name("public")
                         .and_then(|store| store.with_table_name(TABLE))
                         .map_err(name_error)?,
+                    pool,
                 )
             }
         };
@@ -91,9 +93,38 @@ impl HashedSessionStore {
 
     /// Creates the table if it is missing.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        inner!(self.migrate())
-            .map_err(|e| anyhow::anyhow!("failed to create the sessions table: {e}"))
+        let created = match &self.inner {
+            Inner::Sqlite(store) => store.migrate().await,
+            Inner::Postgres(store, pool) => migrate_postgres(store, pool).await,
+        };
+        created.map_err(|e| anyhow::anyhow!("failed to create the sessions table: {e}"))
     }
+}
+
+/// The key of the advisory lock instances take turns under to create the sessions table: a
+/// fixed number ("sessions" in ASCII).
+const CREATE_LOCK: i64 = 0x7365_7373_696f_6e73;
+
+/// Creates the PostgreSQL table, one instance at a time: instances starting at once would race,
+/// and PostgreSQL's catalog refuses the loser's `CREATE TABLE IF NOT EXISTS` with a duplicate
+/// key. The lock is a session lock on one connection, given back (or gone with the connection)
+/// whatever the outcome.
+async fn migrate_postgres(store: &PostgresStore, pool: &sqlx::PgPool) -> sqlx::Result<()> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(CREATE_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let created = store.migrate().await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(CREATE_LOCK)
+        .execute(&mut *conn)
+        .await;
+    if unlocked.is_err() {
+        // Closing the connection ends its session, and the lock with it.
+        conn.close_on_drop();
+    }
+    created
 }
 
 /// What the table stores for session id `id`.

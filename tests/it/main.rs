@@ -13,6 +13,7 @@ mod console;
 mod console_events;
 mod console_rename;
 mod install_flow;
+mod instances;
 mod interop;
 mod logs_and_startup;
 mod migrations;

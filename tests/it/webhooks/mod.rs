@@ -789,7 +789,7 @@ async fn a_database_locked_past_the_busy_timeout_gets_503() {
     let mut held = if hook.database.is_postgres() {
         let mut tx = other.begin().await.unwrap();
         storelink::db::Backend::Postgres
-            .lock_for_write(&mut *tx)
+            .lock_for_write(&mut tx)
             .await
             .unwrap();
         tx
