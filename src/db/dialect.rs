@@ -59,9 +59,9 @@ impl Backend {
     /// it is a transaction-level advisory lock ([`WRITE_LOCK`]), so writers take turns across
     /// every instance sharing the database as they do on one SQLite file: a transaction that
     /// reads, decides and writes (the webhook writer's key check, the login throttle, a rename,
-    /// the outbox's claims) cannot be overtaken by another instance's commit, and rows that get
-    /// their ids from a sequence (events, the audit log) commit in id order, which the readers
-    /// that page by id rely on. How long a writer waits is the connection's `lock_timeout`.
+    /// the outbox's claims) cannot be overtaken by another instance's commit, and events (stored
+    /// by the webhook writer only) commit in id order, which the readers that go forward by id
+    /// rely on (the order log's cursors, `/api/v1/events`). How long a writer waits is the connection's `lock_timeout`.
     pub async fn lock_for_write(self, tx: &mut AnyConnection) -> sqlx::Result<()> {
         if self == Self::Postgres {
             // `pg_advisory_xact_lock` returns `void`, a type the Any driver cannot decode.

@@ -396,3 +396,43 @@ async fn the_queries_that_differ_by_backend_answer_alike() {
     assert_eq!(expected, dialect_answers(&postgres).await);
     postgres.close().await;
 }
+
+#[tokio::test]
+async fn writers_of_two_instances_take_turns() {
+    let Some(fresh) = FreshDatabase::create().await else {
+        return;
+    };
+    // Two instances: pools on the same database under URLs that differ, so they do not share
+    // this process's in-memory turn; only the database can make them wait for each other.
+    let a = db::connect(&fresh.url).await.unwrap();
+    db::migrate(&a).await.unwrap();
+    let b = db::connect(&format!("{}?application_name=b", fresh.url))
+        .await
+        .unwrap();
+
+    // A writes and holds its transaction open...
+    let mut first = db::begin_write(&a).await.unwrap();
+    sqlx::query(
+        "INSERT INTO login_throttle (subject, failures, last_failure_at) VALUES ('x', 1, 0)",
+    )
+    .execute(&mut *first)
+    .await
+    .unwrap();
+    // ...so B's writer waits for it, however long, before it may read and decide.
+    let second = tokio::spawn(async move {
+        let mut tx = db::begin_write(&b).await.unwrap();
+        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login_throttle")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        seen
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !second.is_finished(),
+        "B began writing while A's transaction was open"
+    );
+    first.commit().await.unwrap();
+    assert_eq!(second.await.unwrap(), 1, "B sees what A committed");
+}
