@@ -161,6 +161,36 @@ fn instance(running: crate::helpers::RunningBinary) -> Instance {
     }
 }
 
+impl Pair {
+    /// A Maropost install whose webhook key is [`KEY`], stored through the library.
+    async fn webhook_install(&self, account: &str) -> String {
+        let install_id = installs::save(
+            &self.db,
+            &self.keyring,
+            &NewInstall {
+                platform: Platform::Maropost,
+                account_id: account,
+                store_domain: Some("flood.example.com"),
+                store_name: None,
+                timezone: None,
+                scope: None,
+                user: InstallingUser::default(),
+                billing_address: None,
+                initiated_by: Initiator::Storelink,
+                access_token: b"token",
+            },
+            SystemClock.unix(),
+        )
+        .await
+        .unwrap()
+        .id;
+        webhooks::set_webhook_key(&self.db, &self.keyring, &install_id, KEY, "system", 0)
+            .await
+            .unwrap();
+        install_id
+    }
+}
+
 /// One login attempt through `instance` in `browser`; the answer's status.
 async fn login(browser: &reqwest::Client, instance: &Instance, password: &str) -> u16 {
     let page = page(browser, instance, "/console/login").await;
@@ -431,29 +461,7 @@ async fn killing_one_instance_mid_flood_loses_no_acknowledged_event_and_the_othe
     let Some(mut pair) = Pair::start().await else {
         return;
     };
-    let install_id = installs::save(
-        &pair.db,
-        &pair.keyring,
-        &NewInstall {
-            platform: Platform::Maropost,
-            account_id: "flood-store",
-            store_domain: Some("flood.example.com"),
-            store_name: None,
-            timezone: None,
-            scope: None,
-            user: InstallingUser::default(),
-            billing_address: None,
-            initiated_by: Initiator::Storelink,
-            access_token: b"token",
-        },
-        SystemClock.unix(),
-    )
-    .await
-    .unwrap()
-    .id;
-    webhooks::set_webhook_key(&pair.db, &pair.keyring, &install_id, KEY, "system", 0)
-        .await
-        .unwrap();
+    let install_id = pair.webhook_install("flood-store").await;
 
     // A flood through both, each event id once; senders to A stop at their first failure,
     // which only the kill may cause; senders to B must never fail.
@@ -546,4 +554,78 @@ async fn killing_one_instance_mid_flood_loses_no_acknowledged_event_and_the_othe
     // B is still ready.
     let ready = client.get(pair.b.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_instances_deliver_notifications_and_none_is_sent_twice() {
+    let Some(pair) = Pair::start().await else {
+        return;
+    };
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    storelink::db::endpoints::add(
+        &pair.db,
+        &pair.keyring,
+        &format!("{}/storelink", receiver.uri()),
+        &storelink::db::endpoints::Subscription::Only(vec![
+            storelink::domain::EventType::OrderStatusChanged,
+        ]),
+        true,
+        "test",
+        SystemClock.unix(),
+    )
+    .await
+    .unwrap();
+    let install_id = pair.webhook_install("notified-store").await;
+
+    // Order events through both instances; both run the notification worker.
+    const EVENTS: u64 = 1000;
+    let client = reqwest::Client::new();
+    let posts = (1..=EVENTS).map(|n| {
+        let instance = if n % 2 == 0 { &pair.a } else { &pair.b };
+        notify(&client, instance, &install_id, n)
+    });
+    let answers = futures::future::join_all(posts).await;
+    assert!(answers.iter().all(|status| *status == 200), "{answers:?}");
+
+    // Each event reaches the receiver once, under one webhook-id, whichever worker sent it.
+    let delivered = || async {
+        receiver
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                let id = r
+                    .headers
+                    .get("webhook-id")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+                (id, body["data"]["event_id"].as_str().unwrap().to_owned())
+            })
+            .collect::<Vec<(String, String)>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while delivered().await.len() < EVENTS as usize {
+        assert!(
+            Instant::now() < deadline,
+            "{} delivered",
+            delivered().await.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A while longer, so a second sending of anything would have arrived.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = delivered().await;
+    let ids: HashSet<&String> = got.iter().map(|(id, _)| id).collect();
+    let events: HashSet<&String> = got.iter().map(|(_, event)| event).collect();
+    assert_eq!(got.len(), EVENTS as usize, "nothing sent twice");
+    assert_eq!(ids.len(), got.len());
+    assert_eq!(events.len(), got.len(), "one message per event");
 }

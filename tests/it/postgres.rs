@@ -436,3 +436,76 @@ async fn writers_of_two_instances_take_turns() {
     first.commit().await.unwrap();
     assert_eq!(second.await.unwrap(), 1, "B sees what A committed");
 }
+
+#[tokio::test]
+async fn order_messages_are_made_once_when_two_instances_make_them_at_once() {
+    let Some(fresh) = FreshDatabase::create().await else {
+        return;
+    };
+    let a = db::connect(&fresh.url).await.unwrap();
+    db::migrate(&a).await.unwrap();
+    let b = db::connect(&format!("{}?application_name=b", fresh.url))
+        .await
+        .unwrap();
+    let keyring = storelink::crypto::Keyring::new(
+        MasterKey::from_base64(&MasterKey::generate_base64()).unwrap(),
+    );
+    sqlx::query(
+        "INSERT INTO installs (id, provider, account_id, initiated_by, installed_at,
+             last_installed_at, updated_at)
+         VALUES ('i1', 'maropost', 's1', 'storelink', 0, 0, 0)",
+    )
+    .execute(&a)
+    .await
+    .unwrap();
+    db::endpoints::add(
+        &a,
+        &keyring,
+        "https://hooks.example.com/storelink",
+        &db::endpoints::Subscription::All,
+        true,
+        "test",
+        0,
+    )
+    .await
+    .unwrap();
+    for n in 0..5 {
+        sqlx::query(
+            "INSERT INTO events (install_id, event_id, event_type, order_id, order_status,
+                 received_at, raw_body) VALUES ('i1', $1, 'Order', 'N1', 'Pick', 0, '')",
+        )
+        .bind(n.to_string())
+        .execute(&a)
+        .await
+        .unwrap();
+    }
+
+    // Both instances' workers turn the same events into messages at the same moment: A's
+    // transaction is open when B's starts.
+    let mut first = db::begin_write(&a).await.unwrap();
+    let made_by_a = db::outbox::make_order_messages(&mut first, None, None)
+        .await
+        .unwrap();
+    let second = tokio::spawn(async move {
+        let mut tx = db::begin_write(&b).await.unwrap();
+        let made = db::outbox::make_order_messages(&mut tx, None, None)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        made
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.commit().await.unwrap();
+    let made_by_b = second.await.unwrap();
+
+    assert_eq!(
+        (made_by_a, made_by_b),
+        (5, 0),
+        "each event's message made once"
+    );
+    let messages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notify_messages")
+        .fetch_one(&a)
+        .await
+        .unwrap();
+    assert_eq!(messages, 5);
+}
