@@ -202,6 +202,15 @@ pub async fn connect_with_busy_timeout(url: &str, busy_timeout: Duration) -> any
                     let lock_timeout = lock_timeout.clone();
                     Box::pin(async move {
                         conn.execute(lock_timeout.as_str()).await?;
+                        // storelink acknowledges a webhook event or an install only once it is
+                        // durable: a server (or role) set to `synchronous_commit = off` would
+                        // lose the last commits in a crash, so storelink's sessions turn it on.
+                        // Stronger settings (`remote_apply`, ...) are left as they are.
+                        conn.execute(
+                            "SELECT set_config('synchronous_commit', 'on', false)
+                             WHERE current_setting('synchronous_commit') = 'off'",
+                        )
+                        .await?;
                         Ok(())
                     })
                 })

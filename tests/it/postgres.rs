@@ -509,3 +509,29 @@ async fn order_messages_are_made_once_when_two_instances_make_them_at_once() {
         .unwrap();
     assert_eq!(messages, 5);
 }
+
+#[tokio::test]
+async fn commits_are_durable_even_where_the_server_says_otherwise() {
+    let Some(fresh) = FreshDatabase::create().await else {
+        return;
+    };
+    // A role or server configured with synchronous_commit = off (here: by the URL).
+    let url = format!("{}?options=-c%20synchronous_commit%3Doff", fresh.url);
+    let pool = db::connect(&url).await.unwrap();
+    let setting: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(setting, "on");
+    // What is stronger already stays.
+    let url = format!(
+        "{}?options=-c%20synchronous_commit%3Dremote_apply",
+        fresh.url
+    );
+    let pool = db::connect(&url).await.unwrap();
+    let setting: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(setting, "remote_apply");
+}
