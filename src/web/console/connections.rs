@@ -232,20 +232,24 @@ pub async fn create_connection(
     }
 }
 
-/// The form's fields as the API's body: `{"platform": kind, field: value, ...}`, blank fields
-/// left out.
+/// The form's fields read as the API's body would be (`{"platform": kind, field: value, ...}`,
+/// blank fields left out), straight from the typed values: serde borrows each value where it
+/// buffers the tagged body, so no copy of a secret is left behind to be freed unzeroized.
 fn as_request(
     kind: FormKind,
     typed: &[(String, String)],
-) -> Result<ConnectionRequest, serde_json::Error> {
-    let mut body = serde_json::Map::new();
-    body.insert("platform".into(), kind.slug().into());
-    for (name, value) in typed {
-        if name != "csrf_token" && name != "platform" && !value.trim().is_empty() {
-            body.insert(name.clone(), value.clone().into());
-        }
-    }
-    serde_json::from_value(serde_json::Value::Object(body))
+) -> Result<ConnectionRequest, serde::de::value::Error> {
+    use serde::{Deserialize as _, de::value::BorrowedStrDeserializer as Borrowed};
+    let fields = typed
+        .iter()
+        .filter(|(name, value)| {
+            name != "csrf_token" && name != "platform" && !value.trim().is_empty()
+        })
+        .map(|(name, value)| (name.as_str(), value.as_str()));
+    let body = std::iter::once(("platform", kind.slug()))
+        .chain(fields)
+        .map(|(name, value)| (Borrowed::new(name), Borrowed::new(value)));
+    ConnectionRequest::deserialize(serde::de::value::MapDeserializer::new(body))
 }
 
 /// The form again after a refusal: a field's error next to it, the platform's above the form
