@@ -324,11 +324,24 @@ fn restrict_files(path: &Path) -> anyhow::Result<()> {
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
     match Backend::of_pool(db) {
         Backend::Sqlite => migrate_sqlite(db).await,
-        Backend::Postgres => sqlx::migrate!("./migrations/postgres")
-            .run(db)
-            .await
-            .context("failed to apply database migrations"),
+        Backend::Postgres => migrate_postgres(db).await,
     }
+}
+
+/// The PostgreSQL half of [`migrate`]. sqlx's migrator takes an advisory lock, so instances
+/// starting together migrate one at a time; the others wait for it as long as the migrations
+/// take (`lock_timeout = 0` on this connection), not the busy timeout every other wait gets. The
+/// connection is closed afterwards rather than pooled with that setting.
+async fn migrate_postgres(db: &Db) -> anyhow::Result<()> {
+    let mut conn = db.acquire().await.context("failed to open the database")?;
+    conn.close_on_drop();
+    sqlx::query("SET lock_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::migrate!("./migrations/postgres")
+        .run(&mut *conn)
+        .await
+        .context("failed to apply database migrations")
 }
 
 /// The SQLite half of [`migrate`].
