@@ -7,6 +7,9 @@
 //! cargo bench --bench webhooks -- --log 2>/dev/null   # with request logging, as in production
 //! cargo bench --bench webhooks -- --endpoint       # without, then with one notification
 //!                                                  # endpoint, 3 rounds, median ratio
+//! cargo bench --bench webhooks -- --postgres postgres://postgres@127.0.0.1:5432/postgres
+//! cargo bench --bench webhooks -- --postgres postgres://postgres@127.0.0.1:5432/postgres \
+//!     --backend both                               # SQLite, then PostgreSQL: both figures
 //! ```
 //!
 //! It starts the real app (release build, its own Tokio runtime) on 127.0.0.1 with a fresh SQLite
@@ -25,14 +28,26 @@
 //! makes room for ingest while the writers are busy, then catches up). It prints each pair's
 //! ratio and their median (the machine's speed drifts between runs).
 //!
-//! Only 127.0.0.1 is ever contacted. The database must be on a real disk (not tmpfs), or the
-//! fsyncs cost nothing and the figure means nothing: the file system is printed.
+//! With `--postgres URL` (an administrator URL: its user may create databases) it runs on
+//! PostgreSQL instead: each run creates a database of its own on that server
+//! (`storelink_bench_<random hex>`), starts the app on it exactly as on SQLite, and drops it
+//! afterwards (`DROP DATABASE ... WITH (FORCE)`), also when the run fails. `--backend both` runs
+//! on SQLite, then on PostgreSQL, with the same options, and prints both figures at the end.
+//! PostgreSQL is used as configured: its `synchronous_commit` and `fsync` are printed (and a
+//! warning when either is off, since commits then are not durable).
+//!
+//! Only 127.0.0.1 (and the PostgreSQL server named) is ever contacted. The database must be on a
+//! real disk (not tmpfs), or the fsyncs cost nothing and the figure means nothing: the file
+//! system is printed.
 //!
 //! Run by `cargo test --all-targets` (without `--bench`), it does a short smoke run instead.
 
+#[path = "support/database.rs"]
+mod database;
+
 use std::{
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::PathBuf,
     str::FromStr as _,
     sync::{
         Arc,
@@ -64,6 +79,8 @@ use storelink::{
     webhooks,
 };
 
+use database::{Backend, BenchDatabase};
+
 const KEY: &str = "bench-webhook-key-6d1f0a";
 
 #[derive(Debug, Clone)]
@@ -78,6 +95,10 @@ struct Options {
     smoke: bool,
     endpoint: bool,
     rounds: usize,
+    /// The PostgreSQL administrator URL (`--postgres`).
+    postgres: Option<String>,
+    /// The backends to run on, in order.
+    backends: Vec<Backend>,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -95,7 +116,10 @@ fn options() -> anyhow::Result<Options> {
         smoke,
         endpoint: false,
         rounds: 3,
+        postgres: None,
+        backends: Vec::new(),
     };
+    let mut backend = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
@@ -109,6 +133,15 @@ fn options() -> anyhow::Result<Options> {
             "--warmup" => options.warmup = value("--warmup")?.parse()?,
             "--repeat-every" => options.repeat_every = value("--repeat-every")?.parse()?,
             "--dir" => options.dir = Some(PathBuf::from(value("--dir")?)),
+            "--postgres" => options.postgres = Some(value("--postgres")?),
+            "--backend" => {
+                backend = Some(match value("--backend")?.as_str() {
+                    "sqlite" => vec![Backend::Sqlite],
+                    "postgres" => vec![Backend::Postgres],
+                    "both" => vec![Backend::Sqlite, Backend::Postgres],
+                    other => anyhow::bail!("--backend: sqlite, postgres or both, not {other}"),
+                })
+            }
             "--mode" => {
                 options.naive = match value("--mode")?.as_str() {
                     "storelink" => false,
@@ -118,10 +151,21 @@ fn options() -> anyhow::Result<Options> {
             }
             other => anyhow::bail!(
                 "unknown argument {other}; use --connections N --seconds S --warmup S \
-                 --repeat-every K --dir PATH --mode storelink|naive --log --endpoint --rounds N"
+                 --repeat-every K --dir PATH --mode storelink|naive --log --endpoint --rounds N \
+                 --postgres URL --backend sqlite|postgres|both"
             ),
         }
     }
+    // --postgres alone means PostgreSQL only; without it, SQLite.
+    options.backends = backend.unwrap_or_else(|| match options.postgres {
+        Some(_) => vec![Backend::Postgres],
+        None => vec![Backend::Sqlite],
+    });
+    anyhow::ensure!(
+        options.postgres.is_some() || !options.backends.contains(&Backend::Postgres),
+        "--backend postgres and both need --postgres URL, an administrator URL such as \
+         postgres://postgres@127.0.0.1:5432/postgres"
+    );
     anyhow::ensure!(options.connections > 0, "--connections must be at least 1");
     anyhow::ensure!(
         options.repeat_every > 1,
@@ -140,58 +184,125 @@ fn main() -> anyhow::Result<()> {
         !(options.endpoint && options.naive),
         "--endpoint measures storelink, not --mode naive"
     );
+    let mut summary = Vec::new();
     if !options.endpoint {
-        phase(&options, None)?;
-        return Ok(());
+        for &backend in &options.backends {
+            let figure = phase(&options, backend, None)?;
+            summary.push(format!(
+                "{:<11} {:>6.0} events/s  ({} connections, {:.1} s measured, p99 {:.2} ms)",
+                name(backend),
+                figure.rate,
+                options.connections,
+                figure.seconds,
+                figure.p99_ms
+            ));
+        }
+    } else {
+        // The vendor's backend: a runtime of its own, answering at once.
+        let receiver = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .thread_name("receiver")
+            .build()?;
+        let url = receiver.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let address = listener.local_addr()?;
+            let router = Router::new().route("/hooks", post(|| async { StatusCode::NO_CONTENT }));
+            tokio::spawn(async move { axum::serve(listener, router).await });
+            Ok::<_, anyhow::Error>(format!("http://{address}/hooks"))
+        })?;
+        for &backend in &options.backends {
+            summary.push(with_and_without(&options, backend, &url)?);
+        }
     }
-    // The vendor's backend: a runtime of its own, answering at once.
-    let receiver = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .thread_name("receiver")
-        .build()?;
-    let url = receiver.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let router = Router::new().route("/hooks", post(|| async { StatusCode::NO_CONTENT }));
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Ok::<_, anyhow::Error>(format!("http://{address}/hooks"))
-    })?;
-    // Without, then with, several times: the machine's speed drifts between runs, so a single
-    // pair can mislead; the median of the pairs' ratios is the figure.
-    let mut ratios = Vec::new();
-    for round in 1..=options.rounds.max(1) {
-        let without = phase(&options, None)?;
-        let with = phase(&options, Some(&url))?;
-        let ratio = 100.0 * with / without;
-        println!(
-            "round {round}: {without:.0} events/s without, {with:.0} with one endpoint: {ratio:.0}%"
-        );
-        ratios.push(ratio);
+    if summary.len() > 1 {
+        println!("both backends, one after the other in this run (same machine, same options):");
+        for line in summary {
+            println!("  {line}");
+        }
     }
-    ratios.sort_by(f64::total_cmp);
-    println!(
-        "with one endpoint subscribed to order.status_changed: median {:.0}% of the throughput \
-         without ({} rounds: {})",
-        ratios[ratios.len() / 2],
-        ratios.len(),
-        ratios
-            .iter()
-            .map(|r| format!("{r:.0}%"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
     Ok(())
 }
 
-/// One measured run on a fresh database, with a notification endpoint at `endpoint` if given;
-/// returns events per second.
-fn phase(options: &Options, endpoint: Option<&str>) -> anyhow::Result<f64> {
-    let dir = match &options.dir {
-        Some(parent) => tempfile::tempdir_in(parent)?,
-        None => tempfile::tempdir()?,
+/// The backend's name, for the output.
+fn name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    }
+}
+
+/// `--endpoint` on one backend: without, then with an endpoint, `--rounds` times; prints each
+/// round and the median ratio, and returns that as one line for the summary.
+fn with_and_without(options: &Options, backend: Backend, url: &str) -> anyhow::Result<String> {
+    // Without, then with, several times: the machine's speed drifts between runs, so a single
+    // pair can mislead; the median of the pairs' ratios is the figure.
+    let mut ratios = Vec::new();
+    let mut withouts = Vec::new();
+    for round in 1..=options.rounds.max(1) {
+        let without = phase(options, backend, None)?.rate;
+        let with = phase(options, backend, Some(url))?.rate;
+        let ratio = 100.0 * with / without;
+        println!(
+            "{} round {round}: {without:.0} events/s without, {with:.0} with one endpoint: \
+             {ratio:.0}%",
+            name(backend)
+        );
+        ratios.push(ratio);
+        withouts.push(without);
+    }
+    ratios.sort_by(f64::total_cmp);
+    withouts.sort_by(f64::total_cmp);
+    let ratios_shown = ratios
+        .iter()
+        .map(|r| format!("{r:.0}%"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "{}: with one endpoint subscribed to order.status_changed: median {:.0}% of the \
+         throughput without ({} rounds: {ratios_shown})",
+        name(backend),
+        ratios[ratios.len() / 2],
+        ratios.len(),
+    );
+    Ok(format!(
+        "{:<11} median {:.0}% with one endpoint ({ratios_shown}); without: median {:.0} \
+         events/s ({} connections, {:.1} s a run)",
+        name(backend),
+        ratios[ratios.len() / 2],
+        withouts[withouts.len() / 2],
+        options.connections,
+        options.seconds
+    ))
+}
+
+/// What one measured run gave.
+struct Figure {
+    /// Events per second (answered requests, repeats included).
+    rate: f64,
+    /// The measured window.
+    seconds: f64,
+    p99_ms: f64,
+}
+
+/// One measured run on a fresh database of `backend`, with a notification endpoint at
+/// `endpoint` if given.
+fn phase(options: &Options, backend: Backend, endpoint: Option<&str>) -> anyhow::Result<Figure> {
+    // Declared before the server's runtime, so it is dropped (the PostgreSQL database dropped)
+    // after the runtime is, on every way out of this function.
+    let database = match backend {
+        Backend::Sqlite => BenchDatabase::sqlite(options.dir.as_deref())?,
+        Backend::Postgres => {
+            let admin_url = options
+                .postgres
+                .as_deref()
+                .context("PostgreSQL needs --postgres URL")?;
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(BenchDatabase::postgres(admin_url))?
+        }
     };
-    let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
 
     // The server gets a runtime of its own, as it would in its own process.
     let server = tokio::runtime::Builder::new_multi_thread()
@@ -199,7 +310,7 @@ fn phase(options: &Options, endpoint: Option<&str>) -> anyhow::Result<f64> {
         .thread_name("server")
         .build()?;
     let (address, install_id, db, stop) =
-        server.block_on(start_server(&database_url, options, endpoint))?;
+        server.block_on(start_server(&database.url, options, endpoint))?;
 
     let client = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -219,19 +330,11 @@ fn phase(options: &Options, endpoint: Option<&str>) -> anyhow::Result<f64> {
         Some(_) => Some(server.block_on(drain(&db, stored))?),
         None => None,
     };
-    let (journal, synchronous): (String, i64) = server.block_on(async {
-        let journal = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&db)
-            .await?;
-        let synchronous = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&db)
-            .await?;
-        Ok::<_, sqlx::Error>((journal, synchronous))
-    })?;
+    let described = server.block_on(database.describe(&db))?;
     let _ = stop.send(());
     server.shutdown_timeout(Duration::from_secs(5));
 
-    report.print(options, dir.path(), &journal, synchronous);
+    report.print(options, backend, &described);
     match (endpoint, &delivery) {
         (Some(url), Some(d)) => println!(
             "  notified    one endpoint ({url}): {} of {stored} events delivered when the load \
@@ -256,7 +359,11 @@ fn phase(options: &Options, endpoint: Option<&str>) -> anyhow::Result<f64> {
             d.delivered
         );
     }
-    Ok(report.requests as f64 / report.measured.as_secs_f64())
+    Ok(Figure {
+        rate: report.requests as f64 / report.measured.as_secs_f64(),
+        seconds: report.measured.as_secs_f64(),
+        p99_ms: report.percentile(99.0),
+    })
 }
 
 /// How delivery went in a run with an endpoint.
@@ -536,10 +643,11 @@ impl Report {
         f64::from(self.latencies_us[rank]) / 1000.0
     }
 
-    fn print(&self, options: &Options, dir: &Path, journal: &str, synchronous: i64) {
+    fn print(&self, options: &Options, backend: Backend, database: &[String]) {
         let rate = self.requests as f64 / self.measured.as_secs_f64();
         println!(
-            "storelink webhook benchmark{}",
+            "storelink webhook benchmark on {}{}",
+            name(backend),
             if options.smoke {
                 " (smoke run; use `cargo bench --bench webhooks` for real figures)"
             } else {
@@ -547,22 +655,17 @@ impl Report {
             }
         );
         println!(
-            "  server      {} ({} cores), database on {} ({}), journal_mode={journal}, synchronous={}",
+            "  server      {} ({} cores)",
             if options.naive {
                 "naive: one commit per request"
             } else {
                 "storelink: group commit"
             },
             std::thread::available_parallelism().map_or(0, |n| n.get()),
-            filesystem(dir),
-            dir.display(),
-            match synchronous {
-                2 => "FULL",
-                3 => "EXTRA",
-                1 => "NORMAL",
-                _ => "OFF",
-            },
         );
+        for (n, line) in database.iter().enumerate() {
+            println!("  {:<11} {line}", if n == 0 { "database" } else { "" });
+        }
         println!(
             "  logging     {}",
             if options.log {
@@ -595,22 +698,4 @@ impl Report {
             self.distinct_stored
         );
     }
-}
-
-/// The file system `path` is on (Linux), so a tmpfs run is noticed.
-fn filesystem(path: &Path) -> String {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
-        return "unknown file system".into();
-    };
-    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    mounts
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (_, mount, kind) = (fields.next()?, fields.next()?, fields.next()?);
-            path.starts_with(mount)
-                .then(|| (mount.len(), kind.to_owned()))
-        })
-        .max()
-        .map_or_else(|| "unknown file system".into(), |(_, kind)| kind)
 }
