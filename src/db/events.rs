@@ -67,18 +67,28 @@ const ROWS_PER_STATEMENT: usize = 64;
 /// row. Exact when the transaction holds the write lock (`BEGIN IMMEDIATE`), as the webhook
 /// writer's does: nobody else can add one of these events between the look and the insert.
 ///
-/// Per 64 events: one `SELECT` that returns only the repeats, then one
-/// `INSERT` of the rest. Each statement is a round trip to SQLite's thread and each row it
-/// returns one more message, so this is far cheaper than a statement (or a `RETURNING` row) per
-/// event when hundreds are committed at once.
+/// Per 64 events on SQLite: one `SELECT` that returns only the repeats, then one `INSERT` of the
+/// rest. Each statement is a round trip to SQLite's thread and each row it returns one more
+/// message, so this is far cheaper than a statement (or a `RETURNING` row) per event when
+/// hundreds are committed at once. On PostgreSQL the `INSERT` itself says which rows it added
+/// (`RETURNING`, one reply for all of them), through the unique index it checks anyway: a
+/// look-up first would cost a round trip, and its plan (a generic one, or one made from stale
+/// statistics) may pick `events_install` and read every event of the install, slower the more
+/// events a store has.
 pub async fn insert_many(
     conn: &mut AnyConnection,
     events: &[&NewEvent],
 ) -> sqlx::Result<Vec<bool>> {
     let mut added = Vec::with_capacity(events.len());
     let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(events.len());
+    let returning = super::Backend::of(conn) == super::Backend::Postgres;
     for chunk in events.chunks(ROWS_PER_STATEMENT) {
-        let stored = already_stored(conn, chunk).await?;
+        let first = added.len();
+        let stored = if returning {
+            Vec::new()
+        } else {
+            already_stored(conn, chunk).await?
+        };
         let fresh: Vec<&NewEvent> = chunk
             .iter()
             .filter(|event| {
@@ -107,9 +117,23 @@ pub async fn insert_many(
                 .push_bind(event.received_at)
                 .push_bind(&event.raw_body);
         });
-        // Cannot conflict under the write lock; kept so a caller without it stays correct.
+        // On SQLite it cannot conflict under the write lock; kept so a caller without it stays
+        // correct. On PostgreSQL it is how repeats are found.
         query.push(" ON CONFLICT (install_id, event_id) DO NOTHING");
-        query.build().execute(&mut *conn).await?;
+        if !returning {
+            query.build().execute(&mut *conn).await?;
+            continue;
+        }
+        query.push(" RETURNING install_id, event_id");
+        let inserted: HashSet<(String, String)> = query
+            .build_query_as::<(String, String)>()
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+        for (event, new) in chunk.iter().zip(&mut added[first..]) {
+            *new = *new && inserted.contains(&(event.install_id.clone(), event.event_id.clone()));
+        }
     }
     Ok(added)
 }

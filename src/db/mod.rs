@@ -195,13 +195,19 @@ pub async fn connect_with_busy_timeout(url: &str, busy_timeout: Duration) -> any
                 .context("STORELINK_DATABASE_URL is not a valid postgres:// URL")?;
             // A writer waits for the write lock (or a row another transaction holds) at most
             // the busy timeout, as on SQLite, and is then refused (`lock_not_available`).
-            let lock_timeout = format!("SET lock_timeout = {}", busy_timeout.as_millis());
+            // Every statement is planned for its parameters: sqlx keeps statements prepared per
+            // connection, and after five runs PostgreSQL may switch one to a generic plan, which
+            // cannot use the pg_trgm indexes for `ILIKE $1` (a search would read every install).
+            let settings = format!(
+                "SET lock_timeout = {}; SET plan_cache_mode = force_custom_plan",
+                busy_timeout.as_millis()
+            );
             AnyPoolOptions::new()
                 .max_connections(16)
                 .after_connect(move |conn, _| {
-                    let lock_timeout = lock_timeout.clone();
+                    let settings = settings.clone();
                     Box::pin(async move {
-                        conn.execute(lock_timeout.as_str()).await?;
+                        conn.execute(settings.as_str()).await?;
                         // storelink acknowledges a webhook event or an install only once it is
                         // durable: a server (or role) set to `synchronous_commit = off` would
                         // lose the last commits in a crash, so storelink's sessions turn it on.

@@ -523,6 +523,13 @@ async fn commits_are_durable_even_where_the_server_says_otherwise() {
         .await
         .unwrap();
     assert_eq!(setting, "on");
+    // And each statement is planned for its parameters (a generic plan cannot use the
+    // trigram indexes for a search).
+    let planning: String = sqlx::query_scalar("SELECT current_setting('plan_cache_mode')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(planning, "force_custom_plan");
     // What is stronger already stays.
     let url = format!(
         "{}?options=-c%20synchronous_commit%3Dremote_apply",
