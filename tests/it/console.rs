@@ -9,7 +9,7 @@ use storelink::{
         installs::{self, NewInstall},
         operators,
     },
-    domain::{Initiator, InstallingUser, Platform},
+    domain::{Initiator, InstallStatus, InstallingUser, Platform},
     password,
 };
 use tokio::io::AsyncWriteExt as _;
@@ -1345,4 +1345,70 @@ async fn a_search_stops_counting_at_a_thousand_and_says_so() {
     let exact = app.page(&operator, "/console?status=active").await;
     assert!(exact.contains("1,050"), "a filter's count is exact");
     assert!(!exact.contains("1,050+"));
+}
+
+#[tokio::test]
+async fn the_kept_counts_follow_installs_as_they_are_added_revoked_restored_and_deleted() {
+    let app = spawn_app().await;
+    // What the console and /metrics show, against a count of the rows themselves.
+    let agree = || async {
+        let kept: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT provider, status, n FROM install_counts WHERE n > 0 ORDER BY provider, status",
+        )
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+        let counted: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT provider, status, COUNT(*) FROM installs
+             GROUP BY provider, status ORDER BY provider, status",
+        )
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+        assert_eq!(kept, counted);
+        kept
+    };
+    assert!(agree().await.is_empty());
+    for n in 1..=3 {
+        let domain = format!("count{n}.example.com");
+        app.install(&browser(), &format!("s{n}"), &domain, "tok")
+            .await;
+    }
+    assert_eq!(agree().await, [("maropost".into(), "active".into(), 3)]);
+
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM installs ORDER BY account_id")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    installs::revoke(&app.db, &ids[0], "operator:x", 1)
+        .await
+        .unwrap();
+    installs::revoke(&app.db, &ids[1], "operator:x", 1)
+        .await
+        .unwrap();
+    agree().await;
+    // Installing a revoked store again makes it active again.
+    app.install(&browser(), "s1", "count1.example.com", "tok")
+        .await;
+    assert_eq!(
+        agree().await,
+        [
+            ("maropost".into(), "active".into(), 2),
+            ("maropost".into(), "revoked".into(), 1)
+        ]
+    );
+    // storelink never deletes an install; a database administrator might.
+    for statement in [
+        "DELETE FROM audit_log WHERE install_id = $1",
+        "DELETE FROM installs WHERE id = $1",
+    ] {
+        sqlx::query(statement)
+            .bind(&ids[1])
+            .execute(&app.db)
+            .await
+            .unwrap();
+    }
+    assert_eq!(agree().await, [("maropost".into(), "active".into(), 2)]);
+    let by_status = installs::count_by_status(&app.db).await.unwrap();
+    assert_eq!(by_status, [(InstallStatus::Active, 2)]);
 }

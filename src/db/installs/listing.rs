@@ -97,8 +97,9 @@ pub async fn position(
     filter: &ListFilter,
     cursor: Option<&Cursor>,
 ) -> sqlx::Result<Standing> {
-    // Each count is answered from the index that serves the filter (no row is read for a
-    // status or platform filter); a search's counts stop at the cap.
+    // The total is the kept count unless a search or an account narrows the list (a search's
+    // counts stop at the cap); the rows before a page are counted from the index that serves
+    // the filter.
     let searching = filter
         .search
         .as_deref()
@@ -125,7 +126,12 @@ pub async fn position(
             query.build_query_scalar::<i64>().fetch_one(db).await
         }
     };
-    let total = count(None).await?;
+    let total = if searching || filter.account.is_some() {
+        count(None).await?
+    } else {
+        // By platform and status only: the counts the database keeps.
+        kept_count(db, filter.platform, filter.status).await?
+    };
     let before = match cursor {
         Some(cursor) => count(Some(cursor)).await?,
         None => 0,
@@ -191,18 +197,41 @@ async fn push_filter(
     Ok(())
 }
 
-/// How many installs have each status (for the counts at the top of the console).
-pub async fn count_by_status(db: &Db) -> sqlx::Result<Vec<(InstallStatus, i64)>> {
-    sqlx::query_as("SELECT status, COUNT(*) FROM installs GROUP BY status ORDER BY status")
-        .fetch_all(db)
-        .await
+/// How many installs there are of `platform` in `status` (each, when `None`), from the counts
+/// the database keeps as installs change (`install_counts`).
+async fn kept_count(
+    db: &Db,
+    platform: Option<Platform>,
+    status: Option<InstallStatus>,
+) -> sqlx::Result<i64> {
+    // SUM of BIGINT is NUMERIC on PostgreSQL: cast back.
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM install_counts
+         WHERE ($1 IS NULL OR provider = $1) AND ($2 IS NULL OR status = $2)",
+    )
+    .bind(platform)
+    .bind(status)
+    .fetch_one(db)
+    .await
 }
 
-/// How many installs each platform has in each status (for metrics).
+/// How many installs have each status (for the counts at the top of the console), from the
+/// counts the database keeps as installs change (`install_counts`), not by counting them.
+pub async fn count_by_status(db: &Db) -> sqlx::Result<Vec<(InstallStatus, i64)>> {
+    // SUM of BIGINT is NUMERIC on PostgreSQL: cast back.
+    sqlx::query_as(
+        "SELECT status, CAST(SUM(n) AS BIGINT) FROM install_counts WHERE n > 0
+         GROUP BY status ORDER BY status",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// How many installs each platform has in each status (for metrics), as [`count_by_status`].
 pub async fn count_by_platform_and_status(
     db: &Db,
 ) -> sqlx::Result<Vec<(Platform, InstallStatus, i64)>> {
-    sqlx::query_as("SELECT provider, status, COUNT(*) FROM installs GROUP BY provider, status")
+    sqlx::query_as("SELECT provider, status, n FROM install_counts WHERE n > 0")
         .fetch_all(db)
         .await
 }
