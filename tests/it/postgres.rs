@@ -397,18 +397,23 @@ async fn the_queries_that_differ_by_backend_answer_alike() {
     postgres.close().await;
 }
 
-#[tokio::test]
-async fn writers_of_two_instances_take_turns() {
-    let Some(fresh) = FreshDatabase::create().await else {
-        return;
-    };
-    // Two instances: pools on the same database under URLs that differ, so they do not share
-    // this process's in-memory turn; only the database can make them wait for each other.
+/// The pools of two instances on `fresh`, migrated: under URLs that differ, so they do not share
+/// this process's in-memory write turn; only the database can make them wait for each other.
+async fn two_instances(fresh: &FreshDatabase) -> (db::Db, db::Db) {
     let a = db::connect(&fresh.url).await.unwrap();
     db::migrate(&a).await.unwrap();
     let b = db::connect(&format!("{}?application_name=b", fresh.url))
         .await
         .unwrap();
+    (a, b)
+}
+
+#[tokio::test]
+async fn writers_of_two_instances_take_turns() {
+    let Some(fresh) = FreshDatabase::create().await else {
+        return;
+    };
+    let (a, b) = two_instances(&fresh).await;
 
     // A writes and holds its transaction open...
     let mut first = db::begin_write(&a).await.unwrap();
@@ -442,11 +447,7 @@ async fn order_messages_are_made_once_when_two_instances_make_them_at_once() {
     let Some(fresh) = FreshDatabase::create().await else {
         return;
     };
-    let a = db::connect(&fresh.url).await.unwrap();
-    db::migrate(&a).await.unwrap();
-    let b = db::connect(&format!("{}?application_name=b", fresh.url))
-        .await
-        .unwrap();
+    let (a, b) = two_instances(&fresh).await;
     let keyring = storelink::crypto::Keyring::new(
         MasterKey::from_base64(&MasterKey::generate_base64()).unwrap(),
     );
