@@ -61,7 +61,8 @@ impl Backend {
     /// reads, decides and writes (the webhook writer's key check, the login throttle, a rename,
     /// the outbox's claims) cannot be overtaken by another instance's commit, and events (stored
     /// by the webhook writer only) commit in id order, which the readers that go forward by id
-    /// rely on (the order log's cursors, `/api/v1/events`). How long a writer waits is the connection's `lock_timeout`.
+    /// rely on (the order log's cursors, `/api/v1/events`). How long a writer waits is the
+    /// connection's `lock_timeout`.
     pub async fn lock_for_write(self, tx: &mut AnyConnection) -> sqlx::Result<()> {
         if self == Self::Postgres {
             // `pg_advisory_xact_lock` returns `void`, a type the Any driver cannot decode.
