@@ -159,6 +159,21 @@ pub async fn serve(
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_all(vec![(listener, router)], limits, shutdown).await
+}
+
+/// Serves each listener's router until `shutdown` completes. Every listener's connections are
+/// held to the same `limits` and share one connection cap (and its file descriptors), so a
+/// second listener (`STORELINK_METRICS_BIND`) cannot be used to starve the first, nor escape
+/// the timeouts.
+pub async fn serve_all(
+    sites: Vec<(TcpListener, Router)>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    if sites.is_empty() {
+        return Ok(());
+    }
     let max = effective_max_connections(limits.max_connections);
     if max < limits.max_connections {
         tracing::warn!(
@@ -184,11 +199,11 @@ pub async fn serve(
     tokio::pin!(shutdown);
 
     loop {
-        let (stream, peer) = tokio::select! {
+        let (site, (stream, peer)) = tokio::select! {
             () = &mut shutdown => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+            (site, accepted) = accept_any(&sites) => match accepted {
+                Ok(accepted) => (site, accepted),
                 Err(e) => {
                     // Out of file descriptors or a connection reset before it was taken:
                     // breathe, and take the next.
@@ -215,7 +230,7 @@ pub async fn serve(
         connections.spawn(connection(
             stream,
             peer,
-            router.clone(),
+            sites[site].1.clone(),
             builder.clone(),
             limits.clone(),
             registry.clone(),
@@ -224,7 +239,7 @@ pub async fn serve(
         ));
     }
 
-    drop(listener);
+    drop(sites);
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while connections.join_next().await.is_some() {}
@@ -238,6 +253,17 @@ pub async fn serve(
         connections.abort_all();
     }
     Ok(())
+}
+
+/// The next connection on any of `sites`' listeners, and which listener took it.
+async fn accept_any(
+    sites: &[(TcpListener, Router)],
+) -> (usize, io::Result<(TcpStream, SocketAddr)>) {
+    let accepts = sites
+        .iter()
+        .enumerate()
+        .map(|(i, (listener, _))| Box::pin(async move { (i, listener.accept().await) }));
+    futures_util::future::select_all(accepts).await.0
 }
 
 /// One connection, until it ends, is evicted, goes idle, or the server stops.
