@@ -37,8 +37,11 @@ pub struct Settings {
     /// `STORELINK_PREVIOUS_MASTER_KEYS`: earlier master keys (comma-separated base64) that still
     /// open what they sealed, until `storelink rotate-keys` has re-sealed it all.
     pub previous_master_keys: Vec<SecretString>,
-    /// `STORELINK_SANDBOX`.
+    /// `STORELINK_SANDBOX`: given, or on only when nothing of a production set-up is present
+    /// ([`production_sign`]).
     pub sandbox: bool,
+    /// Why sandbox mode is on or off, in words for the start-up log and `doctor`.
+    pub sandbox_why: &'static str,
     /// The Maropost Commerce Cloud settings (`MAROPOST_*`).
     pub maropost: MaropostSettings,
     /// The bol.com settings (`BOL_*`).
@@ -204,6 +207,47 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
 /// The default database.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://storelink.db";
 
+/// Settings that only a production set-up has: any of them keeps sandbox mode off unless
+/// `STORELINK_SANDBOX=on` says otherwise.
+const PRODUCTION_SETTINGS: &[&str] = &[
+    "MAROPOST_CLIENT_ID",
+    "MAROPOST_AUTHORIZE_URL",
+    "MAROPOST_TOKEN_URL",
+    "MAROPOST_API_URL_TEMPLATE",
+    "BOL_CLIENT_ID",
+    "BOL_AUTHORIZE_URL",
+    "BOL_TOKEN_URL",
+    "BOL_API_URL",
+    "ORDERCLOUD_API_URL",
+    "COMMERCETOOLS_AUTH_URL",
+    "COMMERCETOOLS_API_URL",
+    "COMMERCETOOLS_MC_API_URL",
+];
+
+/// The first sign of a production set-up, in words, if there is one: a platform's client id or
+/// URL setting, a master key, or an https public URL. Sandbox mode serves stand-ins that hand out
+/// tokens and trusts its own Merchant Center gateway, so it must never be inferred where real
+/// credentials may be kept.
+fn production_sign(
+    get: &impl Fn(&str) -> Option<String>,
+    master_key: bool,
+    public_url: Option<&Url>,
+) -> Option<&'static str> {
+    if let Some(name) = PRODUCTION_SETTINGS.iter().find(|name| get(name).is_some()) {
+        return Some(match *name {
+            "MAROPOST_CLIENT_ID" | "BOL_CLIENT_ID" => "a platform client id is set",
+            _ => "a platform URL is set",
+        });
+    }
+    if master_key {
+        return Some("STORELINK_MASTER_KEY is set");
+    }
+    if public_url.is_some_and(|url| url.scheme() == "https") {
+        return Some("STORELINK_PUBLIC_URL is https");
+    }
+    None
+}
+
 impl Settings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -334,11 +378,17 @@ impl Settings {
             .map(|v| parse_issuer_url("COMMERCETOOLS_MC_API_URL", &v))
             .transpose()?;
 
-        let any_client_id = maropost.client_id.is_some() || bol.client_id.is_some();
-        let sandbox = get("STORELINK_SANDBOX")
+        let (sandbox, sandbox_why) = match get("STORELINK_SANDBOX")
             .map(|v| parse_bool("STORELINK_SANDBOX", &v))
             .transpose()?
-            .unwrap_or(!any_client_id);
+        {
+            Some(true) => (true, "STORELINK_SANDBOX is on"),
+            Some(false) => (false, "STORELINK_SANDBOX is off"),
+            None => match production_sign(&get, master_key.is_some(), public_url.as_ref()) {
+                Some(sign) => (false, sign),
+                None => (true, "nothing of a production set-up is configured"),
+            },
+        };
 
         if maropost.client_id.is_some() != maropost.client_secret.is_some() {
             let missing = if maropost.client_id.is_some() {
@@ -414,6 +464,7 @@ impl Settings {
             master_key,
             previous_master_keys,
             sandbox,
+            sandbox_why,
             maropost,
             bol,
             ordercloud_api_url,
@@ -475,6 +526,7 @@ impl Settings {
             master_key: None,
             previous_master_keys: Vec::new(),
             sandbox: true,
+            sandbox_why: "STORELINK_SANDBOX is on",
             maropost: MaropostSettings {
                 accept_panel_installs: true,
                 ..MaropostSettings::default()
@@ -529,6 +581,59 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.var, "STORELINK_MASTER_KEY");
+    }
+
+    #[test]
+    fn sandbox_mode_is_inferred_only_without_a_sign_of_production() {
+        let key = ("STORELINK_MASTER_KEY", "c2VjcmV0LW1hc3Rlci1rZXk=");
+        for sign in [
+            vec![(
+                "COMMERCETOOLS_AUTH_URL",
+                "https://auth.{region}.commercetools.com",
+            )],
+            vec![("COMMERCETOOLS_MC_API_URL", "https://mc.example.com")],
+            vec![("ORDERCLOUD_API_URL", "https://api.ordercloud.io")],
+            vec![("BOL_API_URL", "https://api.bol.com/retailer")],
+            vec![(
+                "MAROPOST_TOKEN_URL",
+                "https://apps.getneto.com/oauth/v2/token",
+            )],
+            vec![key],
+            vec![
+                ("STORELINK_PUBLIC_URL", "https://storelink.example.com"),
+                key,
+            ],
+            vec![("BOL_CLIENT_ID", "id"), ("BOL_CLIENT_SECRET", "s"), key],
+        ] {
+            let mut vars = sign.clone();
+            if !vars.contains(&key) {
+                vars.push(key);
+            }
+            let s = settings(&vars).unwrap();
+            assert!(!s.sandbox, "{sign:?} keeps sandbox mode off");
+            assert!(!s.allow_private_endpoints, "{sign:?}");
+        }
+        // Without a master key, a production sign is a set-up that cannot start.
+        let err = settings(&[(
+            "COMMERCETOOLS_API_URL",
+            "https://api.{region}.commercetools.com",
+        )])
+        .unwrap_err();
+        assert_eq!(err.var, "STORELINK_MASTER_KEY");
+        // An https public URL alone is production too.
+        let err =
+            settings(&[("STORELINK_PUBLIC_URL", "https://storelink.example.com")]).unwrap_err();
+        assert_eq!(err.var, "STORELINK_MASTER_KEY");
+        // Asked for, it is on whatever else is set, and says why.
+        let s = settings(&[key, ("STORELINK_SANDBOX", "on")]).unwrap();
+        assert!(s.sandbox);
+        assert_eq!(s.sandbox_why, "STORELINK_SANDBOX is on");
+        let s = settings(&[("STORELINK_PUBLIC_URL", "http://localhost:3000")]).unwrap();
+        assert!(s.sandbox, "a plain http public URL is a local set-up");
+        assert_eq!(
+            s.sandbox_why,
+            "nothing of a production set-up is configured"
+        );
     }
 
     #[test]

@@ -11,9 +11,31 @@ pub mod installed;
 pub mod metrics;
 pub mod receiving;
 
-use axum::response::{IntoResponse, Response};
+use axum::{
+    extract::Request,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
 
 use crate::error::AppError;
+
+tokio::task_local! {
+    /// Whether the request being answered is served in sandbox mode (set by
+    /// [`mark_sandbox_mode`] for every request of a sandbox-mode app).
+    static SANDBOX_MODE: bool;
+}
+
+/// Whether the page being rendered belongs to an app in sandbox mode: `base.html` then says so
+/// on every page. Read from the request's task, so several apps in one process (tests) each
+/// show their own mode.
+pub fn sandbox_mode() -> bool {
+    SANDBOX_MODE.try_with(|on| *on).unwrap_or(false)
+}
+
+/// Marks every request of a sandbox-mode app as such, for [`sandbox_mode`].
+pub async fn mark_sandbox_mode(request: Request, next: Next) -> Response {
+    SANDBOX_MODE.scope(true, next.run(request)).await
+}
 
 /// The answer for any route that does not exist.
 pub async fn not_found() -> Response {
