@@ -4,7 +4,8 @@
 //! install and minute).
 //!
 //! The rate limit and throttles are per process: with several instances, each allows the full
-//! rate (the README says so).
+//! rate (docs/settings.md says so). Merchant Center users (forwarded by the commercetools
+//! gateway, without a key) get the same rate each.
 
 use std::{
     collections::HashMap,
@@ -48,6 +49,9 @@ pub enum Refused {
 /// The vendor API's gate, held in the app state.
 pub struct ApiAccess {
     limiter: Option<DefaultKeyedRateLimiter<i64>>,
+    /// The same rate for each Merchant Center user whose requests the commercetools gateway
+    /// forwards (they hold no key, but are no less able to flood).
+    forwarded_limiter: Option<DefaultKeyedRateLimiter<String>>,
     touched: Mutex<HashMap<i64, i64>>,
     reads: Mutex<HashMap<(i64, String), i64>>,
     /// Token reads of callers without a key (Merchant Center users), by actor and install.
@@ -63,12 +67,13 @@ impl ApiAccess {
     /// A gate allowing `per_second` requests a second per key, in bursts of twice that; `0`
     /// turns the limit off.
     pub fn new(per_second: u32) -> Self {
-        let limiter = NonZeroU32::new(per_second).map(|rate| {
+        let quota = NonZeroU32::new(per_second).map(|rate| {
             let burst = rate.saturating_mul(NonZeroU32::MIN.saturating_add(1));
-            RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
+            Quota::per_second(rate).allow_burst(burst)
         });
         Self {
-            limiter,
+            limiter: quota.map(RateLimiter::keyed),
+            forwarded_limiter: quota.map(RateLimiter::keyed),
             touched: Mutex::new(HashMap::new()),
             reads: Mutex::new(HashMap::new()),
             forwarded_reads: Mutex::new(HashMap::new()),
@@ -106,6 +111,28 @@ impl ApiAccess {
         }
         self.touch(db, &caller, now).await;
         Ok(caller)
+    }
+
+    /// Lets a Merchant Center user's forwarded request through if it is within the rate
+    /// (`actor` names the user: `merchant-center:{sub}`); else how long to wait.
+    pub fn admit_forwarded(&self, actor: &str) -> Result<(), Duration> {
+        let Some(limiter) = &self.forwarded_limiter else {
+            return Ok(());
+        };
+        limiter
+            .check_key(&actor.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// Forgets callers whose allowance is full again, so the limiters hold only recent ones.
+    pub fn sweep(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+        }
+        if let Some(limiter) = &self.forwarded_limiter {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
     }
 
     /// Records the key's use, at most once a minute.
@@ -221,5 +248,15 @@ mod tests {
         let allowed = (0..20).filter(|_| limiter.check_key(&7).is_ok()).count();
         assert_eq!(allowed, 10);
         assert!(ApiAccess::new(0).limiter.is_none());
+        let forwarded = (0..20)
+            .filter(|_| access.admit_forwarded("merchant-center:u1").is_ok())
+            .count();
+        assert_eq!(forwarded, 10, "a forwarded user has the same rate");
+        assert!(access.admit_forwarded("merchant-center:u2").is_ok());
+        assert!(
+            ApiAccess::new(0)
+                .admit_forwarded("merchant-center:u1")
+                .is_ok()
+        );
     }
 }

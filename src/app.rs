@@ -10,6 +10,7 @@ use axum::{
     http::{HeaderValue, header},
     response::Response,
 };
+use secrecy::SecretString;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use url::Url;
@@ -79,6 +80,16 @@ impl Application {
             None => Url::parse(&format!("http://localhost:{port}"))?,
         };
 
+        if settings.sandbox {
+            tracing::warn!(
+                why = settings.sandbox_why,
+                "SANDBOX MODE: built-in stand-ins for the platforms are served under /sandbox/ \
+                 and hand out tokens to anyone who asks; never connect real stores to this \
+                 instance (STORELINK_SANDBOX=off, or configure a platform and a master key)"
+            );
+        } else {
+            tracing::info!(why = settings.sandbox_why, "sandbox mode is off");
+        }
         let db =
             db::connect_with_busy_timeout(&settings.database_url, settings.busy_timeout).await?;
         db::migrate(&db).await?;
@@ -169,14 +180,12 @@ impl Application {
                 })?),
                 None => None,
             };
-        let mut router = router(
+        let router = router(
             state.clone(),
             sandbox,
             session_layer(&session_store, &public_url),
+            settings.metrics.token.clone(),
         );
-        if let Some(token) = settings.metrics.token.clone() {
-            router = router.merge(web::metrics::behind_token(token).with_state(state.clone()));
-        }
         Ok(Self {
             listener,
             router,
@@ -221,14 +230,14 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sweeper = spawn_sweeper(self.state.clone(), self.session_store.clone());
-        let metrics = self.metrics_listener.map(|listener| {
-            let router = web::metrics::open().with_state(self.state.clone());
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, router).await {
-                    tracing::error!(error = %e, "the metrics listener failed");
-                }
-            })
-        });
+        let mut sites = vec![(self.listener, self.router)];
+        if let Some(listener) = self.metrics_listener {
+            // Served as the main port is (same limits, one connection cap, the same headers,
+            // request ids and log), so the private address is no way around them.
+            let https = self.state.public_url.scheme() == "https";
+            let metrics = web::metrics::open().with_state(self.state.clone());
+            sites.push((listener, with_common_layers(metrics, https)));
+        }
         // Asked to stop: first say so on /readyz and keep serving for the drain delay, so a
         // load balancer sends its new requests elsewhere before the listener closes.
         let readiness = self.state.readiness.clone();
@@ -245,16 +254,13 @@ impl Application {
             }
         };
         tracing::info!(
-            address = %self.listener.local_addr()?,
+            address = %sites[0].0.local_addr()?,
             public_url = %self.state.public_url,
             sandbox = self.state.sandbox,
             "storelink is listening"
         );
-        let served = serve::serve(self.listener, self.router, self.server_limits, shutdown).await;
+        let served = serve::serve_all(sites, self.server_limits, shutdown).await;
         sweeper.abort();
-        if let Some(metrics) = metrics {
-            metrics.abort();
-        }
         // Requests in flight have had their answers; write anything still queued, then stop.
         self.state.webhooks.shutdown().await;
         // Sends in flight finish (within a bound); what is not sent stays queued for later.
@@ -281,6 +287,7 @@ fn router(
     state: AppState,
     sandbox: Option<Sandbox>,
     sessions: SessionManagerLayer<HashedSessionStore>,
+    metrics_token: Option<SecretString>,
 ) -> Router {
     let mut pages = Router::new()
         .merge(web::install::router())
@@ -292,19 +299,40 @@ fn router(
     }
     let pages = pages
         .layer(sessions)
+        // Outside the session layer, whose failures (a database that cannot be reached) are
+        // empty 500s: they get the error page.
+        .layer(axum::middleware::from_fn(
+            crate::error::page_for_bare_failures,
+        ))
         // Forms are small; a body past this is refused before it is read in full.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BODY));
 
     let https = state.public_url.scheme() == "https";
-    Router::new()
+    let mut routes = Router::new()
         .merge(pages)
         // Machine-facing: no session, and a body limit of its own.
         .merge(web::receiving::router())
         .merge(web::api::router())
-        .merge(web::assets::router())
+        .merge(web::assets::router());
+    if let Some(token) = metrics_token {
+        routes = routes.merge(web::metrics::behind_token(token));
+    }
+    let mut routes = routes
         // Counted by the route they matched (the pattern, never the raw path).
         .route_layer(axum::middleware::from_fn(measure::http))
         .fallback(web::not_found)
+        .with_state(state.clone());
+    if state.sandbox {
+        // Every page then says so (base.html).
+        routes = routes.layer(axum::middleware::from_fn(web::mark_sandbox_mode));
+    }
+    with_common_layers(routes, https)
+}
+
+/// What every answer of every listener gets: the security headers, the request log and the
+/// request id.
+fn with_common_layers(router: Router, https: bool) -> Router {
+    router
         .layer(axum::middleware::map_response_with_state(
             https,
             security_headers,
@@ -312,7 +340,6 @@ fn router(
         .layer(telemetry::trace_layer())
         // Outside the trace layer, so the request's span carries its id.
         .layer(axum::middleware::from_fn(telemetry::request_id))
-        .with_state(state)
 }
 
 /// Sets the headers every response carries, error pages and 404s included.
@@ -393,7 +420,14 @@ pub async fn sweep_once(state: &AppState) {
         Ok(n) => tracing::debug!(flows = n, "expired authorization flows deleted"),
         Err(e) => tracing::warn!(error = %e, "failed to delete old authorization flows"),
     }
+    // A spent grant can be presented again only within its window; after that it is refused
+    // anyway, so its row can go.
+    let spent_cutoff = state.clock.unix() - crate::web::installed::ORDER_UPDATES_WINDOW;
+    if let Err(e) = db::spent_grants::delete_older_than(&state.db, spent_cutoff).await {
+        tracing::warn!(error = %e, "failed to delete old spent grants");
+    }
     state.install_limits.sweep();
+    state.api.sweep();
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -78,6 +78,10 @@ pub enum AppError {
         /// Seconds after which trying again makes sense.
         retry_after: u64,
     },
+    /// The database cannot be reached (down, or every connection busy past the acquire timeout):
+    /// `503` with `Retry-After`.
+    #[error("the database is unavailable")]
+    Unavailable,
     /// A failure of ours.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -94,9 +98,41 @@ impl From<FlowError> for AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
+        if is_unavailable(&err) {
+            tracing::error!(error = %err, "the database is unavailable");
+            return Self::Unavailable;
+        }
         Self::Internal(anyhow::Error::new(err).context("database error"))
     }
 }
+
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(err: tower_sessions::session::Error) -> Self {
+        match err {
+            // The session store is the database: it cannot be reached (or is refusing work).
+            tower_sessions::session::Error::Store(e) => {
+                tracing::error!(error = %e, "the session store is unavailable");
+                Self::Unavailable
+            }
+            other => Self::Internal(anyhow::Error::new(other).context("session")),
+        }
+    }
+}
+
+/// Whether `err` says the database cannot be reached now (rather than that a query is wrong):
+/// no connection within the acquire timeout, or a connection that failed or closed.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+    )
+}
+
+/// Seconds after which a client may try again when the database is unavailable.
+const UNAVAILABLE_RETRY_AFTER: u64 = 5;
 
 /// The error page. A copy rides along in the response's extensions, so that a part of the site
 /// with a layout of its own (the console) can show the same words in that layout.
@@ -128,6 +164,7 @@ impl AppError {
             Self::State(_) => "state",
             Self::Token { .. } => "token",
             Self::ProviderError { .. } => "provider_error",
+            Self::Unavailable => "unavailable",
             Self::Internal(_) => "internal",
             #[allow(unreachable_patterns)]
             _ => "other",
@@ -148,7 +185,7 @@ impl AppError {
             Self::Token { source, .. } if source.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
             Self::Token { .. } | Self::ProviderError { .. } => StatusCode::BAD_GATEWAY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy { .. } | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -213,6 +250,15 @@ impl AppError {
                 ),
                 None,
             ),
+            Self::Unavailable => (
+                "storelink is unavailable".to_owned(),
+                format!(
+                    "storelink cannot reach its database at the moment. Nothing was changed; try \
+                     again in a minute (this page can be reloaded after {UNAVAILABLE_RETRY_AFTER} \
+                     seconds)."
+                ),
+                None,
+            ),
             Self::Internal(_) => (
                 "Something went wrong on our side".to_owned(),
                 "The request could not be completed. It has been logged; please try again later."
@@ -250,13 +296,39 @@ impl IntoResponse for AppError {
         let page = self.page();
         let mut response = (status, render_or_plain(&page)).into_response();
         response.extensions_mut().insert(page);
-        if let Self::RateLimited { retry_after } | Self::Busy { retry_after } = self {
+        let retry_after = match self {
+            Self::RateLimited { retry_after } | Self::Busy { retry_after } => Some(retry_after),
+            Self::Unavailable => Some(UNAVAILABLE_RETRY_AFTER),
+            _ => None,
+        };
+        if let Some(retry_after) = retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         response
     }
+}
+
+/// Gives a failure that a layer answered with an empty body (the session layer, when the
+/// session store cannot be read or written: the database is down) the usual error page, so a
+/// visitor never sees a blank `500`.
+pub async fn page_for_bare_failures(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let bare = response.status().is_server_error()
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+        && http_body::Body::size_hint(response.body()).exact() == Some(0);
+    if !bare {
+        return response;
+    }
+    tracing::warn!(
+        status = response.status().as_u16(),
+        "a layer failed the request (the session store is unreachable?)"
+    );
+    AppError::Unavailable.into_response()
 }
 
 /// Renders a template, falling back to plain text if rendering fails (it should not: templates

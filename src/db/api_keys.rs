@@ -48,7 +48,8 @@ pub fn checked_name(input: &str) -> Result<String, BadName> {
         && name.chars().count() <= 64
         && name
             .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_'));
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_'))
+        && !crate::domain::text::has_hidden_characters(name);
     if valid {
         Ok(name.to_owned())
     } else {
@@ -115,6 +116,92 @@ pub async fn list(db: &Db) -> sqlx::Result<Vec<ApiKey>> {
     )
     .fetch_all(db)
     .await
+}
+
+/// Where a page of the key list starts: after this key. Keys are listed live first, then
+/// revoked, newest first in each (`id` grows with creation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyCursor {
+    /// Whether the key is revoked.
+    pub revoked: bool,
+    /// The key's id.
+    pub id: i64,
+}
+
+impl KeyCursor {
+    /// The cursor after `key`.
+    pub fn after(key: &ApiKey) -> Self {
+        Self {
+            revoked: key.revoked_at.is_some(),
+            id: key.id,
+        }
+    }
+
+    /// `live-42` or `revoked-42`, as a page's address carries it.
+    pub fn encode(&self) -> String {
+        let part = if self.revoked { "revoked" } else { "live" };
+        format!("{part}-{}", self.id)
+    }
+
+    /// Reads [`KeyCursor::encode`]'s form; `None` for anything else.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (part, id) = text.split_once('-')?;
+        let revoked = match part {
+            "live" => false,
+            "revoked" => true,
+            _ => return None,
+        };
+        let id = id.parse().ok().filter(|id| *id > 0)?;
+        Some(Self { revoked, id })
+    }
+}
+
+/// The list's order as a number: live keys (0) before revoked ones (1).
+const RANK: &str = "(CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END)";
+
+/// Up to `limit` keys after `after` (from the start when `None`), in the list's order.
+pub async fn list_page(db: &Db, after: Option<KeyCursor>, limit: i64) -> sqlx::Result<Vec<ApiKey>> {
+    let columns = "SELECT id, name, prefix, created_at, created_by, last_used_at, revoked_at \
+                   FROM api_keys";
+    match after {
+        None => {
+            sqlx::query_as(&format!("{columns} ORDER BY {RANK}, id DESC LIMIT $1"))
+                .bind(limit)
+                .fetch_all(db)
+                .await
+        }
+        Some(cursor) => {
+            sqlx::query_as(&format!(
+                "{columns} WHERE {RANK} > $1 OR ({RANK} = $1 AND id < $2)
+                 ORDER BY {RANK}, id DESC LIMIT $3"
+            ))
+            .bind(i64::from(cursor.revoked))
+            .bind(cursor.id)
+            .bind(limit)
+            .fetch_all(db)
+            .await
+        }
+    }
+}
+
+/// How many keys there are, and how many come before `after`'s page.
+pub async fn position(db: &Db, after: Option<KeyCursor>) -> sqlx::Result<(i64, i64)> {
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
+        .fetch_one(db)
+        .await?;
+    let before = match after {
+        None => 0,
+        Some(cursor) => {
+            sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM api_keys WHERE {RANK} < $1 OR ({RANK} = $1 AND id >= $2)"
+            ))
+            .bind(i64::from(cursor.revoked))
+            .bind(cursor.id)
+            .fetch_one(db)
+            .await?
+        }
+    };
+    Ok((total, before))
 }
 
 /// The live key whose SHA-256 is `key_hash`, if any.

@@ -22,6 +22,7 @@ pub mod operators;
 pub mod outbox;
 mod query_builder;
 pub mod sessions;
+pub mod spent_grants;
 pub mod token_state;
 
 use std::{
@@ -38,6 +39,11 @@ use sqlx::{
 
 pub use dialect::Backend;
 pub use query_builder::{QueryBuilder, Separated};
+
+/// How long a PostgreSQL query waits for a pooled connection (one is opened when none is free)
+/// before it fails: a few seconds, so an outage is answered with a 503 or an error page at once
+/// instead of holding every request for half a minute.
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The pool every part of storelink shares: SQLite or PostgreSQL, by the URL it was opened with.
 pub type Db = AnyPool;
@@ -204,6 +210,9 @@ pub async fn connect_with_busy_timeout(url: &str, busy_timeout: Duration) -> any
             );
             AnyPoolOptions::new()
                 .max_connections(16)
+                // While the server is down, a request waits this long for a connection, then
+                // fails with the usual error page or problem (sqlx's default is 30 s).
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                 .after_connect(move |conn, _| {
                     let settings = settings.clone();
                     Box::pin(async move {
@@ -390,20 +399,59 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
-/// A database URL without any password, for messages.
+/// A database URL as storelink shows it (logs, errors, `doctor`): scheme, host, port and
+/// database only. User names, passwords (in the user info or as `?password=`), and every other
+/// parameter are left out, whatever the URL carries.
 pub fn display_url(url: &str) -> String {
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        // A path, not a host: everything before the parameters.
+        let path = path.split('?').next().unwrap_or_default();
+        return format!("sqlite:{path}");
+    }
     match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
+        Ok(parsed) => {
+            let mut shown = format!("{}://", parsed.scheme());
+            if let Some(host) = parsed.host_str() {
+                shown.push_str(host);
+            }
+            if let Some(port) = parsed.port() {
+                shown.push_str(&format!(":{port}"));
+            }
+            shown.push_str(parsed.path());
+            shown
         }
-        _ => url.to_owned(),
+        Err(_) => "(a URL that does not parse)".to_owned(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_urls_keep_no_credentials_or_parameters() {
+        assert_eq!(
+            display_url("postgres://app:hunter2@db.internal:5433/storelink?sslmode=require"),
+            "postgres://db.internal:5433/storelink"
+        );
+        assert_eq!(
+            display_url("postgres://db.internal/storelink?user=app&password=hunter2"),
+            "postgres://db.internal/storelink"
+        );
+        assert_eq!(
+            display_url("postgresql:///storelink?host=/run/postgresql&password=hunter2"),
+            "postgresql:///storelink"
+        );
+        assert_eq!(
+            display_url("sqlite:///var/lib/storelink/x.db?mode=rwc"),
+            "sqlite:///var/lib/storelink/x.db"
+        );
+        assert_eq!(
+            display_url("sqlite://storelink.db"),
+            "sqlite://storelink.db"
+        );
+        assert!(!display_url("postgres://a b:hunter2@x/y?password=hunter2").contains("hunter2"));
+    }
 
     #[test]
     fn sqlite_paths() {

@@ -32,7 +32,8 @@ pub fn normalize_email(input: &str) -> Result<String, BadEmail> {
     let valid = email.len() <= 254
         && email.split('@').count() == 2
         && email.split('@').all(|part| !part.is_empty())
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        && !email.chars().any(char::is_whitespace)
+        && !crate::domain::text::has_hidden_characters(&email);
     if valid {
         Ok(email)
     } else {

@@ -9,9 +9,14 @@
 //! storelink shares, so the store opens a small pool of its own to the same database, set up
 //! like the main one (for SQLite: WAL, `synchronous=FULL`, the busy timeout, foreign keys).
 
+use std::{
+    str::FromStr as _,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
 use async_trait::async_trait;
 use sha2::{Digest as _, Sha256};
-use std::str::FromStr as _;
 use tower_sessions::{
     ExpiredDeletion, SessionStore,
     session::{Id, Record},
@@ -33,7 +38,14 @@ pub const TABLE: &str = "sessions";
 #[derive(Debug, Clone)]
 pub struct HashedSessionStore {
     inner: Inner,
+    /// When the store last failed to reach its database, if it has since been unable to.
+    unreachable_since: Arc<Mutex<Option<Instant>>>,
 }
+
+/// After the database could not be reached, the store answers "unreachable" at once for this
+/// long instead of waiting out the pool's acquire timeout again: a page reads its session more
+/// than once (the handler, then the session layer), and during an outage each read would wait.
+const FAIL_FAST_FOR: Duration = Duration::from_secs(2);
 
 /// The store of each backend.
 #[derive(Debug, Clone)]
@@ -78,6 +90,8 @@ impl HashedSessionStore {
                 let options = PgConnectOptions::from_str(&url)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(4)
+                    // As the main pool: an outage fails a page in seconds, not half a minute.
+                    .acquire_timeout(super::POSTGRES_ACQUIRE_TIMEOUT)
                     .connect_lazy_with(options);
                 Inner::Postgres(
                     PostgresStore::new(pool.clone())
@@ -88,7 +102,34 @@ impl HashedSessionStore {
                 )
             }
         };
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            unreachable_since: Arc::default(),
+        })
+    }
+
+    /// Runs `op` unless the database was unreachable a moment ago, and remembers whether it was
+    /// reachable this time.
+    async fn guarded<T>(
+        &self,
+        op: impl std::future::Future<Output = session_store::Result<T>>,
+    ) -> session_store::Result<T> {
+        let since = *self
+            .unreachable_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if since.is_some_and(|at| at.elapsed() < FAIL_FAST_FOR) {
+            return Err(session_store::Error::Backend(
+                "the session store's database was unreachable a moment ago".into(),
+            ));
+        }
+        let result = op.await;
+        let failed = matches!(result, Err(session_store::Error::Backend(_)));
+        *self
+            .unreachable_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = failed.then(Instant::now);
+        result
     }
 
     /// Creates the table if it is missing.
@@ -160,20 +201,23 @@ impl SessionStore for HashedSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        inner!(self.save(&hashed(record)))
+        self.guarded(async { inner!(self.save(&hashed(record))) })
+            .await
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        Ok(
-            inner!(self.load(&stored_id(session_id)))?.map(|record| Record {
-                id: *session_id,
-                ..record
-            }),
-        )
+        let loaded = self
+            .guarded(async { inner!(self.load(&stored_id(session_id))) })
+            .await?;
+        Ok(loaded.map(|record| Record {
+            id: *session_id,
+            ..record
+        }))
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
-        inner!(self.delete(&stored_id(session_id)))
+        self.guarded(async { inner!(self.delete(&stored_id(session_id))) })
+            .await
     }
 }
 

@@ -33,7 +33,7 @@ use crate::{
         endpoints,
         outbox::{self, After, Attempt, Due},
     },
-    domain::text::excerpt,
+    domain::text::one_line,
     providers::outbound::Outbound,
 };
 
@@ -297,10 +297,35 @@ async fn round(
         Ok(due) => targets(ctx, due).await,
         Err(e) => {
             tracing::warn!(error = %e, recorded, "notifications: a delivery round failed");
+            // The round's attempts are recorded one by one instead, so one that the database
+            // refuses cannot undo the others (they would be sent again, past their schedule).
+            if !finished.is_empty() {
+                record_apart(ctx, config, finished).await;
+            }
             Vec::new()
         }
     };
     (due, contended)
+}
+
+/// Records each send in a transaction of its own; one the database still refuses is recorded
+/// without the answer's text, and if even that fails its claim runs out (sent again).
+async fn record_apart(ctx: &NotifyContext, config: &NotifyConfig, finished: Vec<Sent>) {
+    for mut sent in finished {
+        if record_one(ctx, config, &sent).await.is_ok() {
+            continue;
+        }
+        sent.attempt.answer = None;
+        if let Err(e) = record_one(ctx, config, &sent).await {
+            tracing::warn!(error = %e, message = %sent.message_id, "notifications: cannot record an attempt");
+        }
+    }
+}
+
+async fn record_one(ctx: &NotifyContext, config: &NotifyConfig, sent: &Sent) -> sqlx::Result<()> {
+    let mut tx = crate::db::begin_write(&ctx.db).await?;
+    record_in(&mut tx, ctx, config, std::slice::from_ref(sent)).await?;
+    tx.commit().await
 }
 
 /// Each claimed message with its endpoint's URL and secrets (read once per endpoint). A message
@@ -410,7 +435,9 @@ async fn post(
     }
     kept.truncate(ANSWER_BYTES);
     let text = String::from_utf8_lossy(&kept);
-    Ok((status, excerpt(text.trim(), 200)))
+    // On one line and without control characters: the receiver chose these bytes, and a NUL
+    // would be refused by PostgreSQL.
+    Ok((status, one_line(&text, 200)))
 }
 
 fn describe(status: reqwest::StatusCode) -> String {

@@ -11,7 +11,7 @@
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::token::TokenError;
-use crate::domain::Platform;
+use crate::domain::{Platform, text::has_hidden_characters};
 
 /// The longest name a connection may be given.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -107,10 +107,18 @@ pub fn check_name(name: Option<&str>) -> Result<Option<String>, FieldError> {
     if name.is_empty() {
         return Ok(None);
     }
-    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if name.chars().count() > MAX_NAME_CHARS {
         return Err(FieldError::new(
             "name",
             format!("Give the connection a name of at most {MAX_NAME_CHARS} characters."),
+        ));
+    }
+    if has_hidden_characters(name) {
+        return Err(FieldError::new(
+            "name",
+            "A name cannot contain line breaks, tabs or invisible formatting characters (such \
+             as right-to-left overrides or zero-width spaces)."
+                .to_owned(),
         ));
     }
     Ok(Some(name.to_owned()))

@@ -319,6 +319,9 @@ fn refused_v6(ip: Ipv6Addr) -> Option<&'static str> {
         _ if ip.is_loopback() => "loopback",
         // ::a.b.c.d, the deprecated IPv4-compatible form.
         [0, 0, 0, 0, 0, 0, _, _] => "IPv4-compatible (deprecated)",
+        // ::ffff:0:a.b.c.d, the IPv4-translated form of SIIT (RFC 2765): refused whole, as a
+        // translator would carry it to any IPv4 address, internal ones included.
+        [0, 0, 0, 0, 0xffff, 0, _, _] => "IPv4-translated (SIIT)",
         // NAT64: judged as the IPv4 address it reaches.
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => {
             return refused_v4(embedded(hi, lo)).or(Some("NAT64"));
@@ -372,6 +375,8 @@ mod tests {
         ("mapped-private.example.com", "::ffff:10.0.0.1", "private"),
         ("sixtofour.example.com", "2002:7f00:1::", "loopback"),
         ("nat64.example.com", "64:ff9b::a9fe:a9fe", "link-local"),
+        ("siit.example.com", "::ffff:0:a9fe:a9fe", "SIIT"),
+        ("siit-public.example.com", "::ffff:0:808:808", "SIIT"),
         ("teredo.example.com", "2001::1", "IETF"),
         ("documentation.example.com", "192.0.2.10", "documentation"),
         ("benchmark.example.com", "198.18.0.1", "benchmarking"),

@@ -71,7 +71,7 @@ pub fn checked_path(raw: &str) -> Result<&str, PathError> {
             return Err(PathError::Escapes);
         }
         let decoded = percent_decode(segment).ok_or(PathError::NotAPath)?;
-        if decoded == "." || decoded == ".." || decoded.contains(['/', '\\']) {
+        if is_dot_segment(&decoded) || decoded.contains(['/', '\\']) {
             return Err(PathError::Escapes);
         }
         if decoded.contains('@') || decoded.chars().any(char::is_control) {
@@ -83,6 +83,14 @@ pub fn checked_path(raw: &str) -> Result<&str, PathError> {
         }
     }
     Ok(raw)
+}
+
+/// `.`, `..`, and what some servers read as them: a segment starting with `..` (`..;x`, `...`)
+/// and `.` with path parameters (`.;x`), which servlet containers and some proxies treat as a
+/// dot segment once they strip the `;` parameters.
+fn is_dot_segment(decoded: &str) -> bool {
+    let bare = decoded.split(';').next().unwrap_or_default();
+    decoded.starts_with("..") || bare == "." || bare == ".."
 }
 
 /// Unreserved characters, sub-delimiters, `:`, `%` and `/`: what a URL path may hold raw (less
@@ -315,6 +323,13 @@ mod tests {
             "a#b",
             "%zz",
             "%c3",
+            "..;",
+            "..;/x",
+            "orders/..;x/y",
+            "%2e%2e;",
+            "...",
+            ".;x",
+            "orders/.;/x",
         ] {
             assert!(checked_path(bad).is_err(), "{bad:?} must be refused");
         }

@@ -5,7 +5,8 @@
 //! session). The set-up form takes a store's API key (Maropost's `NETOAPI_KEY`) only through a
 //! grant written into the session of the browser that completed that install, when it did: it
 //! names that one install, expires after [`ORDER_UPDATES_WINDOW`] seconds, carries its own CSRF
-//! token, and is spent when a key is saved. Another browser, a late form, a forged form and a
+//! token, and is spent when a key is saved (in the database, in the same transaction: see
+//! [`webhooks::set_webhook_key_once`]). Another browser, a late form, a forged form and a
 //! revoked install are refused with a page that says so, and nothing is stored. The key is sealed
 //! and audited by [`webhooks::set_webhook_key`], the same path as the console's, with the actor
 //! `merchant`.
@@ -23,7 +24,7 @@ use tower_sessions::Session;
 
 use crate::{
     clock::fmt_time,
-    crypto::{constant_time_eq, random_hex},
+    crypto::{constant_time_eq, random_hex, sha256_hex},
     db::installs::{self, Saved},
     domain::{InstallStatus, Platform, StoreDomain},
     error::{AppError, capitalize, render_or_plain},
@@ -103,12 +104,12 @@ pub async fn completed(
             },
         )
         .await
-        .map_err(anyhow::Error::from)?;
+        .map_err(AppError::from)?;
     match grant {
         Some(grant) => session.insert(ORDER_UPDATES_KEY, grant).await,
         None => session.remove_value(ORDER_UPDATES_KEY).await.map(drop),
     }
-    .map_err(anyhow::Error::from)?;
+    .map_err(AppError::from)?;
     Ok(Redirect::to("/installed").into_response())
 }
 
@@ -173,7 +174,7 @@ async fn page(
     let completed: Option<CompletedInstall> = session
         .get(COMPLETED_INSTALL_KEY)
         .await
-        .map_err(anyhow::Error::from)?;
+        .map_err(AppError::from)?;
     let completed = completed.ok_or(AppError::NotFound)?;
     let install = installs::find(&state.db, &completed.id)
         .await?
@@ -245,10 +246,19 @@ async fn page(
 
 /// This browser's order-updates grant, if it has one.
 async fn grant(session: &Session) -> Result<Option<OrderUpdatesGrant>, AppError> {
-    Ok(session
+    session
         .get(ORDER_UPDATES_KEY)
         .await
-        .map_err(anyhow::Error::from)?)
+        .map_err(AppError::from)
+}
+
+/// The answer to a grant that was used already.
+fn already_set_up() -> AppError {
+    AppError::Gone {
+        title: "Order updates are already set up",
+        message: "The key was saved from this browser. To change it, ask the add-on's vendor."
+            .into(),
+    }
 }
 
 /// The set-up form's fields. The key never gets a `Debug`.
@@ -280,12 +290,7 @@ async fn set_order_updates(
     };
     let mut grant = grant(&session).await?.ok_or_else(not_here)?;
     if grant.done {
-        return Err(AppError::Gone {
-            title: "Order updates are already set up",
-            message: "The key was saved from this browser. To change it, ask the add-on's \
-                      vendor."
-                .into(),
-        });
+        return Err(already_set_up());
     }
     if form.csrf_token.is_empty()
         || !constant_time_eq(grant.csrf_token.as_bytes(), form.csrf_token.as_bytes())
@@ -302,7 +307,7 @@ async fn set_order_updates(
         session
             .remove_value(ORDER_UPDATES_KEY)
             .await
-            .map_err(anyhow::Error::from)?;
+            .map_err(AppError::from)?;
         return Err(AppError::Gone {
             title: "The time to set up order updates here has passed",
             message: format!(
@@ -313,17 +318,21 @@ async fn set_order_updates(
             ),
         });
     }
-    let set = webhooks::set_webhook_key(
+    // Spent in the database, with the key's store: requests racing with one grant (the session
+    // says "not done" to each of them) store one key between them.
+    let set = webhooks::set_webhook_key_once(
         &state.db,
         &state.keyring,
         &grant.install_id,
         &form.webhook_key,
         MERCHANT,
         now,
+        &sha256_hex(grant.csrf_token.as_bytes()),
     )
     .await;
     match set {
         Ok(()) => {}
+        Err(SetKeyError::GrantSpent) => return Err(already_set_up()),
         Err(SetKeyError::Invalid(e)) => {
             let page = page(&state, &session, Some(capitalize(&e.to_string()))).await?;
             let status = if page
@@ -341,7 +350,7 @@ async fn set_order_updates(
             session
                 .remove_value(ORDER_UPDATES_KEY)
                 .await
-                .map_err(anyhow::Error::from)?;
+                .map_err(AppError::from)?;
             return Err(AppError::Gone {
                 title: "This installation is no longer active",
                 message: "The add-on was removed from this store since it was installed, so \
@@ -356,6 +365,6 @@ async fn set_order_updates(
     session
         .insert(ORDER_UPDATES_KEY, grant)
         .await
-        .map_err(anyhow::Error::from)?;
+        .map_err(AppError::from)?;
     Ok(Redirect::to("/installed#order-updates").into_response())
 }

@@ -119,6 +119,9 @@ pub enum SetKeyError {
     /// The install is revoked: it keeps no credentials.
     #[error("the install is revoked")]
     Revoked,
+    /// The single-use grant the key came with was spent already (by another request).
+    #[error("the grant was used already")]
+    GrantSpent,
     /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -135,10 +138,43 @@ pub async fn set_webhook_key(
     actor: &str,
     now: i64,
 ) -> Result<(), SetKeyError> {
+    set_key(db, keyring, install_id, key, actor, now, None).await
+}
+
+/// [`set_webhook_key`] for a holder of a single-use grant (the merchant's success page): the
+/// grant, named by the SHA-256 of its token, is spent in the same transaction as the key is
+/// stored, so of any number of requests racing with one grant exactly one stores a key; the
+/// others get [`SetKeyError::GrantSpent`] and change nothing.
+pub async fn set_webhook_key_once(
+    db: &Db,
+    keyring: &Keyring,
+    install_id: &str,
+    key: &str,
+    actor: &str,
+    now: i64,
+    grant_hash: &str,
+) -> Result<(), SetKeyError> {
+    set_key(db, keyring, install_id, key, actor, now, Some(grant_hash)).await
+}
+
+async fn set_key(
+    db: &Db,
+    keyring: &Keyring,
+    install_id: &str,
+    key: &str,
+    actor: &str,
+    now: i64,
+    grant_hash: Option<&str>,
+) -> Result<(), SetKeyError> {
     let key = WebhookKey::parse(key)?;
     // IMMEDIATE: take the write lock now, so a concurrent revoke cannot slip in between the
     // check and the store.
     let mut tx = crate::db::begin_write(db).await?;
+    if let Some(grant_hash) = grant_hash
+        && !crate::db::spent_grants::spend(&mut tx, grant_hash, now).await?
+    {
+        return Err(SetKeyError::GrantSpent);
+    }
     let status: Option<InstallStatus> =
         sqlx::query_scalar("SELECT status FROM installs WHERE id = $1")
             .bind(install_id)

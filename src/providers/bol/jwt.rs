@@ -49,7 +49,7 @@ impl Claims {
         };
         let printable = !value.is_empty()
             && value.chars().count() <= 128
-            && !value.chars().any(char::is_control);
+            && !crate::domain::text::has_hidden_characters(&value);
         printable.then_some(value)
     }
 

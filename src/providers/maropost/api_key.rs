@@ -18,7 +18,9 @@ use crate::{
         installs::{NewInstall, Saved},
         token_state::{self, Entered, NewConnection},
     },
-    domain::{AuthKind, Initiator, InstallingUser, Platform, StoreDomain},
+    domain::{
+        AuthKind, Initiator, InstallingUser, Platform, StoreDomain, text::has_hidden_characters,
+    },
     providers::{
         api_call::ApiError,
         connect::{ConnectError, FieldError, check_name, check_secret},
@@ -79,7 +81,7 @@ impl ApiKeyRequest {
         }
         let username = match self.username.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(user) if user.chars().count() <= 200 && !user.chars().any(char::is_control) => {
+            Some(user) if user.chars().count() <= 200 && !has_hidden_characters(user) => {
                 Some(user.to_owned())
             }
             Some(_) => {

@@ -297,8 +297,9 @@ pub fn parse_token(json: &Map<String, Value>) -> Result<MaropostToken, TokenErro
         .and_then(Value::as_str)
         .filter(|t| !t.trim().is_empty())
         .ok_or(TokenError::MissingAccessToken)?;
+    // The install's key, shown to operators and stored as text: printable, as an id is.
     let store_id = string_field(json, "store_id")
-        .filter(|id| id.len() <= 128)
+        .filter(|id| id.len() <= 128 && !crate::domain::text::has_hidden_characters(id))
         .ok_or(TokenError::MissingField("a store_id"))?;
     let store_domain = match string_field(json, "store_domain") {
         Some(d) => {
@@ -537,6 +538,19 @@ mod tests {
         let address = token.billing_address.unwrap();
         assert_eq!(address["city"], "Brisbane");
         assert!(address.get("evil").is_none());
+    }
+
+    #[test]
+    fn a_store_id_with_hidden_characters_is_refused() {
+        for id in ["12\u{0}34", "12\n34", "12\u{202E}34"] {
+            assert!(
+                matches!(
+                    parse_token(&obj(json!({"access_token": "t", "store_id": id}))),
+                    Err(TokenError::MissingField(_))
+                ),
+                "{id:?}"
+            );
+        }
     }
 
     #[test]

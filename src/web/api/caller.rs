@@ -75,6 +75,13 @@ impl FromRequestParts<AppState> for ApiCaller {
             {
                 Ok(user) => {
                     tracing::debug!(caller = %user.actor(), "API: a forwarded Merchant Center request");
+                    if let Err(wait) = state.api.admit_forwarded(&user.actor()) {
+                        return Err(Problem::rate_limited(
+                            wait,
+                            "This Merchant Center user is past the API's rate limit \
+                             (STORELINK_API_RATE_LIMIT requests a second).",
+                        ));
+                    }
                     Ok(Self::MerchantCenter(user))
                 }
                 Err(refusal) if refusal.is_unavailable() => Err(Problem::unavailable(

@@ -39,8 +39,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(openapi::document))
         // Anything else under /api answers as the API does, not with a page.
         .route("/api/{*rest}", any(not_found))
+        .method_not_allowed_fallback(method_not_allowed)
 }
 
 async fn not_found() -> problem::Problem {
     problem::Problem::not_found("There is no such API endpoint.")
+}
+
+async fn method_not_allowed() -> problem::Problem {
+    problem::Problem::method_not_allowed()
 }

@@ -129,6 +129,16 @@ impl Problem {
         )
     }
 
+    /// `405`: the route exists, the method does not (the `Allow` header lists those that do).
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "This endpoint does not take this method; the Allow header lists those it takes.",
+        )
+    }
+
     /// `413`.
     pub fn too_large(limit: usize) -> Self {
         Self::new(
@@ -198,6 +208,13 @@ impl Problem {
 
 impl From<sqlx::Error> for Problem {
     fn from(err: sqlx::Error) -> Self {
+        if crate::error::is_unavailable(&err) {
+            tracing::error!(error = %err, "API: the database is unavailable");
+            return Self {
+                retry_after: Some(5),
+                ..Self::unavailable("storelink cannot reach its database; try again shortly.")
+            };
+        }
         Self::internal(format_args!("database: {err}"))
     }
 }

@@ -1,12 +1,12 @@
-//! Keys for the vendor API in the console: the list and a form to create one
-//! (`GET`/`POST /console/api-keys`; a new key is shown once, on the answer to the POST), and
+//! Keys for the vendor API in the console: the list, fifty keys a page, live ones first
+//! (`GET /console/api-keys[?after=...]`), and a form to create one (`POST /console/api-keys`; a new key is shown once, on the answer to the POST), and
 //! revoking one with a confirmation (`GET`/`POST /console/api-keys/{id}/revoke`). Every change is
 //! audited with the operator's name, in the same transaction as the change.
 
 use askama::Template;
 use axum::{
     Form,
-    extract::{Path, State},
+    extract::{Path, Query, State, rejection::QueryRejection},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
@@ -14,11 +14,14 @@ use serde::Deserialize;
 
 use super::{
     auth::{Operator, verify_csrf},
-    shared::{CsrfForm, Flash, FlashKind, Nav, flash, take_flash},
+    shared::{
+        CsrfForm, Flash, FlashKind, Nav, Page, flash, non_empty, page_range, query_string,
+        take_flash,
+    },
 };
 use crate::{
     clock::fmt_time,
-    db::api_keys::{self, ApiKey, CreateError, Revoked},
+    db::api_keys::{self, ApiKey, CreateError, KeyCursor, Revoked},
     domain::{api_key::ApiKeySecret, text::shorten},
     error::{AppError, render_or_plain},
     state::AppState,
@@ -58,27 +61,46 @@ struct Created {
     key: String,
 }
 
+/// Keys per page.
+pub const PAGE_SIZE: i64 = 50;
+
 #[derive(Template)]
 #[template(path = "console/api_keys.html")]
 struct KeysPage {
     nav: Nav,
     flash: Option<Flash>,
     keys: Vec<KeyRow>,
+    /// The next page's query string, when there are more keys.
+    next: Option<String>,
+    /// The first page's query string, when this is not the first page.
+    first: Option<String>,
+    /// "51–100 of 50,000".
+    range: String,
     created: Option<Created>,
     name: String,
     error: Option<String>,
 }
 
 impl KeysPage {
-    async fn load(state: &AppState, operator: &Operator) -> Result<Self, AppError> {
+    /// The page of keys after `after` (the first page for `None`).
+    async fn load(
+        state: &AppState,
+        operator: &Operator,
+        after: Option<KeyCursor>,
+    ) -> Result<Self, AppError> {
+        let found = api_keys::list_page(&state.db, after, PAGE_SIZE + 1).await?;
+        let link = |after: Option<&str>| query_string(&[("after", after)]);
+        let page = Page::new(found, PAGE_SIZE, after.is_none(), link, |last| {
+            KeyCursor::after(last).encode()
+        });
+        let (total, before) = api_keys::position(&state.db, after).await?;
         Ok(Self {
             nav: Nav::from(operator),
             flash: take_flash(&operator.session).await?,
-            keys: api_keys::list(&state.db)
-                .await?
-                .into_iter()
-                .map(KeyRow::from)
-                .collect(),
+            range: page_range(before, page.rows.len(), total),
+            keys: page.rows.into_iter().map(KeyRow::from).collect(),
+            next: page.next,
+            first: page.first,
             created: None,
             name: String::new(),
             error: None,
@@ -86,9 +108,30 @@ impl KeysPage {
     }
 }
 
-/// `GET /console/api-keys`.
-pub async fn list(State(state): State<AppState>, operator: Operator) -> Result<Response, AppError> {
-    Ok(render_or_plain(&KeysPage::load(&state, &operator).await?))
+/// The list's query: where the page starts.
+#[derive(Debug, Default, Deserialize)]
+pub struct KeysQuery {
+    after: Option<String>,
+}
+
+/// `GET /console/api-keys[?after=live-42]`: a page of keys.
+pub async fn list(
+    State(state): State<AppState>,
+    operator: Operator,
+    query: Result<Query<KeysQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let bad = || AppError::BadRequest {
+        title: "This page of API keys does not exist",
+        message: "Open the API keys page again from the menu.".into(),
+    };
+    let Query(query) = query.map_err(|_| bad())?;
+    let after = match non_empty(&query.after) {
+        Some(text) => Some(KeyCursor::decode(&text).ok_or_else(bad)?),
+        None => None,
+    };
+    Ok(render_or_plain(
+        &KeysPage::load(&state, &operator, after).await?,
+    ))
 }
 
 /// The create form's fields.
@@ -119,7 +162,7 @@ pub async fn create(
     let name = match api_keys::checked_name(&form.name) {
         Ok(name) => name,
         Err(e) => {
-            let page = KeysPage::load(&state, &operator).await?;
+            let page = KeysPage::load(&state, &operator, None).await?;
             return Ok(refuse(
                 page,
                 format!("{}.", crate::error::capitalize(&e.to_string())),
@@ -141,7 +184,7 @@ pub async fn create(
     {
         Ok(_) => {}
         Err(CreateError::NameTaken(_)) => {
-            let page = KeysPage::load(&state, &operator).await?;
+            let page = KeysPage::load(&state, &operator, None).await?;
             let error = format!("A live key is already named {name}; choose another name.");
             return Ok(refuse(page, error));
         }
@@ -153,7 +196,7 @@ pub async fn create(
             name,
             key: key.expose().to_owned(),
         }),
-        ..KeysPage::load(&state, &operator).await?
+        ..KeysPage::load(&state, &operator, None).await?
     };
     Ok(render_or_plain(&page))
 }

@@ -129,7 +129,6 @@ impl FromRequestParts<AppState> for Operator {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let internal = |e: anyhow::Error| AppError::Internal(e).into_response();
         // Only a page can be returned to; a form's POST is not repeated.
         let next = (parts.method == axum::http::Method::GET)
             .then(|| parts.uri.path_and_query().map(|pq| pq.as_str().to_owned()))
@@ -137,7 +136,7 @@ impl FromRequestParts<AppState> for Operator {
         let Some(mut who) = session
             .get::<OperatorSession>(OPERATOR_KEY)
             .await
-            .map_err(|e| internal(e.into()))?
+            .map_err(|e| AppError::from(e).into_response())?
         else {
             return Err(LoginRequired {
                 expired: false,
@@ -152,10 +151,13 @@ impl FromRequestParts<AppState> for Operator {
         let still_exists = !timed_out
             && operators::find(&state.db, who.id)
                 .await
-                .map_err(|e| internal(e.into()))?
+                .map_err(|e| AppError::from(e).into_response())?
                 .is_some();
         if !still_exists {
-            session.flush().await.map_err(|e| internal(e.into()))?;
+            session
+                .flush()
+                .await
+                .map_err(|e| AppError::from(e).into_response())?;
             return Err(LoginRequired {
                 expired: timed_out,
                 next,
@@ -169,9 +171,11 @@ impl FromRequestParts<AppState> for Operator {
             session
                 .insert(OPERATOR_KEY, &who)
                 .await
-                .map_err(|e| internal(e.into()))?;
+                .map_err(|e| AppError::from(e).into_response())?;
         }
-        let csrf_token = csrf_token(&session).await.map_err(internal)?;
+        let csrf_token = csrf_token(&session)
+            .await
+            .map_err(IntoResponse::into_response)?;
         Ok(Self {
             id: who.id,
             email: who.email,
@@ -192,7 +196,7 @@ pub async fn peek(session: &Session) -> Option<(String, String)> {
 }
 
 /// The session's CSRF token, created on first use.
-pub async fn csrf_token(session: &Session) -> anyhow::Result<String> {
+pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
     if let Some(token) = session.get::<String>(CSRF_KEY).await? {
         return Ok(token);
     }
@@ -203,7 +207,7 @@ pub async fn csrf_token(session: &Session) -> anyhow::Result<String> {
 
 /// Refuses a form whose `csrf_token` is missing or not this session's.
 pub async fn verify_csrf(session: &Session, submitted: &str) -> Result<(), AppError> {
-    let expected: Option<String> = session.get(CSRF_KEY).await.map_err(anyhow::Error::from)?;
+    let expected: Option<String> = session.get(CSRF_KEY).await?;
     match expected {
         Some(expected)
             if !submitted.is_empty()

@@ -210,7 +210,7 @@ pub async fn submit(
     login_throttle::clear(&state.db, &subjects[0]).await?;
     login_throttle::release(&state.db, &subjects[1]).await?;
     // A new id, so a session id planted before login is worth nothing after it.
-    session.cycle_id().await.map_err(anyhow::Error::from)?;
+    session.cycle_id().await.map_err(AppError::from)?;
     auth::log_in(&session, operator.id, &operator.email, now).await?;
     audit::record_now(
         &state.db,
@@ -295,10 +295,6 @@ pub async fn logout(
         &[],
     )
     .await?;
-    operator
-        .session
-        .flush()
-        .await
-        .map_err(anyhow::Error::from)?;
+    operator.session.flush().await.map_err(AppError::from)?;
     Ok(Redirect::to("/console/login?logged_out=1").into_response())
 }

@@ -165,6 +165,8 @@ pub async fn set_webhook_key(
             });
         }
         Err(SetKeyError::Database(e)) => return Err(e.into()),
+        // The console's form holds no single-use grant.
+        Err(e @ SetKeyError::GrantSpent) => return Err(anyhow::Error::from(e).into()),
     }
     flash(
         &operator,

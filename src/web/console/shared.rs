@@ -189,10 +189,8 @@ pub async fn flash(operator: &Operator, kind: FlashKind, message: &str) -> Resul
 /// Takes the one-time message left for this page, if any. One the page cannot read (left by an
 /// older version in a session that outlived it) is dropped rather than failing the page.
 pub async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
-    let value: Option<serde_json::Value> = session
-        .remove(FLASH_KEY)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let value: Option<serde_json::Value> =
+        session.remove(FLASH_KEY).await.map_err(AppError::from)?;
     Ok(value.and_then(|v| serde_json::from_value(v).ok()))
 }
 

@@ -7,6 +7,7 @@ mod login_burst;
 mod outbound;
 mod proxies;
 mod rate_limits;
+mod round3;
 mod slow_clients;
 mod smaller;
 

@@ -64,6 +64,12 @@ struct Forwarding {
 }
 
 async fn spawn_forwarding() -> Forwarding {
+    spawn_forwarding_with(|_| {}).await
+}
+
+async fn spawn_forwarding_with(
+    configure: impl FnOnce(&mut storelink::config::Settings) + Send + 'static,
+) -> Forwarding {
     let key = gateway_key().await;
     let gateway = MockServer::start().await;
     Mock::given(method("GET"))
@@ -75,6 +81,7 @@ async fn spawn_forwarding() -> Forwarding {
     let app = spawn_with(Options {
         configure: Some(Box::new(move |settings| {
             settings.commercetools_mc_api_url = Some(issuer);
+            configure(settings);
         })),
         ..Options::default()
     })
@@ -663,4 +670,37 @@ async fn the_log_names_the_merchant_center_user_and_never_a_token() {
     assert!(!log.contains(signature), "the refused token is not logged");
     // A JWT's header always starts `eyJ` (`{"`): none of the gateway's tokens is logged.
     assert!(!log.contains("eyJ"), "no token is logged: {log}");
+}
+
+/// Issue 20: a Merchant Center user has the API's rate limit, as a key has; another user of the
+/// same project has an allowance of their own.
+#[tokio::test]
+async fn a_forwarded_user_past_the_rate_limit_is_told_to_wait() {
+    let forwarding = spawn_forwarding_with(|s| s.api.rate_limit = 5).await;
+    let path = "/api/v1/installs";
+    let token = forwarding.token(path, PROJECT).await;
+    let mut limited = 0;
+    let mut retry_after = None;
+    for _ in 0..30 {
+        let answer = forwarding.send(reqwest::Method::GET, path, &token).await;
+        if answer.status() == 429 {
+            limited += 1;
+            retry_after = answer.headers().get("retry-after").cloned();
+            let problem = problem(answer, 429).await;
+            assert_eq!(problem["type"], "urn:storelink:problem:rate-limited");
+        } else {
+            assert_eq!(answer.status(), 200);
+        }
+    }
+    assert!(
+        limited >= 15,
+        "a burst of 30 at 5 a second is limited: {limited}"
+    );
+    assert!(retry_after.is_some());
+    // Another Merchant Center user is not held back by the first one's burst.
+    let mut claims = forwarding.claims(path, PROJECT);
+    claims["sub"] = json!("mc-user-43");
+    let other = gateway_key().await.sign(&claims);
+    let answer = forwarding.send(reqwest::Method::GET, path, &other).await;
+    assert_eq!(answer.status(), 200);
 }
