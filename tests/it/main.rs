@@ -3,6 +3,7 @@
 
 mod database;
 mod helpers;
+mod operator;
 
 mod api;
 mod attacks;
