@@ -11,8 +11,6 @@ mod bol;
 mod commercetools;
 mod connections;
 mod console;
-mod console_events;
-mod console_rename;
 mod install_flow;
 mod instances;
 mod interop;
