@@ -145,6 +145,12 @@ impl ConsoleSession {
         response.text().await.unwrap()
     }
 
+    /// `GET path`, whatever it answers: the status and the page.
+    pub async fn get_with_status(&self, path: &str) -> (u16, String) {
+        let response = self.get_response(path).await;
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
     /// `GET path`: the answer as it came.
     pub async fn get_response(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()

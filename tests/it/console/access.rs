@@ -21,7 +21,7 @@ async fn every_console_route_refuses_an_anonymous_request() {
         let response = anonymous.get(app.url(path)).send().await.unwrap();
         assert_redirects_to_login(&response);
     }
-    let token = app.csrf(&anonymous, "/console/login").await;
+    let token = app.login_csrf(&anonymous).await;
     for path in [
         format!("/console/installs/{id}/revoke"),
         "/console/logout".into(),
@@ -45,14 +45,14 @@ async fn every_console_route_refuses_an_anonymous_request() {
 #[tokio::test]
 async fn console_pages_carry_the_security_headers_and_are_not_cached() {
     let app = spawn_app().await;
-    let browser = app.operator_browser().await;
+    let operator = app.operator().await;
     for path in [
         "/console",
         "/console/audit",
         "/console/installs/0123456789abcdef0123456789abcdef",
         "/console/login",
     ] {
-        let response = browser.get(app.url(path)).send().await.unwrap();
+        let response = operator.get_response(path).await;
         let h = response.headers();
         assert!(
             h["content-security-policy"]

@@ -7,14 +7,11 @@ use super::*;
 async fn revoke_without_csrf_is_refused() {
     let app = spawn_app().await;
     let id = installed_id(&app).await;
-    let browser = app.operator_browser().await;
+    let operator = app.operator().await;
     for form in [vec![], vec![("csrf_token", "forged")]] {
-        let response = browser
-            .post(app.url(&format!("/console/installs/{id}/revoke")))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let response = operator
+            .post_form_bare(&format!("/console/installs/{id}/revoke"), &form)
+            .await;
         assert_eq!(response.status(), 403);
     }
     assert_eq!(
@@ -29,13 +26,10 @@ async fn revoke_without_csrf_is_refused() {
 async fn revoke_erases_the_credentials_is_audited_and_is_idempotent() {
     let app = spawn_app().await;
     let id = installed_id(&app).await;
-    let browser = app.operator_browser().await;
+    let mut operator = app.operator().await;
 
     // The detail page shows the credential's state, never the secret.
-    let (status, detail) = app
-        .get_page(&browser, &format!("/console/installs/{id}"))
-        .await;
-    assert_eq!(status, 200);
+    let detail = operator.get(&format!("/console/installs/{id}")).await;
     assert!(detail.contains("revoke.example.com"));
     assert!(detail.contains("access token") && detail.contains("present"));
     assert!(detail.contains("Ryan Murtagh"));
@@ -43,19 +37,11 @@ async fn revoke_erases_the_credentials_is_audited_and_is_idempotent() {
     assert!(!detail.contains("secret-token-for-revoke"));
 
     // The confirmation step explains what revoking does and does not do.
-    let (status, confirm) = app
-        .get_page(&browser, &format!("/console/installs/{id}/revoke"))
-        .await;
-    assert_eq!(status, 200);
+    let revoke = format!("/console/installs/{id}/revoke");
+    let confirm = operator.form_page(&revoke).await;
     assert!(confirm.contains("still has to remove the add-on"));
-    let token = csrf_in(&confirm);
 
-    let response = browser
-        .post(app.url(&format!("/console/installs/{id}/revoke")))
-        .form(&[("csrf_token", &token)])
-        .send()
-        .await
-        .unwrap();
+    let response = operator.post_form(&revoke, &[]).await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), format!("/console/installs/{id}"));
     assert_eq!(
@@ -78,24 +64,15 @@ async fn revoke_erases_the_credentials_is_audited_and_is_idempotent() {
         (actor.as_str(), action.as_str()),
         ("operator:ops@example.com", "revoke")
     );
-    let (_, detail) = app
-        .get_page(&browser, &format!("/console/installs/{id}"))
-        .await;
+    let detail = operator.get(&format!("/console/installs/{id}")).await;
     assert!(detail.contains("is revoked"));
     assert!(detail.contains("None stored"));
 
     // Again: nothing changes, and the page says so.
     app.clock.advance(time::Duration::minutes(1));
-    let response = browser
-        .post(app.url(&format!("/console/installs/{id}/revoke")))
-        .form(&[("csrf_token", &token)])
-        .send()
-        .await
-        .unwrap();
+    let response = operator.post_form(&revoke, &[]).await;
     assert_eq!(response.status(), 303);
-    let (_, detail) = app
-        .get_page(&browser, &format!("/console/installs/{id}"))
-        .await;
+    let detail = operator.get(&format!("/console/installs/{id}")).await;
     assert!(detail.contains("already revoked; nothing changed"));
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'revoke'")
@@ -109,11 +86,8 @@ async fn revoke_erases_the_credentials_is_audited_and_is_idempotent() {
     assert_eq!(after, updated_at);
 
     // The audit page names the operator.
-    let (_, audit) = app
-        .get_page(
-            &browser,
-            &format!("/console/audit?install={id}&action=revoke"),
-        )
+    let audit = operator
+        .get(&format!("/console/audit?install={id}&action=revoke"))
         .await;
     assert!(audit.contains("<td>ops@example.com</td><td>Revoked</td>"));
 }
@@ -144,12 +118,12 @@ async fn a_new_install_reactivates_a_revoked_store() {
 #[tokio::test]
 async fn unknown_install_ids_are_404() {
     let app = spawn_app().await;
-    let browser = app.operator_browser().await;
+    let operator = app.operator().await;
     for path in [
         "/console/installs/0123456789abcdef0123456789abcdef",
         "/console/installs/not-hex",
         "/console/installs/..%2f..%2fetc",
     ] {
-        assert_eq!(app.get_page(&browser, path).await.0, 404, "{path}");
+        assert_eq!(operator.get_response(path).await.status(), 404, "{path}");
     }
 }

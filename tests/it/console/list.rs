@@ -18,14 +18,13 @@ fn listed_ids(body: &str) -> Vec<String> {
 async fn the_list_pages_across_boundaries_without_gaps_or_repeats() {
     let app = spawn_app().await;
     seed(&app, 120).await;
-    let browser = app.operator_browser().await;
+    let operator = app.operator().await;
 
     let mut seen = Vec::new();
     let mut path = "/console".to_owned();
     let mut pages = 0;
     loop {
-        let (status, body) = app.get_page(&browser, &path).await;
-        assert_eq!(status, 200);
+        let body = operator.get(&path).await;
         let ids = listed_ids(&body);
         pages += 1;
         if pages == 1 {
@@ -44,7 +43,7 @@ async fn the_list_pages_across_boundaries_without_gaps_or_repeats() {
     assert_eq!(seen.len(), 120);
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 120, "no repeats");
     // Newest first.
-    let (_, first) = app.get_page(&browser, "/console").await;
+    let first = operator.get("/console").await;
     assert!(first.find("shop-119").unwrap() < first.find("shop-116").unwrap());
 }
 
@@ -52,44 +51,40 @@ async fn the_list_pages_across_boundaries_without_gaps_or_repeats() {
 async fn the_list_filters_and_searches() {
     let app = spawn_app().await;
     seed(&app, 120).await;
-    let browser = app.operator_browser().await;
+    let operator = app.operator().await;
 
     let count = |body: &str| listed_ids(body).len();
-    let (_, revoked) = app.get_page(&browser, "/console?status=revoked").await;
+    let revoked = operator.get("/console?status=revoked").await;
     assert_eq!(count(&revoked), 40);
     assert!(!revoked.contains("badge status-active"));
-    let (_, bol) = app.get_page(&browser, "/console?provider=bol").await;
+    let bol = operator.get("/console?provider=bol").await;
     assert_eq!(count(&bol), 24);
-    let (_, bol_revoked) = app
-        .get_page(&browser, "/console?provider=bol&status=revoked")
-        .await;
+    let bol_revoked = operator.get("/console?provider=bol&status=revoked").await;
     assert_eq!(count(&bol_revoked), 8); // multiples of 15 below 120
-    let (_, search) = app.get_page(&browser, "/console?q=shop-07").await;
+    let search = operator.get("/console?q=shop-07").await;
     assert_eq!(count(&search), 10, "shop-070 .. shop-079");
-    let (_, by_name) = app.get_page(&browser, "/console?q=NUMBER+042").await;
+    let by_name = operator.get("/console?q=NUMBER+042").await;
     assert_eq!(count(&by_name), 1, "by name, any case");
-    let (_, short) = app.get_page(&browser, "/console?q=9").await;
+    let short = operator.get("/console?q=9").await;
     assert!(count(&short) > 0, "short searches work too");
-    let (_, nothing) = app
-        .get_page(&browser, "/console?q=%22%29+OR+1%3D1+--")
-        .await;
+    let nothing = operator.get("/console?q=%22%29+OR+1%3D1+--").await;
     assert_eq!(count(&nothing), 0, "search text is not query syntax");
-    let (_, combined) = app
-        .get_page(
-            &browser,
-            "/console?q=shop-1&status=active&provider=maropost",
-        )
+    let combined = operator
+        .get("/console?q=shop-1&status=active&provider=maropost")
         .await;
     assert!(listed_ids(&combined).len() < 50);
     // Filters survive paging.
-    let (_, page) = app.get_page(&browser, "/console?status=active").await;
+    let page = operator.get("/console?status=active").await;
     let next = next_link(&page).expect("80 active: two pages");
     assert!(next.contains("status=active"));
-    let (_, second) = app.get_page(&browser, &next).await;
+    let second = operator.get(&next).await;
     assert_eq!(count(&second), 30);
     // A malformed cursor is a 400, not a 500.
     assert_eq!(
-        app.get_page(&browser, "/console?after=garbage").await.0,
+        operator
+            .get_response("/console?after=garbage")
+            .await
+            .status(),
         400
     );
 }
@@ -98,25 +93,21 @@ async fn the_list_filters_and_searches() {
 async fn the_list_says_where_each_page_stands_and_goes_back() {
     let app = spawn_app().await;
     seed(&app, 120).await;
-    let browser = app.operator_browser().await;
-    let (_, first) = app.get_page(&browser, "/console").await;
+    let operator = app.operator().await;
+    let first = operator.get("/console").await;
     assert!(first.contains("1\u{2013}50 of 120"), "{first}");
     assert!(previous_link(&first).is_none());
-    let (_, second) = app.get_page(&browser, &next_link(&first).unwrap()).await;
+    let second = operator.get(&next_link(&first).unwrap()).await;
     assert!(second.contains("51\u{2013}100 of 120"));
-    let (_, third) = app.get_page(&browser, &next_link(&second).unwrap()).await;
+    let third = operator.get(&next_link(&second).unwrap()).await;
     assert!(third.contains("101\u{2013}120 of 120"));
     assert!(next_link(&third).is_none());
-    let (_, back) = app
-        .get_page(&browser, &previous_link(&third).unwrap())
-        .await;
+    let back = operator.get(&previous_link(&third).unwrap()).await;
     assert_eq!(listed_ids(&back), listed_ids(&second));
-    let (_, back) = app
-        .get_page(&browser, &previous_link(&second).unwrap())
-        .await;
+    let back = operator.get(&previous_link(&second).unwrap()).await;
     assert_eq!(listed_ids(&back), listed_ids(&first));
     // Filtered, the count is of what matched.
-    let (_, revoked) = app.get_page(&browser, "/console?status=revoked").await;
+    let revoked = operator.get("/console?status=revoked").await;
     assert!(revoked.contains("1\u{2013}40 of 40"));
 }
 
@@ -124,15 +115,15 @@ async fn the_list_says_where_each_page_stands_and_goes_back() {
 async fn a_filtered_list_says_how_many_matched_and_offers_to_clear_the_filters() {
     let app = spawn_app().await;
     seed(&app, 120).await;
-    let browser = app.operator_browser().await;
-    let (_, all) = app.get_page(&browser, "/console").await;
+    let operator = app.operator().await;
+    let all = operator.get("/console").await;
     assert!(all.contains(r#"<a href="/console" aria-current="true"><strong>120</strong> all"#));
     assert!(!all.contains("match these filters"));
-    let (_, revoked) = app.get_page(&browser, "/console?status=revoked").await;
+    let revoked = operator.get("/console?status=revoked").await;
     assert!(revoked.contains("40 stores match these filters."));
     assert!(revoked.contains(r#"<a href="/console?status=revoked" aria-current="true">"#));
     assert!(!revoked.contains(r#"<a href="/console" aria-current="true"><strong>"#));
-    let (_, none) = app.get_page(&browser, "/console?q=no-such-shop").await;
+    let none = operator.get("/console?q=no-such-shop").await;
     assert!(
         none.contains("No store matches &ldquo;no-such-shop&rdquo;."),
         "{none}"

@@ -54,8 +54,8 @@ async fn login_without_a_valid_csrf_token_is_refused() {
     let app = spawn_app().await;
     add_operator(&app, EMAIL, PASSWORD).await;
     let browser = browser();
-    let other_sessions_token = app.csrf(&reqwest::Client::new(), "/console/login").await;
-    app.csrf(&browser, "/console/login").await;
+    let other_sessions_token = app.login_csrf(&reqwest::Client::new()).await;
+    app.login_csrf(&browser).await;
     for token in [
         None,
         Some(""),

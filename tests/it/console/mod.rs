@@ -17,69 +17,23 @@ mod pages;
 mod rename;
 mod sessions;
 
-use secrecy::SecretString;
 use storelink::{
     db::{self, installs::NewInstall},
     domain::{Initiator, InstallingUser, Platform},
-    password,
 };
 
-use crate::helpers::*;
-
-const EMAIL: &str = "ops@example.com";
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// Creates an operator through the library (the CLI is tested on its own below).
-async fn add_operator(app: &TestApp, email: &str, password: &str) {
-    let hash = password::hash(&SecretString::from(password)).unwrap();
-    assert!(
-        db::operators::add(&app.db, email, &hash, app.clock_unix())
-            .await
-            .unwrap()
-    );
-}
+use crate::{
+    helpers::*,
+    operator::{EMAIL, PASSWORD, add_operator},
+};
 
 impl TestApp {
-    fn clock_unix(&self) -> i64 {
-        use storelink::clock::Clock as _;
-        self.clock.unix()
-    }
-
-    /// The CSRF token in the page at `path`.
-    async fn csrf(&self, browser: &reqwest::Client, path: &str) -> String {
-        let body = browser
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        csrf_in(&body)
-    }
-
-    /// A browser logged in as the test operator.
-    async fn operator_browser(&self) -> reqwest::Client {
-        add_operator(self, EMAIL, PASSWORD).await;
-        let browser = browser();
-        let response = self.login_attempt(&browser, EMAIL, PASSWORD).await;
-        assert_eq!(response.status(), 303);
-        assert_eq!(location(&response), "/console");
-        browser
-    }
-
+    /// `GET path` in `browser` (one a test logs in by hand): the status and the page.
     async fn get_page(&self, browser: &reqwest::Client, path: &str) -> (u16, String) {
         let response = browser.get(self.url(path)).send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.text().await.unwrap())
     }
-}
-
-fn csrf_in(body: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = body.find(marker).expect("a csrf_token field") + marker.len();
-    body[start..].split('"').next().unwrap().to_owned()
 }
 
 fn assert_redirects_to_login(response: &reqwest::Response) {
@@ -154,15 +108,4 @@ fn previous_link(body: &str) -> Option<String> {
     let end = body.find(r#"" rel="prev""#)?;
     let start = body[..end].rfind("href=\"")? + 6;
     Some(body[start..end].replace("&amp;", "&").replace("&#38;", "&"))
-}
-
-impl TestApp {
-    /// A browser logged in as another operator, `email`.
-    async fn operator_browser_as(&self, email: &str) -> reqwest::Client {
-        add_operator(self, email, PASSWORD).await;
-        let browser = browser();
-        let response = self.login_attempt(&browser, email, PASSWORD).await;
-        assert_eq!(response.status(), 303);
-        browser
-    }
 }

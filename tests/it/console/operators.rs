@@ -3,6 +3,8 @@
 
 use std::process::Stdio;
 
+use secrecy::SecretString;
+use storelink::password;
 use tokio::io::AsyncWriteExt as _;
 
 use super::*;
@@ -115,10 +117,10 @@ async fn operator_add_stores_only_an_argon2id_hash() {
 #[tokio::test]
 async fn a_removed_operator_loses_access() {
     let app = spawn_app().await;
-    let browser = app.operator_browser().await;
-    assert_eq!(app.get_page(&browser, "/console").await.0, 200);
+    let operator = app.operator().await;
+    assert_eq!(operator.get_response("/console").await.status(), 200);
     db::operators::remove(&app.db, EMAIL).await.unwrap();
-    let response = browser.get(app.url("/console")).send().await.unwrap();
+    let response = operator.get_response("/console").await;
     assert_redirects_to_login(&response);
 }
 

@@ -2,6 +2,8 @@
 //! and lead back into it, a store without a domain is named in its page title, and form errors
 //! are tied to their fields.
 
+use storelink::clock::Clock as _;
+
 use super::*;
 
 /// Whether `page` carries the console's navigation.
@@ -13,12 +15,12 @@ fn has_console_nav(page: &str) -> bool {
 async fn console_errors_keep_the_console_layout_and_lead_back_into_it() {
     let app = spawn_app().await;
     let id = installed_id(&app).await;
-    let browser = app.operator_browser().await;
+    let operator = app.operator().await;
     for path in [
         "/console/installs/0123456789abcdef0123456789abcdef",
         "/console/no-such-page",
     ] {
-        let (status, page) = app.get_page(&browser, path).await;
+        let (status, page) = operator.get_with_status(path).await;
         assert_eq!(status, 404, "{path}");
         assert!(has_console_nav(&page), "{path}: {page}");
         assert!(page.contains(r#"href="/console">Back to connected stores</a>"#));
@@ -29,12 +31,12 @@ async fn console_errors_keep_the_console_layout_and_lead_back_into_it() {
         );
     }
     // An expired form (a wrong CSRF token) leads back to the page the form was on.
-    let response = browser
-        .post(app.url(&format!("/console/installs/{id}/test")))
-        .form(&[("csrf_token", "stale")])
-        .send()
-        .await
-        .unwrap();
+    let response = operator
+        .post_form_bare(
+            &format!("/console/installs/{id}/test"),
+            &[("csrf_token", "stale")],
+        )
+        .await;
     assert_eq!(response.status(), 403);
     let page = response.text().await.unwrap();
     assert!(has_console_nav(&page), "{page}");
@@ -44,12 +46,12 @@ async fn console_errors_keep_the_console_layout_and_lead_back_into_it() {
     )));
 
     // Outside the console, and for anyone not logged in, the public page.
-    let (status, page) = app.get_page(&browser, "/no-such-page").await;
+    let (status, page) = operator.get_with_status("/no-such-page").await;
     assert_eq!(status, 404);
     assert!(!has_console_nav(&page));
     assert!(page.contains(r#"href="/">Go to the home page</a>"#));
     assert!(!page.contains("Start again"));
-    let anonymous = crate::helpers::browser();
+    let anonymous = browser();
     let response = anonymous
         .get(app.url("/console/no-such-page"))
         .send()
@@ -65,7 +67,7 @@ async fn console_errors_keep_the_console_layout_and_lead_back_into_it() {
 #[tokio::test]
 async fn a_store_without_a_domain_is_named_in_its_revoke_page_title() {
     let app = spawn_app().await;
-    let browser = app.operator_browser().await;
+    let operator = app.operator().await;
     for (name, want) in [(Some("Tulip Traders"), "Tulip Traders"), (None, "1100001")] {
         let saved = db::installs::save(
             &app.db,
@@ -82,14 +84,13 @@ async fn a_store_without_a_domain_is_named_in_its_revoke_page_title() {
                 initiated_by: Initiator::Storelink,
                 access_token: b"t",
             },
-            app.clock_unix(),
+            app.clock.unix(),
         )
         .await
         .unwrap();
-        let (status, page) = app
-            .get_page(&browser, &format!("/console/installs/{}/revoke", saved.id))
+        let page = operator
+            .get(&format!("/console/installs/{}/revoke", saved.id))
             .await;
-        assert_eq!(status, 200);
         assert!(
             page.contains(&format!("<title>Revoke {want}? \u{b7} storelink</title>")),
             "{page}"
@@ -113,22 +114,19 @@ async fn form_errors_are_tied_to_their_fields() {
         "email and password point at the error"
     );
 
-    let operator = app.operator_browser_as("second@example.com").await;
-    let (_, form) = app
-        .get_page(&operator, "/console/connections/bol/new")
-        .await;
+    let mut operator = app.operator_as("second@example.com").await;
+    let form = operator.form_page("/console/connections/bol/new").await;
     assert!(!form.contains("aria-invalid"));
     let response = operator
-        .post(app.url("/console/connections/bol"))
-        .form(&[
-            ("csrf_token", csrf_in(&form).as_str()),
-            ("name", "x".repeat(101).as_str()),
-            ("client_id", "client-1"),
-            ("client_secret", "secret"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/console/connections/bol",
+            &[
+                ("name", "x".repeat(101).as_str()),
+                ("client_id", "client-1"),
+                ("client_secret", "secret"),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 400);
     let page = response.text().await.unwrap();
     assert!(

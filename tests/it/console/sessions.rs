@@ -76,79 +76,56 @@ async fn the_session_id_is_cycled_at_login_and_cookies_are_flagged() {
 #[tokio::test]
 async fn idle_and_absolute_timeouts_end_the_session() {
     let app = spawn_app().await;
-    let browser = app.operator_browser().await;
+    let operator = app.operator().await;
 
     // Activity keeps the session alive...
     for _ in 0..3 {
         app.clock.advance(time::Duration::minutes(29));
-        assert_eq!(app.get_page(&browser, "/console").await.0, 200);
+        assert_eq!(operator.get_response("/console").await.status(), 200);
     }
     // ...30 idle minutes end it.
     app.clock.advance(time::Duration::minutes(31));
-    let response = browser.get(app.url("/console")).send().await.unwrap();
+    let response = operator.get_response("/console").await;
     assert_redirects_to_login(&response);
     assert_eq!(location(&response), "/console/login?expired=1");
-    let (_, page) = app.get_page(&browser, "/console/login?expired=1").await;
+    let page = operator.get("/console/login?expired=1").await;
     assert!(page.contains("Your session ended"));
 
     // However busy, 12 hours after login it ends too.
-    let token = app.csrf(&browser, "/console/login").await;
-    let response = browser
-        .post(app.url("/console/login"))
-        .form(&[
-            ("email", EMAIL),
-            ("password", PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = app.login_attempt(&operator.client, EMAIL, PASSWORD).await;
     assert_eq!(response.status(), 303);
     for _ in 0..(12 * 60 / 25) {
         app.clock.advance(time::Duration::minutes(25));
-        assert_eq!(app.get_page(&browser, "/console").await.0, 200);
+        assert_eq!(operator.get_response("/console").await.status(), 200);
     }
     app.clock.advance(time::Duration::minutes(25));
-    assert_redirects_to_login(&browser.get(app.url("/console")).send().await.unwrap());
+    assert_redirects_to_login(&operator.get_response("/console").await);
 }
 
 #[tokio::test]
 async fn logout_destroys_the_session_and_needs_csrf() {
     let app = spawn_app().await;
-    let browser = app.operator_browser().await;
-    let page = browser.get(app.url("/console")).send().await.unwrap();
-    let (_, body) = (page.status(), page.text().await.unwrap());
-    let token = csrf_in(&body);
+    let mut operator = app.operator().await;
+    operator.form_page("/console").await;
 
-    let refused = browser
-        .post(app.url("/console/logout"))
-        .form(&[("csrf_token", "nope")])
-        .send()
-        .await
-        .unwrap();
+    let refused = operator
+        .post_form_bare("/console/logout", &[("csrf_token", "nope")])
+        .await;
     assert_eq!(refused.status(), 403);
     assert_eq!(
-        app.get_page(&browser, "/console").await.0,
+        operator.get_response("/console").await.status(),
         200,
         "still logged in"
     );
 
     // Keep the cookie as it was before logging out.
-    let cookie = {
-        let probe = browser.get(app.url("/console/login")).send().await.unwrap();
-        session_cookie(&probe)
-    };
-    let response = browser
-        .post(app.url("/console/logout"))
-        .form(&[("csrf_token", &token)])
-        .send()
-        .await
-        .unwrap();
+    let cookie = session_cookie(&operator.get_response("/console/login").await);
+    let response = operator.post_form("/console/logout", &[]).await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/console/login?logged_out=1");
-    let (_, page) = app.get_page(&browser, "/console/login?logged_out=1").await;
+    let page = operator.get("/console/login?logged_out=1").await;
     assert!(page.contains("You have been logged out."));
-    assert_redirects_to_login(&browser.get(app.url("/console")).send().await.unwrap());
+    assert_redirects_to_login(&operator.get_response("/console").await);
     if let Some(cookie) = cookie {
         let old = with_cookie(&cookie)
             .get(app.url("/console"))
@@ -169,17 +146,7 @@ async fn logout_invalidates_the_old_cookie_server_side() {
     let app = spawn_app().await;
     add_operator(&app, EMAIL, PASSWORD).await;
     let browser = browser();
-    let token = app.csrf(&browser, "/console/login").await;
-    let response = browser
-        .post(app.url("/console/login"))
-        .form(&[
-            ("email", EMAIL),
-            ("password", PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = app.login_attempt(&browser, EMAIL, PASSWORD).await;
     let cookie = session_cookie(&response).unwrap();
     let token = csrf_in(&app.get_page(&browser, "/console").await.1);
     let out = browser
