@@ -246,10 +246,7 @@ async fn page(
 
 /// This browser's order-updates grant, if it has one.
 async fn grant(session: &Session) -> Result<Option<OrderUpdatesGrant>, AppError> {
-    session
-        .get(ORDER_UPDATES_KEY)
-        .await
-        .map_err(AppError::from)
+    session.get(ORDER_UPDATES_KEY).await.map_err(AppError::from)
 }
 
 /// The answer to a grant that was used already.

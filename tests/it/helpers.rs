@@ -305,6 +305,14 @@ pub fn location(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// The `csrf_token` field's value in a page (the first such field): the console's forms and the
+/// merchant's order-updates form carry one.
+pub fn csrf_in(body: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = body.find(marker).expect("a csrf_token field") + marker.len();
+    body[start..].split('"').next().unwrap().to_owned()
+}
+
 /// A port with nothing listening on it.
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -38,18 +38,16 @@ use wiremock::{
 };
 
 use crate::{
-    bol::{RETAILER, TokenIssuer, csrf_in},
+    bol::{RETAILER, TokenIssuer},
     database::{FreshDatabase, on_postgres},
     helpers::{
         AUTHORIZE_PATH, BOL_API_PATH, BOL_AUTHORIZE_PATH, BOL_CLIENT_ID, BOL_CLIENT_SECRET,
         BOL_TOKEN_PATH, CLIENT_ID, CLIENT_SECRET, TOKEN_PATH, browser, location, start_binary,
         token_answer,
     },
+    operator::{ConsoleSession, EMAIL, PASSWORD, login_attempt},
     webhooks::{KEY, event_xml},
 };
-
-const EMAIL: &str = "ops@example.com";
-const PASSWORD: &str = "correct horse battery staple";
 
 /// One running instance: its base URL, the process, and its log so far (for failures).
 struct Instance {
@@ -193,17 +191,8 @@ impl Pair {
 
 /// One login attempt through `instance` in `browser`; the answer's status.
 async fn login(browser: &reqwest::Client, instance: &Instance, password: &str) -> u16 {
-    let page = page(browser, instance, "/console/login").await;
-    browser
-        .post(instance.url("/console/login"))
-        .form(&[
-            ("email", EMAIL),
-            ("password", password),
-            ("csrf_token", &csrf_in(&page)),
-        ])
-        .send()
+    login_attempt(&instance.base, browser, EMAIL, password)
         .await
-        .unwrap()
         .status()
         .as_u16()
 }
@@ -269,17 +258,24 @@ async fn an_install_through_a_is_listed_and_revoked_through_b_then_a_answers_410
 
     // The operator logs in on A; the session holds on B (the cookie names no port), which
     // lists the store and takes its webhook key.
-    let operator = browser();
-    assert_eq!(login(&operator, &pair.a, PASSWORD).await, 303);
-    let list = page(&operator, &pair.b, "/console").await;
-    assert!(list.contains("shared.example.com"), "{list}");
-    let detail = page(&operator, &pair.b, &format!("/console/installs/{id}")).await;
-    let set = operator
-        .post(pair.b.url(&format!("/console/installs/{id}/webhook-key")))
-        .form(&[("webhook_key", KEY), ("csrf_token", &csrf_in(&detail))])
-        .send()
+    let mut operator = ConsoleSession::log_in(&pair.a.base, EMAIL, PASSWORD)
         .await
-        .unwrap();
+        .at(&pair.b.base);
+    let list = page(&operator.client, &pair.b, "/console").await;
+    assert!(list.contains("shared.example.com"), "{list}");
+    let detail = page(
+        &operator.client,
+        &pair.b,
+        &format!("/console/installs/{id}"),
+    )
+    .await;
+    operator.refresh_csrf(&detail);
+    let set = operator
+        .post_form(
+            &format!("/console/installs/{id}/webhook-key"),
+            &[("webhook_key", KEY)],
+        )
+        .await;
     assert_eq!(set.status(), 303, "{}", pair.b.tail());
 
     // A takes the store's notifications (and now remembers its key)...
@@ -289,17 +285,15 @@ async fn an_install_through_a_is_listed_and_revoked_through_b_then_a_answers_410
 
     // ...B revokes it...
     let confirm = page(
-        &operator,
+        &operator.client,
         &pair.b,
         &format!("/console/installs/{id}/revoke"),
     )
     .await;
+    operator.refresh_csrf(&confirm);
     let revoked = operator
-        .post(pair.b.url(&format!("/console/installs/{id}/revoke")))
-        .form(&[("csrf_token", &csrf_in(&confirm))])
-        .send()
-        .await
-        .unwrap();
+        .post_form(&format!("/console/installs/{id}/revoke"), &[])
+        .await;
     assert_eq!(revoked.status(), 303, "{}", pair.b.tail());
 
     // ...and A refuses the next one at once: nothing it remembered outlives the revoke.
@@ -383,19 +377,22 @@ async fn twenty_test_connections_over_a_and_b_refresh_an_expiring_bol_token_once
         .await;
 
     // Twenty Test connections at once, every other one through B.
-    let operator = browser();
-    assert_eq!(login(&operator, &pair.a, PASSWORD).await, 303);
-    let detail = page(&operator, &pair.b, &format!("/console/installs/{id}")).await;
-    let csrf = csrf_in(&detail);
+    let mut operator = ConsoleSession::log_in(&pair.a.base, EMAIL, PASSWORD).await;
+    let detail = page(
+        &operator.client,
+        &pair.b,
+        &format!("/console/installs/{id}"),
+    )
+    .await;
+    operator.refresh_csrf(&detail);
+    let on_b = operator.at(&pair.b.base);
+    let test = format!("/console/installs/{id}/test");
     let tests = (0..20).map(|n| {
-        let instance = if n % 2 == 0 { &pair.a } else { &pair.b };
-        operator
-            .post(instance.url(&format!("/console/installs/{id}/test")))
-            .form(&[("csrf_token", csrf.as_str())])
-            .send()
+        let through = if n % 2 == 0 { &operator } else { &on_b };
+        through.post_form(&test, &[])
     });
     for answer in futures::future::join_all(tests).await {
-        assert_eq!(answer.unwrap().status(), 303);
+        assert_eq!(answer.status(), 303);
     }
 
     // One refresh request, with the refresh token the connection got; every test passed.

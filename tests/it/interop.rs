@@ -351,9 +351,7 @@ async fn interop_the_granted_scope_is_stored_and_shown() {
         "offline_access orders"
     );
     let operator = app.operator().await;
-    let page = app
-        .page(&operator, &format!("/console/installs/{id}"))
-        .await;
+    let page = operator.get(&format!("/console/installs/{id}")).await;
     assert!(page.contains("offline_access orders"), "{page}");
 
     // A refresh that grants another scope is kept too.
@@ -424,19 +422,18 @@ async fn interop_client_auth_applies_to_retailers_own_credentials_too() {
         "scope": "RETAILER"
     })))
     .await;
-    let operator = app.operator().await;
-    let page = app.page(&operator, "/console/connections/bol/new").await;
+    let mut operator = app.operator().await;
+    operator.form_page("/console/connections/bol/new").await;
     let response = operator
-        .post(app.url("/console/connections/bol"))
-        .form(&[
-            ("name", "Own credentials"),
-            ("client_id", "retailer-own-id"),
-            ("client_secret", "own+s3cr/t=%:x"),
-            ("csrf_token", &crate::bol::csrf_in(&page)),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/console/connections/bol",
+            &[
+                ("name", "Own credentials"),
+                ("client_id", "retailer-own-id"),
+                ("client_secret", "own+s3cr/t=%:x"),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 303, "{:?}", response.text().await);
     let requests = app.bol_token_requests().await;
     assert_eq!(requests.len(), 1);

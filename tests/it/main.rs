@@ -1,17 +1,19 @@
 //! Integration tests: one binary that starts the real app on a random port with its own
 //! temporary database and stand-in providers, and drives it over HTTP.
 
+// What the tests share: the database a test's app runs on, `TestApp`, a logged-in operator.
 mod database;
 mod helpers;
+mod operator;
 
+// The tests, a module per area; an area of several files is a folder whose mod.rs says what it
+// covers.
 mod api;
 mod attacks;
 mod bol;
 mod commercetools;
 mod connections;
 mod console;
-mod console_events;
-mod console_rename;
 mod install_flow;
 mod instances;
 mod interop;

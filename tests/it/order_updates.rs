@@ -9,12 +9,6 @@ use crate::helpers::*;
 const KEY: &str = "merchant-netoapi-key-9c4f7a";
 const FORM: &str = "/installed/order-updates";
 
-fn csrf_in(body: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = body.find(marker).expect("a csrf_token field") + marker.len();
-    body[start..].split('"').next().unwrap().to_owned()
-}
-
 async fn success_page(app: &TestApp, browser: &reqwest::Client) -> (u16, String) {
     let response = browser.get(app.url("/installed")).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())

@@ -75,9 +75,7 @@ async fn reads_are_audited_once_per_key_install_and_minute_and_shown_on_the_stor
     );
 
     let operator = app.operator().await;
-    let page = app
-        .page(&operator, &format!("/console/installs/{id}"))
-        .await;
+    let page = operator.get(&format!("/console/installs/{id}")).await;
     assert!(
         page.contains("sync-worker") && page.contains("reports"),
         "who read it"

@@ -1,7 +1,6 @@
 //! Item 3: the database was world-readable (`storelink.db`, `-wal`, `-shm` mode 644 under
 //! umask 022) and held live session ids: reading one gave a logged-in console.
 
-use super::login_csrf;
 use crate::helpers::*;
 
 #[cfg(unix)]
@@ -32,12 +31,7 @@ async fn at_rest_a_session_id_read_from_the_database_does_not_log_in() {
     let app = spawn_app().await;
     let operator = app.operator().await;
     assert_eq!(
-        operator
-            .get(app.url("/console"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        operator.get_response("/console").await.status(),
         200,
         "the operator's own cookie works"
     );
@@ -62,5 +56,5 @@ async fn at_rest_a_session_id_read_from_the_database_does_not_log_in() {
         assert!(location(&response).starts_with("/console/login"));
     }
     // The login page still works for everyone.
-    let _ = login_csrf(&app, &browser()).await;
+    let _ = app.login_csrf(&browser()).await;
 }

@@ -4,14 +4,11 @@
 
 use std::collections::HashMap;
 
-use secrecy::SecretString;
-use storelink::{clock::Clock as _, db::operators, password};
-
-use super::{binary, login_csrf};
-use crate::helpers::*;
-
-const EMAIL: &str = "ops@example.com";
-const PASSWORD: &str = "correct horse battery staple";
+use super::binary;
+use crate::{
+    helpers::*,
+    operator::{EMAIL, PASSWORD, add_operator, login_attempt, login_csrf},
+};
 /// Failures allowed per account before it locks (`Subject::account`).
 const ACCOUNT_LIMIT: usize = 10;
 /// Failures allowed per client address before it locks (`Subject::client`).
@@ -20,22 +17,14 @@ const CLIENT_LIMIT: usize = 50;
 /// Fires one login per `(email, password)` at once, each from its own browser whose CSRF token
 /// was fetched first; returns how many answers had each status.
 async fn burst(base: &url::Url, attempts: &[(String, String)]) -> HashMap<u16, usize> {
-    let app_url = |path: &str| base.join(path).unwrap();
     let mut prepared = Vec::new();
     for (email, password) in attempts {
         let browser = browser();
-        let page = browser
-            .get(app_url("/console/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        prepared.push((browser, crate::bol::csrf_in(&page), email, password));
+        let csrf = login_csrf(base, &browser).await;
+        prepared.push((browser, csrf, email, password));
     }
     let answers = futures::future::join_all(prepared.iter().map(|(b, csrf, email, password)| {
-        b.post(app_url("/console/login"))
+        b.post(base.join("/console/login").unwrap())
             .form(&[
                 ("email", email.as_str()),
                 ("password", password.as_str()),
@@ -54,11 +43,8 @@ async fn burst(base: &url::Url, attempts: &[(String, String)]) -> HashMap<u16, u
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn login_burst_checks_at_most_the_accounts_limit() {
     let app = spawn_app().await;
-    let hash = password::hash(&SecretString::from(PASSWORD)).unwrap();
-    operators::add(&app.db, EMAIL, &hash, app.clock.unix())
-        .await
-        .unwrap();
-    let _ = login_csrf(&app, &browser()).await;
+    add_operator(&app, EMAIL, PASSWORD).await;
+    let _ = app.login_csrf(&browser()).await;
 
     // 119 wrong passwords at once. (The right one is not in the burst: a success rightly starts
     // the account afresh, and where it lands in a burst depends on the scheduler.)
@@ -83,17 +69,8 @@ async fn login_burst_checks_at_most_the_accounts_limit() {
         let browser = browser.clone();
         let app = &app;
         async move {
-            let csrf = login_csrf(app, &browser).await;
-            browser
-                .post(app.url("/console/login"))
-                .form(&[
-                    ("email", EMAIL),
-                    ("password", password.as_str()),
-                    ("csrf_token", &csrf),
-                ])
-                .send()
+            login_attempt(&app.base, &browser, EMAIL, &password)
                 .await
-                .unwrap()
                 .status()
                 .as_u16()
         }

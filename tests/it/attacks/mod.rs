@@ -11,7 +11,7 @@ mod round3;
 mod slow_clients;
 mod smaller;
 
-use crate::{bol::csrf_in, helpers::*};
+use crate::helpers::*;
 
 /// An app built with `configure` applied to its settings.
 pub async fn app_with(
@@ -22,17 +22,4 @@ pub async fn app_with(
         ..Options::default()
     })
     .await
-}
-
-/// The console login page's CSRF token for `browser`.
-pub async fn login_csrf(app: &TestApp, browser: &reqwest::Client) -> String {
-    let page = browser
-        .get(app.url("/console/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    csrf_in(&page)
 }

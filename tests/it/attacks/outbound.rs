@@ -52,8 +52,8 @@ async fn tested(app: &TestApp, domain: &str) -> String {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let operator = app.operator().await;
-    app.test_connection(&operator, &id).await
+    let mut operator = app.operator().await;
+    operator.test_connection(&id).await
 }
 
 /// No request other than the token exchange reached the stand-in (which listens on 127.0.0.1).

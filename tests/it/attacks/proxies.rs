@@ -2,7 +2,7 @@
 //! `STORELINK_TRUSTED_PROXIES` names the peers whose `X-Forwarded-For`/`Forwarded` is believed;
 //! nobody else's is.
 
-use super::{app_with, login_csrf};
+use super::app_with;
 use crate::helpers::*;
 
 async fn start(app: &TestApp, header: Option<(&str, &str)>) -> u16 {
@@ -60,7 +60,7 @@ async fn trusted_proxies_name_the_client_behind_them() {
 
     // The login throttle and the audit log see the same client address.
     let browser = browser();
-    let csrf = login_csrf(&app, &browser).await;
+    let csrf = app.login_csrf(&browser).await;
     let response = browser
         .post(app.url("/console/login"))
         .header("x-forwarded-for", "203.0.113.77")

@@ -2,7 +2,6 @@
 //! one-character webhook key was accepted. (`error_description` on an unknown-state callback:
 //! `interop::interop_an_unknown_state_callback_does_not_show_the_description`.)
 
-use super::login_csrf;
 use crate::helpers::*;
 
 const FORGED: &str = "admin@example.com, from 203.0.113.9";
@@ -10,18 +9,9 @@ const FORGED: &str = "admin@example.com, from 203.0.113.9";
 #[tokio::test]
 async fn audit_text_cannot_be_forged_by_a_typed_email() {
     let app = spawn_app().await;
-    let browser = browser();
-    let csrf = login_csrf(&app, &browser).await;
-    let response = browser
-        .post(app.url("/console/login"))
-        .form(&[
-            ("email", FORGED),
-            ("password", "wrong password!!"),
-            ("csrf_token", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = app
+        .login_attempt(&browser(), FORGED, "wrong password!!")
+        .await;
     assert_eq!(response.status(), 401);
 
     // Stored as values, apart from storelink's words.
@@ -42,7 +32,7 @@ async fn audit_text_cannot_be_forged_by_a_typed_email() {
 
     // Shown as values: the forged text stays inside the email's value.
     let operator = app.operator().await;
-    let page = app.page(&operator, "/console/audit").await;
+    let page = operator.get("/console/audit").await;
     assert!(
         page.contains(&format!("<code>{FORGED}</code>")),
         "the email is one value: {page}"
@@ -97,11 +87,9 @@ async fn a_webhook_key_needs_the_form_of_a_real_key() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let operator = app.operator().await;
-    let page = app
-        .page(&operator, &format!("/console/installs/{id}"))
-        .await;
-    let csrf = crate::bol::csrf_in(&page);
+    let mut operator = app.operator().await;
+    operator.form_page(&format!("/console/installs/{id}")).await;
+    let webhook_key = format!("/console/installs/{id}/webhook-key");
     for bad in [
         "k",
         "short-key-15chr",
@@ -109,11 +97,8 @@ async fn a_webhook_key_needs_the_form_of_a_real_key() {
         "key\"with<markup>x",
     ] {
         let response = operator
-            .post(app.url(&format!("/console/installs/{id}/webhook-key")))
-            .form(&[("webhook_key", bad), ("csrf_token", &csrf)])
-            .send()
-            .await
-            .unwrap();
+            .post_form(&webhook_key, &[("webhook_key", bad)])
+            .await;
         assert_eq!(response.status(), 400, "{bad:?} was accepted");
     }
     assert_eq!(
@@ -122,13 +107,7 @@ async fn a_webhook_key_needs_the_form_of_a_real_key() {
         0
     );
     let response = operator
-        .post(app.url(&format!("/console/installs/{id}/webhook-key")))
-        .form(&[
-            ("webhook_key", "a-real-looking-key-0123"),
-            ("csrf_token", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(&webhook_key, &[("webhook_key", "a-real-looking-key-0123")])
+        .await;
     assert_eq!(response.status(), 303);
 }

@@ -154,15 +154,15 @@ async fn a_long_retry_after_is_reported_instead_of_waited() {
 async fn test_connection_for_bol_passes_and_fails_by_name() {
     let app = spawn_app().await;
     let id = connected(&app).await;
-    let operator = app.operator().await;
+    let mut operator = app.operator().await;
     orders_answer_with(&app, problem(403, "Forbidden"), 1, orders_answer()).await;
 
-    let page = app.test_connection(&operator, &id).await;
+    let page = operator.test_connection(&id).await;
     assert!(
         page.contains("Connection test failed: bol.com: the API answered HTTP 403: Forbidden"),
         "{page}"
     );
-    let page = app.test_connection(&operator, &id).await;
+    let page = operator.test_connection(&id).await;
     assert!(
         page.contains("Connection test passed: bol.com answered GET /orders (2 order(s)"),
         "{page}"
@@ -187,11 +187,11 @@ async fn test_connection_needs_the_csrf_token() {
     let id = connected(&app).await;
     let operator = app.operator().await;
     let response = operator
-        .post(app.url(&format!("/console/installs/{id}/test")))
-        .form(&[("csrf_token", "forged")])
-        .send()
-        .await
-        .unwrap();
+        .post_form_bare(
+            &format!("/console/installs/{id}/test"),
+            &[("csrf_token", "forged")],
+        )
+        .await;
     assert_eq!(response.status(), 403);
     assert!(app.requests_to(ORDERS_PATH).await.is_empty());
     assert!(app.audit_details(&id, "test_connection").await.is_empty());
@@ -234,9 +234,9 @@ async fn test_connection_for_maropost_passes_and_fails_by_name() {
         .with_priority(2)
         .mount(&app.maropost)
         .await;
-    let operator = app.operator().await;
+    let mut operator = app.operator().await;
 
-    let page = app.test_connection(&operator, &id).await;
+    let page = operator.test_connection(&id).await;
     assert!(
         page.contains(
             "Connection test passed: Maropost answered GetOrder with Ack Success (1 order(s)"
@@ -249,7 +249,7 @@ async fn test_connection_for_maropost_passes_and_fails_by_name() {
     assert!(body["Filter"]["DatePlacedFrom"][0].is_string());
     assert_eq!(call.url.query(), None);
 
-    let page = app.test_connection(&operator, &id).await;
+    let page = operator.test_connection(&id).await;
     assert!(
         page.contains(
             "Connection test failed: Maropost: the API refused the request: Invalid API key"

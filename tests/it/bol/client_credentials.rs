@@ -39,34 +39,28 @@ fn rand_suffix() -> u64 {
 
 /// Submits the add-connection form; returns the response.
 async fn add(
-    app: &TestApp,
-    operator: &reqwest::Client,
+    operator: &mut ConsoleSession,
     name: &str,
     id: &str,
     secret: &str,
 ) -> reqwest::Response {
-    let page = app.page(operator, "/console/connections/bol/new").await;
+    operator.form_page("/console/connections/bol/new").await;
     operator
-        .post(app.url("/console/connections/bol"))
-        .form(&[
-            ("csrf_token", csrf_in(&page).as_str()),
-            ("name", name),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
-        .send()
+        .post_form(
+            "/console/connections/bol",
+            &[("name", name), ("client_id", id), ("client_secret", secret)],
+        )
         .await
-        .unwrap()
 }
 
-async fn added(app: &TestApp, expires_in: i64) -> (reqwest::Client, String) {
+async fn added(app: &TestApp, expires_in: i64) -> (ConsoleSession, String) {
     app.bol_token_endpoint(CredentialsIssuer {
         clock: app.clock.clone(),
         expires_in,
     })
     .await;
-    let operator = app.operator().await;
-    let response = add(app, &operator, "Tulip Traders (own)", OWN_ID, OWN_SECRET).await;
+    let mut operator = app.operator().await;
+    let response = add(&mut operator, "Tulip Traders (own)", OWN_ID, OWN_SECRET).await;
     assert_eq!(response.status(), 303);
     let id = app.install_id(&format!("client:{OWN_ID}")).await;
     assert_eq!(location(&response), format!("/console/installs/{id}"));
@@ -133,9 +127,7 @@ async fn an_operator_adds_a_connection_and_the_secret_is_never_shown_again() {
     assert_eq!(audited, ["operator:ops@example.com"]);
 
     // The page says it was added, and never shows the secret.
-    let page = app
-        .page(&operator, &format!("/console/installs/{id}"))
-        .await;
+    let page = operator.get(&format!("/console/installs/{id}")).await;
     assert!(page.contains("will not be shown again"), "{page}");
     assert!(
         page.contains("the retailer&#39;s own API credentials")
@@ -144,7 +136,7 @@ async fn an_operator_adds_a_connection_and_the_secret_is_never_shown_again() {
     );
     assert!(page.contains(OWN_ID));
     assert!(!page.contains(OWN_SECRET));
-    let list = app.page(&operator, "/console").await;
+    let list = operator.get("/console").await;
     assert!(list.contains("Tulip Traders (own)"));
     assert!(!list.contains(OWN_SECRET));
 }
@@ -157,8 +149,8 @@ async fn refused_credentials_store_nothing_and_are_not_echoed() {
         expires_in: 299,
     })
     .await;
-    let operator = app.operator().await;
-    let response = add(&app, &operator, "Mine", OWN_ID, "wrong-secret-123").await;
+    let mut operator = app.operator().await;
+    let response = add(&mut operator, "Mine", OWN_ID, "wrong-secret-123").await;
     assert_eq!(response.status(), 502);
     let page = response.text().await.unwrap();
     assert!(page.contains("invalid_client"), "{page}");
@@ -178,20 +170,20 @@ async fn refused_credentials_store_nothing_and_are_not_echoed() {
 #[tokio::test]
 async fn the_form_needs_its_csrf_token_and_valid_fields() {
     let app = spawn_app().await;
-    let operator = app.operator().await;
+    let mut operator = app.operator().await;
     let response = operator
-        .post(app.url("/console/connections/bol"))
-        .form(&[
-            ("csrf_token", "forged"),
-            ("name", "x"),
-            ("client_id", OWN_ID),
-            ("client_secret", OWN_SECRET),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form_bare(
+            "/console/connections/bol",
+            &[
+                ("csrf_token", "forged"),
+                ("name", "x"),
+                ("client_id", OWN_ID),
+                ("client_secret", OWN_SECRET),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 403);
-    let response = add(&app, &operator, "Mine", "has spaces", OWN_SECRET).await;
+    let response = add(&mut operator, "Mine", "has spaces", OWN_SECRET).await;
     assert_eq!(response.status(), 400);
     assert!(app.bol_token_requests().await.is_empty());
     assert_eq!(app.count("SELECT COUNT(*) FROM installs").await, 0);
@@ -253,25 +245,17 @@ async fn credentials_refused_later_mark_the_connection_as_needing_attention() {
         app.install_field::<String>(&id, "status").await,
         "needs_attention"
     );
-    let page = app
-        .page(&operator, &format!("/console/installs/{id}"))
-        .await;
+    let page = operator.get(&format!("/console/installs/{id}")).await;
     assert!(page.contains("Enter new credentials"), "{page}");
 }
 
 #[tokio::test]
 async fn revoking_a_client_credentials_connection_erases_its_secret() {
     let app = spawn_app().await;
-    let (operator, id) = added(&app, 299).await;
-    let page = app
-        .page(&operator, &format!("/console/installs/{id}/revoke"))
-        .await;
-    let response = operator
-        .post(app.url(&format!("/console/installs/{id}/revoke")))
-        .form(&[("csrf_token", csrf_in(&page))])
-        .send()
-        .await
-        .unwrap();
+    let (mut operator, id) = added(&app, 299).await;
+    let revoke = format!("/console/installs/{id}/revoke");
+    operator.form_page(&revoke).await;
+    let response = operator.post_form(&revoke, &[]).await;
     assert_eq!(response.status(), 303);
     assert!(app.credential_kinds(&id).await.is_empty());
     app.advance(3600);

@@ -207,16 +207,14 @@ async fn connecting_again_keeps_a_name_an_operator_chose() {
     let app = spawn_app().await;
     let info = || ResponseTemplate::new(200).set_body_json(json!({"displayName": "Tulip Traders"}));
     let id = connect_with_retailer_information(&app, info()).await;
-    let operator = app.operator().await;
-    let page = app
-        .page(&operator, &format!("/console/installs/{id}"))
-        .await;
+    let mut operator = app.operator().await;
+    operator.form_page(&format!("/console/installs/{id}")).await;
     let response = operator
-        .post(app.url(&format!("/console/installs/{id}/rename")))
-        .form(&[("name", "Tulips (NL)"), ("csrf_token", &csrf_in(&page))])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &format!("/console/installs/{id}/rename"),
+            &[("name", "Tulips (NL)")],
+        )
+        .await;
     assert_eq!(response.status(), 303);
     let again = connect_with_retailer_information(&app, info()).await;
     assert_eq!(again, id);

@@ -208,13 +208,11 @@ async fn invalid_grant_marks_the_install_as_needing_reauthorization() {
 
     // The console says so and offers to start the flow again; connecting again restores it.
     let operator = app.operator().await;
-    let page = app
-        .page(&operator, &format!("/console/installs/{id}"))
-        .await;
+    let page = operator.get(&format!("/console/installs/{id}")).await;
     assert!(page.contains("Needs re-authorization"), "{page}");
     assert!(page.contains(r#"action="/install/bol""#) && page.contains("Reconnect bol.com"));
     let again = app
-        .connect_bol(&operator, TokenIssuer::new(&app, 120))
+        .connect_bol(&operator.client, TokenIssuer::new(&app, 120))
         .await;
     assert_eq!(again, id);
     assert_eq!(app.install_field::<String>(&id, "status").await, "active");
@@ -297,16 +295,10 @@ async fn callers_queued_behind_a_failed_refresh_share_its_failure() {
 async fn revoking_erases_both_tokens_and_stops_all_refreshes() {
     let app = spawn_app().await;
     let (id, _) = connected(&app, 120).await;
-    let operator = app.operator().await;
-    let page = app
-        .page(&operator, &format!("/console/installs/{id}/revoke"))
-        .await;
-    let response = operator
-        .post(app.url(&format!("/console/installs/{id}/revoke")))
-        .form(&[("csrf_token", csrf_in(&page))])
-        .send()
-        .await
-        .unwrap();
+    let mut operator = app.operator().await;
+    let revoke = format!("/console/installs/{id}/revoke");
+    operator.form_page(&revoke).await;
+    let response = operator.post_form(&revoke, &[]).await;
     assert_eq!(response.status(), 303);
     assert!(app.credential_kinds(&id).await.is_empty());
 
@@ -315,20 +307,13 @@ async fn revoking_erases_both_tokens_and_stops_all_refreshes() {
     assert!(refreshes(&app).await.is_empty(), "no refresh is attempted");
     // The revoked store's page no longer offers a test; a test posted anyway still fails
     // without a refresh.
-    let page = app
-        .page(&operator, &format!("/console/installs/{id}"))
-        .await;
+    let page = operator.form_page(&format!("/console/installs/{id}")).await;
     assert!(!page.contains("Test connection"), "{page}");
     let response = operator
-        .post(app.url(&format!("/console/installs/{id}/test")))
-        .form(&[("csrf_token", csrf_in(&page))])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    let page = app
-        .page(&operator, &format!("/console/installs/{id}"))
+        .post_form(&format!("/console/installs/{id}/test"), &[])
         .await;
+    assert_eq!(response.status(), 303);
+    let page = operator.get(&format!("/console/installs/{id}")).await;
     assert!(page.contains("Connection test failed"), "{page}");
     assert!(refreshes(&app).await.is_empty());
 }

@@ -19,24 +19,17 @@ use std::{
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
-use secrecy::SecretString;
 use serde_json::{Value, json};
-use storelink::{
-    clock::{Clock as _, ManualClock},
-    db::operators,
-    password,
-};
+use storelink::clock::{Clock as _, ManualClock};
 use url::Url;
 use wiremock::{
     Mock, Request, Respond, ResponseTemplate,
     matchers::{method, path},
 };
 
-use crate::helpers::*;
+use crate::{helpers::*, operator::ConsoleSession};
 
 pub const RETAILER: &str = "1100001";
-pub const OPERATOR_EMAIL: &str = "ops@example.com";
-pub const OPERATOR_PASSWORD: &str = "correct horse battery staple";
 
 /// A JWT as bol.com's would look; the signature is junk, as storelink does not verify it.
 pub fn jwt(claims: Value) -> String {
@@ -194,51 +187,11 @@ impl TestApp {
         self.clock.advance(time::Duration::seconds(seconds));
     }
 
-    /// A browser logged in to the console as the test operator.
-    pub async fn operator(&self) -> reqwest::Client {
-        let hash = password::hash(&SecretString::from(OPERATOR_PASSWORD)).unwrap();
-        operators::add(&self.db, OPERATOR_EMAIL, &hash, self.clock.unix())
-            .await
-            .unwrap();
-        let browser = browser();
-        let page = self.page(&browser, "/console/login").await;
-        let response = browser
-            .post(self.url("/console/login"))
-            .form(&[
-                ("email", OPERATOR_EMAIL),
-                ("password", OPERATOR_PASSWORD),
-                ("csrf_token", &csrf_in(&page)),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 303, "the operator logs in");
-        browser
-    }
-
     /// The text of the page at `path` (which must answer 200).
     pub async fn page(&self, browser: &reqwest::Client, path: &str) -> String {
         let response = browser.get(self.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
         response.text().await.unwrap()
-    }
-
-    /// Presses "Test connection" on install `id`'s page; returns the page it lands on.
-    pub async fn test_connection(&self, operator: &reqwest::Client, id: &str) -> String {
-        let page = self
-            .page(operator, &format!("/console/installs/{id}"))
-            .await;
-        assert!(page.contains("Test connection"));
-        let response = operator
-            .post(self.url(&format!("/console/installs/{id}/test")))
-            .form(&[("csrf_token", csrf_in(&page))])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 303);
-        assert_eq!(location(&response), format!("/console/installs/{id}"));
-        self.page(operator, &format!("/console/installs/{id}"))
-            .await
     }
 
     /// The details of the audit entries of `action` for install `id`, oldest first: the
@@ -288,9 +241,15 @@ pub fn header(request: &Request, name: &str) -> String {
         .to_owned()
 }
 
-/// The `csrf_token` field's value in a page.
-pub fn csrf_in(body: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = body.find(marker).expect("a csrf_token field") + marker.len();
-    body[start..].split('"').next().unwrap().to_owned()
+impl ConsoleSession {
+    /// Presses "Test connection" on install `id`'s page; returns the page it lands on.
+    pub async fn test_connection(&mut self, id: &str) -> String {
+        let path = format!("/console/installs/{id}");
+        let page = self.form_page(&path).await;
+        assert!(page.contains("Test connection"));
+        let response = self.post_form(&format!("{path}/test"), &[]).await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(location(&response), path);
+        self.get(&path).await
+    }
 }

@@ -94,8 +94,8 @@ async fn a_whole_sandbox_connection_with_a_refresh_and_a_test() {
     let first_expiry: i64 = app.install_field(&id, "token_expires_at").await;
     assert_eq!(first_expiry, app.clock.unix() + ACCESS_TOKEN_LIFETIME_SECS);
 
-    let operator = app.operator().await;
-    let page = app.test_connection(&operator, &id).await;
+    let mut operator = app.operator().await;
+    let page = operator.test_connection(&id).await;
     assert!(
         page.contains("Connection test passed: bol.com answered GET /orders (2 order(s)"),
         "{page}"
@@ -104,7 +104,7 @@ async fn a_whole_sandbox_connection_with_a_refresh_and_a_test() {
 
     // Past the refresh margin, the next use refreshes (and the sandbox rotates the token).
     app.advance(ACCESS_TOKEN_LIFETIME_SECS - 59);
-    let page = app.test_connection(&operator, &id).await;
+    let page = operator.test_connection(&id).await;
     assert!(page.contains("Connection test passed"), "{page}");
     assert!(
         page.contains("expires in 120 s"),
@@ -154,26 +154,25 @@ async fn a_client_credentials_connection_in_the_sandbox() {
     let client_id = between(r#"id="client-id">"#);
     let secret = between(r#"id="client-secret">"#);
 
-    let operator = app.operator().await;
-    let page = app.page(&operator, "/console/connections/bol/new").await;
+    let mut operator = app.operator().await;
+    let page = operator.form_page("/console/connections/bol/new").await;
     assert!(
         page.contains("/sandbox/bol/credentials"),
         "points at the sandbox"
     );
     let response = operator
-        .post(app.url("/console/connections/bol"))
-        .form(&[
-            ("csrf_token", csrf_in(&page).as_str()),
-            ("name", "Stroopwafel (own)"),
-            ("client_id", &client_id),
-            ("client_secret", &secret),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/console/connections/bol",
+            &[
+                ("name", "Stroopwafel (own)"),
+                ("client_id", &client_id),
+                ("client_secret", &secret),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 303);
     let id = app.install_id(&format!("client:{client_id}")).await;
-    let page = app.test_connection(&operator, &id).await;
+    let page = operator.test_connection(&id).await;
     assert!(page.contains("Connection test passed"), "{page}");
     assert!(!page.contains(&secret));
 }

@@ -118,8 +118,8 @@ async fn a_project_is_added_tested_used_and_its_token_reused_until_it_is_due() {
         ["access_token", "client_secret"]
     );
 
-    let operator = app.operator().await;
-    let tested = app.test_connection(&operator, &id).await;
+    let mut operator = app.operator().await;
+    let tested = operator.test_connection(&id).await;
     assert!(tested.contains("Connection test passed: commercetools answered GET /{projectKey} for project acme-shop (Acme Shop)"), "{tested}");
 
     // Used many times within its life: one token.

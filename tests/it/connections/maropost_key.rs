@@ -101,8 +101,8 @@ async fn a_key_is_proved_stored_sealed_and_sent_as_netoapi_key() {
     assert!(forwarded.headers.get("x_access_key").is_none());
 
     // Test connection from the console uses the key too.
-    let operator = app.operator().await;
-    let tested = app.test_connection(&operator, &id).await;
+    let mut operator = app.operator().await;
+    let tested = operator.test_connection(&id).await;
     assert!(
         tested.contains("Connection test passed: Maropost answered GetOrder"),
         "{tested}"

@@ -19,7 +19,7 @@ use wiremock::{
 use super::*;
 use crate::{
     api::{ok_json, problem},
-    bol::{csrf_in, form},
+    bol::form,
 };
 
 const CLIENT: &str = "oc-client-7e21";
@@ -126,24 +126,23 @@ async fn a_marketplace_is_added_in_the_console_tested_used_and_renewed_with_its_
         ..Marketplace::default()
     };
     marketplace(&app, stand_in.clone()).await;
-    let operator = app.operator().await;
-    let page = app
-        .page(&operator, "/console/connections/ordercloud/new")
+    let mut operator = app.operator().await;
+    operator
+        .form_page("/console/connections/ordercloud/new")
         .await;
     let response = operator
-        .post(app.url("/console/connections/ordercloud"))
-        .form(&[
-            ("csrf_token", csrf_in(&page).as_str()),
-            ("name", "Acme B2B"),
-            ("client_id", CLIENT),
-            ("grant_type", "password"),
-            ("username", USER),
-            ("password", PASSWORD),
-            ("scope", "OrderAdmin  MeAdmin"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/console/connections/ordercloud",
+            &[
+                ("name", "Acme B2B"),
+                ("client_id", CLIENT),
+                ("grant_type", "password"),
+                ("username", USER),
+                ("password", PASSWORD),
+                ("scope", "OrderAdmin  MeAdmin"),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 303);
     let id = location(&response).rsplit('/').next().unwrap().to_owned();
     // What was asked: the password grant, with the roles as typed (normalized).
@@ -170,15 +169,13 @@ async fn a_marketplace_is_added_in_the_console_tested_used_and_renewed_with_its_
             .iter()
             .all(|c| !String::from_utf8_lossy(c).contains(PASSWORD))
     );
-    let shown = app
-        .page(&operator, &format!("/console/installs/{id}"))
-        .await;
+    let shown = operator.get(&format!("/console/installs/{id}")).await;
     assert!(
         shown.contains("Acme B2B") && shown.contains("password grant"),
         "{shown}"
     );
     assert!(!shown.contains(PASSWORD));
-    let tested = app.test_connection(&operator, &id).await;
+    let tested = operator.test_connection(&id).await;
     assert!(
         tested.contains(
             "Connection test passed: Sitecore OrderCloud answered GET /v1/me for admin01"

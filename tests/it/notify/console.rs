@@ -2,21 +2,16 @@
 //! test event sent and its attempt shown, a message sent again, the secret rotated, disabled,
 //! removed; every change audited and CSRF-protected.
 
-use crate::bol::csrf_in;
-
 use super::*;
+use crate::operator::ConsoleSession;
 
-/// Posts the add-endpoint form as the browser does: `fields` already URL-encoded, repeated
-/// `events` fields included (which `.form()` cannot send).
-async fn add_form(
-    n: &Notified,
-    operator: &reqwest::Client,
-    csrf: &str,
-    fields: &str,
-) -> reqwest::Response {
+/// Posts the add-endpoint form with the session's CSRF token as the browser does: `fields`
+/// already URL-encoded, repeated `events` fields included (which `.form()` cannot send).
+async fn add_form(operator: &ConsoleSession, fields: &str) -> reqwest::Response {
     operator
-        .post(n.app.url("/console/endpoints"))
-        .body(format!("csrf_token={csrf}&{fields}"))
+        .client
+        .post(operator.url("/console/endpoints"))
+        .body(format!("csrf_token={}&{fields}", operator.csrf()))
         .header("content-type", "application/x-www-form-urlencoded")
         .send()
         .await
@@ -27,24 +22,22 @@ async fn add_form(
 async fn an_operator_adds_an_endpoint_sends_a_test_event_and_sees_the_attempt() {
     let n = spawn_notified().await;
     answer(&n.receiver, 200).await;
-    let operator = n.app.operator().await;
-    let page = n.app.page(&operator, "/console/endpoints").await;
+    let mut operator = n.app.operator().await;
+    let page = operator.form_page("/console/endpoints").await;
     assert!(page.contains("No endpoints yet"));
     let url = format!("{}/from-console", n.receiver.uri());
 
     // Without the CSRF token: refused.
     let refused = operator
-        .post(n.app.url("/console/endpoints"))
-        .form(&[("url", url.as_str()), ("events", "install.created")])
-        .send()
-        .await
-        .unwrap();
+        .post_form_bare(
+            "/console/endpoints",
+            &[("url", url.as_str()), ("events", "install.created")],
+        )
+        .await;
     assert_eq!(refused.status(), 403);
 
     let added = add_form(
-        &n,
         &operator,
-        &csrf_in(&page),
         &format!(
             "url={}&events=install.created&events=install.revoked&enabled=on",
             url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>()
@@ -63,7 +56,7 @@ async fn an_operator_adds_an_endpoint_sends_a_test_event_and_sees_the_attempt() 
         .to_owned();
     assert!(added.contains("install.created, install.revoked"));
     // Shown once: not on the next visit.
-    let list = n.app.page(&operator, "/console/endpoints").await;
+    let list = operator.get("/console/endpoints").await;
     assert!(!list.contains("whsec_"));
     let id: String = sqlx::query_scalar("SELECT id FROM notify_endpoints")
         .fetch_one(&n.app.db)
@@ -72,16 +65,12 @@ async fn an_operator_adds_an_endpoint_sends_a_test_event_and_sees_the_attempt() 
     assert!(list.contains(&format!("/console/endpoints/{id}")));
 
     // Send test event.
-    let detail = n
-        .app
-        .page(&operator, &format!("/console/endpoints/{id}"))
+    operator
+        .form_page(&format!("/console/endpoints/{id}"))
         .await;
     let sent = operator
-        .post(n.app.url(&format!("/console/endpoints/{id}/test")))
-        .form(&[("csrf_token", csrf_in(&detail))])
-        .send()
-        .await
-        .unwrap();
+        .post_form(&format!("/console/endpoints/{id}/test"), &[])
+        .await;
     assert_eq!(sent.status(), 303);
     let got = n.wait_for(1).await;
     assert_eq!(got[0].event_type(), "ping");
@@ -91,9 +80,8 @@ async fn an_operator_adds_an_endpoint_sends_a_test_event_and_sees_the_attempt() 
         .unwrap();
     let message = got[0].id.clone();
     n.wait_for_attempts(&message, 1).await;
-    let detail = n
-        .app
-        .page(&operator, &format!("/console/endpoints/{id}"))
+    let detail = operator
+        .form_page(&format!("/console/endpoints/{id}"))
         .await;
     assert!(detail.contains(&message));
     assert!(detail.contains("200 OK"));
@@ -102,13 +90,11 @@ async fn an_operator_adds_an_endpoint_sends_a_test_event_and_sees_the_attempt() 
 
     // Send again: the same message (same webhook-id) once more.
     let again = operator
-        .post(n.app.url(&format!(
-            "/console/endpoints/{id}/messages/{message}/send-again"
-        )))
-        .form(&[("csrf_token", csrf_in(&detail))])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &format!("/console/endpoints/{id}/messages/{message}/send-again"),
+            &[],
+        )
+        .await;
     assert_eq!(again.status(), 303);
     let got = n.wait_for(2).await;
     assert_eq!(got[1].id, message);
@@ -116,11 +102,8 @@ async fn an_operator_adds_an_endpoint_sends_a_test_event_and_sees_the_attempt() 
 
     // Rotate: a new secret, shown once.
     let rotated = operator
-        .post(n.app.url(&format!("/console/endpoints/{id}/rotate")))
-        .form(&[("csrf_token", csrf_in(&detail))])
-        .send()
-        .await
-        .unwrap();
+        .post_form(&format!("/console/endpoints/{id}/rotate"), &[])
+        .await;
     assert_eq!(rotated.status(), 200);
     let rotated = rotated.text().await.unwrap();
     assert!(rotated.contains("value=\"whsec_"));
@@ -131,27 +114,17 @@ async fn an_operator_adds_an_endpoint_sends_a_test_event_and_sees_the_attempt() 
 
     // Disable, then remove after the confirmation step.
     let disabled = operator
-        .post(n.app.url(&format!("/console/endpoints/{id}/disable")))
-        .form(&[("csrf_token", csrf_in(&detail))])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(disabled.status(), 303);
-    let detail = n
-        .app
-        .page(&operator, &format!("/console/endpoints/{id}"))
+        .post_form(&format!("/console/endpoints/{id}/disable"), &[])
         .await;
+    assert_eq!(disabled.status(), 303);
+    let detail = operator.get(&format!("/console/endpoints/{id}")).await;
     assert!(detail.contains("Disabled"));
-    let confirm = n
-        .app
-        .page(&operator, &format!("/console/endpoints/{id}/remove"))
+    operator
+        .form_page(&format!("/console/endpoints/{id}/remove"))
         .await;
     let removed = operator
-        .post(n.app.url(&format!("/console/endpoints/{id}/remove")))
-        .form(&[("csrf_token", csrf_in(&confirm))])
-        .send()
-        .await
-        .unwrap();
+        .post_form(&format!("/console/endpoints/{id}/remove"), &[])
+        .await;
     assert_eq!(removed.status(), 303);
     assert_eq!(
         n.app.count("SELECT count(*) FROM notify_endpoints").await,
@@ -181,23 +154,14 @@ async fn an_operator_adds_an_endpoint_sends_a_test_event_and_sees_the_attempt() 
 #[tokio::test]
 async fn the_console_refuses_bad_urls_and_unknown_endpoints() {
     let n = spawn_notified_with(|s| s.allow_private_endpoints = false).await;
-    let operator = n.app.operator().await;
-    let page = n.app.page(&operator, "/console/endpoints").await;
-    let csrf = csrf_in(&page);
-    let refused = add_form(
-        &n,
-        &operator,
-        &csrf,
-        "url=http%3A%2F%2F127.0.0.1%2Fx&events=ping",
-    )
-    .await;
+    let mut operator = n.app.operator().await;
+    operator.form_page("/console/endpoints").await;
+    let refused = add_form(&operator, "url=http%3A%2F%2F127.0.0.1%2Fx&events=ping").await;
     assert_eq!(refused.status(), 400);
     let text = refused.text().await.unwrap();
     assert!(text.contains("is not an event type"), "{text}");
     let refused = add_form(
-        &n,
         &operator,
-        &csrf,
         "url=http%3A%2F%2F127.0.0.1%2Fx&events=install.created",
     )
     .await;
@@ -209,7 +173,7 @@ async fn the_console_refuses_bad_urls_and_unknown_endpoints() {
         "/console/endpoints/0123456789abcdef01234567",
         "/console/endpoints/not-an-id",
     ] {
-        let response = operator.get(n.app.url(path)).send().await.unwrap();
+        let response = operator.get_response(path).await;
         assert_eq!(response.status(), 404, "{path}");
     }
     assert_eq!(

@@ -11,7 +11,7 @@ use std::{
 use storelink::{app::Application, clock::SystemClock, config::Settings, crypto::MasterKey};
 use tokio::{net::TcpListener, task::JoinSet};
 
-use crate::{api::backend, bol::csrf_in, database::FreshDatabase, helpers::*};
+use crate::{api::backend, database::FreshDatabase, helpers::*};
 
 /// A TCP relay to `target`; [`Relay::cut`] closes it and every connection through it.
 struct Relay {

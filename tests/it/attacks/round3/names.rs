@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::{bol::csrf_in, helpers::*};
+use crate::helpers::*;
 
 /// Names that display as something else than they are.
 const SPOOFS: &[&str] = &[
@@ -53,17 +53,13 @@ async fn renaming_a_store_to_a_spoof_is_refused_in_the_console() {
         .await
         .unwrap();
     let operator = app.operator().await;
-    let page = app
-        .page(&operator, &format!("/console/installs/{id}"))
-        .await;
-    let csrf = csrf_in(&page);
     for name in SPOOFS {
         let answer = operator
-            .post(app.url(&format!("/console/installs/{id}/rename")))
-            .form(&[("name", *name), ("csrf_token", csrf.as_str())])
-            .send()
-            .await
-            .unwrap();
+            .post_form(
+                &format!("/console/installs/{id}/rename"),
+                &[("name", *name)],
+            )
+            .await;
         assert_eq!(answer.status(), 400, "{name:?}");
         let body = answer.text().await.unwrap();
         assert!(body.contains("invisible formatting"), "{body}");
@@ -79,15 +75,10 @@ async fn renaming_a_store_to_a_spoof_is_refused_in_the_console() {
 async fn api_key_names_with_invisible_characters_are_refused() {
     let app = spawn_app().await;
     let operator = app.operator().await;
-    let page = app.page(&operator, "/console/api-keys").await;
-    let csrf = csrf_in(&page);
     for name in SPOOFS {
         let answer = operator
-            .post(app.url("/console/api-keys"))
-            .form(&[("name", *name), ("csrf_token", csrf.as_str())])
-            .send()
-            .await
-            .unwrap();
+            .post_form("/console/api-keys", &[("name", *name)])
+            .await;
         assert_eq!(answer.status(), 400, "{name:?}");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM api_keys").await, 0);

@@ -5,12 +5,6 @@ use crate::helpers::*;
 
 const KEY: &str = "merchant-netoapi-key-9c4f7a";
 
-fn csrf_in(body: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = body.find(marker).expect("a csrf_token field") + marker.len();
-    body[start..].split('"').next().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn eight_requests_with_one_grant_store_one_key() {
     let app = spawn_app().await;

@@ -1,9 +1,7 @@
 //! Order notifications in the console: setting a store's webhook key, then seeing what arrives.
 
-use crate::helpers::*;
+use crate::{helpers::*, operator::EMAIL};
 
-const EMAIL: &str = "events-ops@example.com";
-const PASSWORD: &str = "events operator password";
 const KEY: &str = "store-netoapi-key-5d8e21";
 
 fn event_xml(event_id: &str, order: &str, status: &str) -> String {
@@ -12,45 +10,6 @@ fn event_xml(event_id: &str, order: &str, status: &str) -> String {
          <EventID>{event_id}</EventID><EventType>Order</EventType><Order><OrderID>{order}</OrderID>\
          <OrderStatus>{status}</OrderStatus></Order></Event>"
     )
-}
-
-fn csrf_in(body: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = body.find(marker).expect("a csrf_token field") + marker.len();
-    body[start..].split('"').next().unwrap().to_owned()
-}
-
-async fn operator(app: &TestApp) -> reqwest::Client {
-    let hash = storelink::password::hash(&secrecy::SecretString::from(PASSWORD)).unwrap();
-    storelink::db::operators::add(&app.db, EMAIL, &hash, 0)
-        .await
-        .unwrap();
-    let browser = browser();
-    let page = browser
-        .get(app.url("/console/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let response = browser
-        .post(app.url("/console/login"))
-        .form(&[
-            ("email", EMAIL),
-            ("password", PASSWORD),
-            ("csrf_token", &csrf_in(&page)),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    browser
-}
-
-async fn page(app: &TestApp, browser: &reqwest::Client, path: &str) -> (u16, String) {
-    let response = browser.get(app.url(path)).send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 async fn set_key(
@@ -91,11 +50,10 @@ async fn an_operator_sets_the_key_and_sees_the_events_that_arrive() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let browser = operator(&app).await;
+    let operator = app.operator().await;
 
     // The detail page shows the URL to paste and that no key is set.
-    let (status, detail) = page(&app, &browser, &format!("/console/installs/{id}")).await;
-    assert_eq!(status, 200);
+    let detail = operator.get(&format!("/console/installs/{id}")).await;
     let hook_url = app.url(&format!("/webhooks/maropost/{id}")).to_string();
     assert!(detail.contains(&hook_url), "the full webhook URL is shown");
     assert!(detail.contains("API Settings"), "with instructions");
@@ -107,13 +65,15 @@ async fn an_operator_sets_the_key_and_sees_the_events_that_arrive() {
 
     // Setting it needs the CSRF token.
     assert_eq!(
-        set_key(&app, &browser, &id, KEY, "forged").await.status(),
+        set_key(&app, &operator.client, &id, KEY, "forged")
+            .await
+            .status(),
         403
     );
     let csrf = csrf_in(&detail);
-    let response = set_key(&app, &browser, &id, KEY, &csrf).await;
+    let response = set_key(&app, &operator.client, &id, KEY, &csrf).await;
     assert_eq!(response.status(), 303);
-    let (_, detail) = page(&app, &browser, &format!("/console/installs/{id}")).await;
+    let detail = operator.get(&format!("/console/installs/{id}")).await;
     assert!(detail.contains("The webhook key is saved"));
     assert!(detail.contains("A key is set"));
     assert!(!detail.contains(KEY), "the key is never shown");
@@ -137,12 +97,11 @@ async fn an_operator_sets_the_key_and_sees_the_events_that_arrive() {
         post_event(&hook_url, "wrong-key", event_xml("36", "N10156", "New")).await,
         401
     );
-    let (_, detail) = page(&app, &browser, &format!("/console/installs/{id}")).await;
+    let detail = operator.get(&format!("/console/installs/{id}")).await;
     assert!(detail.contains("N10154") && detail.contains("N10155"));
     assert!(!detail.contains("N10156"));
 
-    let (status, all) = page(&app, &browser, "/console/events").await;
-    assert_eq!(status, 200);
+    let all = operator.get("/console/events").await;
     // The list names the store, not its install id.
     assert!(all.contains(&format!(
         r#"<a href="/console/installs/{id}" title="Install {id}">Ryan&#39;s Surf Shop</a>"#
@@ -151,25 +110,28 @@ async fn an_operator_sets_the_key_and_sees_the_events_that_arrive() {
         all.find("N10155").unwrap() < all.find("N10154").unwrap(),
         "newest first"
     );
-    let (_, picked) = page(&app, &browser, "/console/events?status=Pick").await;
+    let picked = operator.get("/console/events?status=Pick").await;
     assert!(picked.contains("N10154") && !picked.contains("N10155"));
-    let (_, by_order) = page(&app, &browser, "/console/events?order=N10155").await;
+    let by_order = operator.get("/console/events?order=N10155").await;
     assert!(by_order.contains("N10155") && !by_order.contains("N10154"));
-    let (_, by_install) = page(&app, &browser, &format!("/console/events?install={id}")).await;
+    let by_install = operator.get(&format!("/console/events?install={id}")).await;
     assert!(by_install.contains("N10154"));
-    let (_, other_install) = page(&app, &browser, "/console/events?install=0000").await;
+    let other_install = operator.get("/console/events?install=0000").await;
     assert!(other_install.contains("No notifications"));
     assert_eq!(
-        page(&app, &browser, "/console/events?before=abc").await.0,
+        operator
+            .get_response("/console/events?before=abc")
+            .await
+            .status(),
         400
     );
 
     // The stores page counts the last 24 hours per status.
-    let (_, stores) = page(&app, &browser, "/console").await;
+    let stores = operator.get("/console").await;
     assert!(stores.contains("<strong>1</strong> Pick"), "{stores}");
     assert!(stores.contains("<strong>1</strong> Dispatched"));
     app.clock.advance(time::Duration::hours(25));
-    let (_, later) = page(&app, &browser, "/console").await;
+    let (_, later) = operator.get_with_status("/console").await;
     assert!(!later.contains("<strong>1</strong> Pick"));
 }
 
@@ -182,12 +144,12 @@ async fn the_webhook_key_is_sealed_and_bad_keys_are_refused() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let browser = operator(&app).await;
-    let (_, detail) = page(&app, &browser, &format!("/console/installs/{id}")).await;
+    let operator = app.operator().await;
+    let detail = operator.get(&format!("/console/installs/{id}")).await;
     let csrf = csrf_in(&detail);
 
     for bad in ["", "has space", &"k".repeat(600)] {
-        let response = set_key(&app, &browser, &id, bad, &csrf).await;
+        let response = set_key(&app, &operator.client, &id, bad, &csrf).await;
         assert_eq!(response.status(), 400, "{bad:.10}");
     }
     assert_eq!(
@@ -196,7 +158,12 @@ async fn the_webhook_key_is_sealed_and_bad_keys_are_refused() {
         0
     );
 
-    assert_eq!(set_key(&app, &browser, &id, KEY, &csrf).await.status(), 303);
+    assert_eq!(
+        set_key(&app, &operator.client, &id, KEY, &csrf)
+            .await
+            .status(),
+        303
+    );
     let stored = app.at_rest().await;
     assert!(!stored.is_empty());
     for (place, bytes) in &stored {
@@ -210,11 +177,16 @@ async fn the_webhook_key_is_sealed_and_bad_keys_are_refused() {
     storelink::db::installs::revoke(&app.db, &id, "operator:x", 1)
         .await
         .unwrap();
-    assert_eq!(set_key(&app, &browser, &id, KEY, &csrf).await.status(), 400);
+    assert_eq!(
+        set_key(&app, &operator.client, &id, KEY, &csrf)
+            .await
+            .status(),
+        400
+    );
     assert_eq!(
         set_key(
             &app,
-            &browser,
+            &operator.client,
             "0123456789abcdef0123456789abcdef",
             KEY,
             &csrf
@@ -223,7 +195,7 @@ async fn the_webhook_key_is_sealed_and_bad_keys_are_refused() {
         .status(),
         404
     );
-    let anonymous = crate::helpers::browser();
+    let anonymous = browser();
     let response = set_key(&app, &anonymous, &id, KEY, &csrf).await;
     assert_eq!(response.status(), 303);
     assert!(location(&response).starts_with("/console/login"));
@@ -250,19 +222,19 @@ async fn the_notifications_list_says_where_each_page_stands_and_goes_back() {
         .await
         .unwrap();
     }
-    let browser = operator(&app).await;
+    let operator = app.operator().await;
     let link = |body: &str, rel: &str| {
         let end = body.find(&format!(r#"" rel="{rel}""#))?;
         let start = body[..end].rfind("href=\"")? + 6;
         Some(body[start..end].replace("&amp;", "&").replace("&#38;", "&"))
     };
-    let (_, first) = page(&app, &browser, "/console/events").await;
+    let first = operator.get("/console/events").await;
     assert!(first.contains("1\u{2013}50 of 60"), "{first}");
     assert!(link(&first, "prev").is_none());
-    let (_, second) = page(&app, &browser, &link(&first, "next").unwrap()).await;
+    let second = operator.get(&link(&first, "next").unwrap()).await;
     assert!(second.contains("51\u{2013}60 of 60"));
     assert!(link(&second, "next").is_none());
-    let (_, back) = page(&app, &browser, &link(&second, "prev").unwrap()).await;
+    let back = operator.get(&link(&second, "prev").unwrap()).await;
     assert!(back.contains("1\u{2013}50 of 60") && back.contains("N00059"));
 }
 
@@ -292,8 +264,8 @@ async fn the_stores_page_opens_on_the_last_30_days() {
         .await
         .unwrap();
     }
-    let browser = operator(&app).await;
-    let (_, page) = page(&app, &browser, "/console").await;
+    let operator = app.operator().await;
+    let page = operator.get("/console").await;
     assert!(page.contains("Last 30 days"));
     assert_eq!(page.matches("<rect ").count(), 30, "one bar a day");
     assert!(

@@ -1,43 +1,6 @@
 //! Renaming a store in the console: CSRF, a checked name, audited, and kept over a re-install.
 
-use crate::helpers::*;
-
-const EMAIL: &str = "rename-ops@example.com";
-const PASSWORD: &str = "rename operator password";
-
-fn csrf_in(body: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = body.find(marker).expect("a csrf_token field") + marker.len();
-    body[start..].split('"').next().unwrap().to_owned()
-}
-
-async fn operator(app: &TestApp) -> reqwest::Client {
-    let hash = storelink::password::hash(&secrecy::SecretString::from(PASSWORD)).unwrap();
-    storelink::db::operators::add(&app.db, EMAIL, &hash, 0)
-        .await
-        .unwrap();
-    let browser = browser();
-    let page = browser
-        .get(app.url("/console/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let response = browser
-        .post(app.url("/console/login"))
-        .form(&[
-            ("email", EMAIL),
-            ("password", PASSWORD),
-            ("csrf_token", &csrf_in(&page)),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    browser
-}
+use crate::{helpers::*, operator::EMAIL};
 
 async fn rename(
     app: &TestApp,
@@ -70,30 +33,16 @@ async fn an_operator_renames_a_store_and_a_reinstall_keeps_the_name() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let ops = operator(&app).await;
-    let page = ops
-        .get(app.url(&format!("/console/installs/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let ops = app.operator().await;
+    let page = ops.get(&format!("/console/installs/{id}")).await;
     assert!(page.contains(&format!(r#"action="/console/installs/{id}/rename""#)));
     let csrf = csrf_in(&page);
 
-    let response = rename(&app, &ops, &id, "  Ryan's Surf Shop (AU)  ", &csrf).await;
+    let response = rename(&app, &ops.client, &id, "  Ryan's Surf Shop (AU)  ", &csrf).await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), format!("/console/installs/{id}"));
     assert_eq!(store_name(&app).await, "Ryan's Surf Shop (AU)", "trimmed");
-    let page = ops
-        .get(app.url(&format!("/console/installs/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = ops.get(&format!("/console/installs/{id}")).await;
     assert!(
         page.contains("<h1>Ryan&#39;s Surf Shop (AU)</h1>"),
         "{page}"
@@ -115,14 +64,7 @@ async fn an_operator_renames_a_store_and_a_reinstall_keeps_the_name() {
             ("was".to_owned(), "Ryan's Surf Shop".to_owned())
         ]
     );
-    let audit_page = ops
-        .get(app.url("/console/audit"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let audit_page = ops.get("/console/audit").await;
     assert!(audit_page.contains("Renamed"), "a readable action label");
 
     // The platform's name comes back with every re-install, but the operator's is kept.
@@ -131,7 +73,7 @@ async fn an_operator_renames_a_store_and_a_reinstall_keeps_the_name() {
     assert_eq!(store_name(&app).await, "Ryan's Surf Shop (AU)");
     // The same name again changes nothing and records nothing.
     assert_eq!(
-        rename(&app, &ops, &id, "Ryan's Surf Shop (AU)", &csrf)
+        rename(&app, &ops.client, &id, "Ryan's Surf Shop (AU)", &csrf)
             .await
             .status(),
         303
@@ -152,22 +94,20 @@ async fn a_rename_is_refused_without_csrf_a_valid_name_or_a_login() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let ops = operator(&app).await;
-    let page = ops
-        .get(app.url(&format!("/console/installs/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let ops = app.operator().await;
+    let page = ops.get(&format!("/console/installs/{id}")).await;
     let csrf = csrf_in(&page);
 
     assert_eq!(
-        rename(&app, &ops, &id, "Forged", "forged").await.status(),
+        rename(&app, &ops.client, &id, "Forged", "forged")
+            .await
+            .status(),
         403
     );
-    assert_eq!(rename(&app, &ops, &id, "Forged", "").await.status(), 403);
+    assert_eq!(
+        rename(&app, &ops.client, &id, "Forged", "").await.status(),
+        403
+    );
     let too_long = "n".repeat(101);
     for bad in [
         "",
@@ -177,19 +117,30 @@ async fn a_rename_is_refused_without_csrf_a_valid_name_or_a_login() {
         "tab\there",
         "bell\u{7}",
     ] {
-        let response = rename(&app, &ops, &id, bad, &csrf).await;
+        let response = rename(&app, &ops.client, &id, bad, &csrf).await;
         assert_eq!(response.status(), 400, "{bad:?}");
         let body = response.text().await.unwrap();
         assert!(body.contains("Nothing was changed"), "{body}");
     }
     // 100 characters is the limit, counted in characters.
     let longest = "é".repeat(100);
-    assert_eq!(rename(&app, &ops, &id, &longest, &csrf).await.status(), 303);
-    assert_eq!(store_name(&app).await, longest);
     assert_eq!(
-        rename(&app, &ops, "0123456789abcdef0123456789abcdef", "X", &csrf)
+        rename(&app, &ops.client, &id, &longest, &csrf)
             .await
             .status(),
+        303
+    );
+    assert_eq!(store_name(&app).await, longest);
+    assert_eq!(
+        rename(
+            &app,
+            &ops.client,
+            "0123456789abcdef0123456789abcdef",
+            "X",
+            &csrf
+        )
+        .await
+        .status(),
         404
     );
     let anonymous = browser();
