@@ -80,6 +80,12 @@ impl Application {
             None => Url::parse(&format!("http://localhost:{port}"))?,
         };
 
+        let db =
+            db::connect_with_busy_timeout(&settings.database_url, settings.busy_timeout).await?;
+        db::migrate(&db).await?;
+        let keyring = Arc::new(keys::load_keyring(&settings)?);
+        keys::check_keys_in_use(&db, &keyring).await?;
+        // Said once the set-up is known to start: a refused start-up prints one line only.
         if settings.sandbox {
             tracing::warn!(
                 why = settings.sandbox_why,
@@ -90,11 +96,6 @@ impl Application {
         } else {
             tracing::info!(why = settings.sandbox_why, "sandbox mode is off");
         }
-        let db =
-            db::connect_with_busy_timeout(&settings.database_url, settings.busy_timeout).await?;
-        db::migrate(&db).await?;
-        let keyring = Arc::new(keys::load_keyring(&settings)?);
-        keys::check_keys_in_use(&db, &keyring).await?;
 
         let session_store = HashedSessionStore::new(db.clone())?;
         session_store.migrate().await?;

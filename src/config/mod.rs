@@ -767,10 +767,13 @@ mod tests {
     #[test]
     fn the_merchant_center_gateway_can_be_set() {
         assert!(settings(&[]).unwrap().commercetools_mc_api_url.is_none());
-        let s = settings(&[(
-            "COMMERCETOOLS_MC_API_URL",
-            " http://localhost:3000/sandbox/commercetools/mc ",
-        )])
+        let s = settings(&[
+            (
+                "COMMERCETOOLS_MC_API_URL",
+                " http://localhost:3000/sandbox/commercetools/mc ",
+            ),
+            ("STORELINK_SANDBOX", "on"),
+        ])
         .unwrap();
         assert_eq!(
             s.commercetools_mc_api_url.unwrap().as_str(),
