@@ -367,9 +367,10 @@ async fn start_storelink(
     let mut settings = Settings::sandbox_defaults(database_url.to_owned());
     settings.master_key = Some(MasterKey::generate_base64());
     settings.api.rate_limit = 0;
-    settings.maropost.api_url_template = Some(format!(
-        "http://{platform}/maropost/{{store_domain}}/do/WS/NetoAPI"
-    ));
+    settings.env.set(
+        "MAROPOST_API_URL_TEMPLATE",
+        format!("http://{platform}/maropost/{{store_domain}}/do/WS/NetoAPI"),
+    );
     let app = Application::build(settings, Arc::new(SystemClock)).await?;
     let state = app.state();
     let install_id = install(&state, "bench-store", "bench.example.com").await?;

@@ -34,7 +34,7 @@ use storelink::{
     },
     domain::EventType,
     notify::{NotifyConfig, NotifyContext, worker::Notifier},
-    providers::outbound::Outbound,
+    platforms::kit::outbound::Outbound,
 };
 
 struct Options {

@@ -76,7 +76,7 @@ use storelink::{
         installs::{self, NewInstall},
     },
     domain::{EventType, Initiator, InstallingUser, Platform},
-    webhooks,
+    platforms::kit::webhook_keys as webhooks,
 };
 
 use database::{Backend, BenchDatabase};
@@ -482,7 +482,7 @@ async fn naive(
     UrlPath(install_id): UrlPath<String>,
     body: Bytes,
 ) -> StatusCode {
-    let Ok(event) = webhooks::order_xml::parse(&body) else {
+    let Ok(event) = storelink::platforms::maropost::webhooks::order_xml::parse(&body) else {
         return StatusCode::BAD_REQUEST;
     };
     let order = event.order.as_ref();

@@ -26,23 +26,19 @@ use crate::{
     measure,
     notify::{self, NotifyContext, worker::Notifier},
     password::PasswordChecks,
-    providers::{
-        bol::BolConfig,
-        commercetools::{
-            connection::CommercetoolsConfig,
-            forward_to::{ForwardTo, Issuers},
+    platforms::{
+        Registry, Setup,
+        driver::SandboxKit,
+        kit::{
+            http,
+            lifecycle::{RefreshPolicy, Tokens},
+            outbound::Outbound,
         },
-        http,
-        lifecycle::{RefreshPolicy, Tokens},
-        maropost::{MaropostApi, MaropostConfig},
-        ordercloud::OrderCloudConfig,
-        outbound::Outbound,
     },
     sandbox::{self, Sandbox},
     serve,
     state::{App, AppState},
     telemetry, web,
-    webhooks::Intake,
 };
 
 /// Name of the session cookie.
@@ -100,40 +96,29 @@ impl Application {
         let session_store = HashedSessionStore::new(db.clone())?;
         session_store.migrate().await?;
 
-        let maropost = MaropostConfig::resolve(&settings.maropost, settings.sandbox, &public_url)?;
-        let bol = BolConfig::resolve(&settings.bol, settings.sandbox, &public_url)?;
-        let maropost_api = MaropostApi::resolve(&settings.maropost, settings.sandbox, &public_url);
-        let ordercloud = OrderCloudConfig::resolve(
-            settings.ordercloud_api_url.as_ref(),
-            settings.sandbox,
-            &public_url,
-        )?;
-        let commercetools = CommercetoolsConfig::resolve(
-            settings.commercetools_auth_url.as_deref(),
-            settings.commercetools_api_url.as_deref(),
-            settings.sandbox,
-            &public_url,
-        )?;
-        let mut sandbox = settings
-            .sandbox
-            .then(|| Sandbox::new(&keyring, clock.clone(), maropost.as_ref(), &bol));
-        if let Some(sandbox) = &mut sandbox {
-            sandbox.merchant_center = Some(sandbox::commercetools::SandboxMerchantCenter::new(
-                &public_url,
-                clock.clone(),
-            )?);
-        }
         let platform_client = http::client(settings.http_timeout)?;
-        let forward_to = ForwardTo::new(
-            Issuers::resolve(
-                settings.commercetools_mc_api_url.as_ref(),
-                settings.sandbox,
-                &public_url,
-                sandbox::commercetools::PATH,
-            ),
-            platform_client.clone(),
-        );
-        let webhooks = Intake::start(db.clone());
+        let platforms = Registry::from_env(
+            &settings.env,
+            &Setup {
+                sandbox: settings.sandbox,
+                public_url: &public_url,
+                db: &db,
+                keyring: keyring.clone(),
+                clock: clock.clone(),
+                http: platform_client.clone(),
+            },
+        )?;
+        let mut sandbox = match settings.sandbox {
+            true => Some(Sandbox {
+                platforms: platforms.sandbox(&SandboxKit {
+                    keyring: &keyring,
+                    clock: clock.clone(),
+                    public_url: &public_url,
+                })?,
+                receiver: None,
+            }),
+            false => None,
+        };
         let outbound = Outbound::new(settings.http_timeout, settings.allow_private_endpoints)?;
         let notify = NotifyContext {
             db: db.clone(),
@@ -141,10 +126,11 @@ impl Application {
             clock: clock.clone(),
             outbound: outbound.clone(),
         };
-        let receiver = match settings.sandbox && settings.sandbox_receiver {
-            true => Some(sandbox_receiver(&notify, &public_url).await?),
-            false => None,
-        };
+        if let Some(sandbox) = &mut sandbox
+            && settings.sandbox_receiver
+        {
+            sandbox.receiver = Some(sandbox_receiver(&notify, &public_url).await?);
+        }
         let notifier = Notifier::start(notify, settings.notify.clone());
         let state = AppState(Arc::new(App {
             db,
@@ -154,15 +140,9 @@ impl Application {
             outbound,
             public_url: public_url.clone(),
             sandbox: sandbox.is_some(),
-            maropost,
-            maropost_api,
-            bol,
-            ordercloud,
-            commercetools,
+            platforms,
             tokens: Tokens::new(RefreshPolicy::default()),
-            webhooks,
             api: ApiAccess::new(settings.api.rate_limit),
-            forward_to,
             proxy_max_response: settings.api.proxy_max_response,
             trusted_proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
             install_limits: InstallLimits::per_minute(settings.install_rate_limit),
@@ -170,9 +150,6 @@ impl Application {
             readiness: Default::default(),
             notifier,
         }));
-        if let (Some(sandbox), Some(receiver)) = (&mut sandbox, receiver) {
-            sandbox.receiver = Some(receiver);
-        }
         measure::install();
         let metrics_listener =
             match settings.metrics.bind {
@@ -263,7 +240,7 @@ impl Application {
         let served = serve::serve_all(sites, self.server_limits, shutdown).await;
         sweeper.abort();
         // Requests in flight have had their answers; write anything still queued, then stop.
-        self.state.webhooks.shutdown().await;
+        self.state.platforms.shutdown().await;
         // Sends in flight finish (within a bound); what is not sent stays queued for later.
         self.state.notifier.shutdown().await;
         self.state.db.close().await;
@@ -311,8 +288,8 @@ fn router(
     let https = state.public_url.scheme() == "https";
     let mut routes = Router::new()
         .merge(pages)
-        // Machine-facing: no session, and a body limit of its own.
-        .merge(web::receiving::router())
+        // Machine-facing: no session, and body limits of their own.
+        .merge(state.platforms.routes().with_state(()))
         .merge(web::api::router())
         .merge(web::assets::router());
     if let Some(token) = metrics_token {

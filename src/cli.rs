@@ -19,7 +19,7 @@ use crate::{
     domain::api_key::ApiKeySecret,
     notify::{self, NotifyContext},
     password,
-    providers::outbound::Outbound,
+    platforms::kit::outbound::Outbound,
 };
 
 /// storelink: connect merchants' stores to your add-on.

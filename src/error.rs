@@ -9,7 +9,7 @@ use axum::{
 
 use crate::{
     flow::{FlowError, StateError},
-    providers::token::TokenError,
+    platforms::kit::token::TokenError,
 };
 
 /// A failed request.

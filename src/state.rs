@@ -1,6 +1,5 @@
 //! The state every handler reaches, and the narrow contexts it hands to services: a flow gets
-//! [`FlowContext`], a platform call [`Platforms`] or one platform's context, never the whole
-//! [`App`].
+//! [`FlowContext`], a platform call [`Context`], never the whole [`App`].
 
 use std::{ops::Deref, sync::Arc};
 
@@ -16,17 +15,10 @@ use crate::{
     limits::InstallLimits,
     notify::{NotifyContext, worker::Notifier},
     password::PasswordChecks,
-    providers::{
-        Platforms,
-        bol::{BolConfig, lifecycle::BolContext},
-        commercetools::{connection::CommercetoolsConfig, forward_to::ForwardTo},
-        context::Context,
-        lifecycle::Tokens,
-        maropost::{MaropostApi, MaropostConfig},
-        ordercloud::OrderCloudConfig,
-        outbound::Outbound,
+    platforms::{
+        Registry,
+        kit::{context::Context, lifecycle::Tokens, outbound::Outbound},
     },
-    webhooks::Intake,
 };
 
 /// What every handler can reach.
@@ -43,34 +35,19 @@ pub struct App {
     /// The guarded client for every call to a URL built from data (a store's API from its
     /// domain; the vendor API proxy and notifications to come): refuses internal addresses
     /// unless `STORELINK_ALLOW_PRIVATE_ENDPOINTS` is on, and pins the address it checked. Use
-    /// [`Outbound::request`] (see [`crate::providers::outbound`]).
+    /// [`Outbound::request`] (see [`crate::platforms::kit::outbound`]).
     pub outbound: Outbound,
     /// The URL merchants reach storelink at.
     pub public_url: Url,
     /// Whether the built-in sandbox providers are served (pages say so).
     pub sandbox: bool,
-    /// Maropost's add-on flow, when enabled.
-    pub maropost: Option<MaropostConfig>,
-    /// Where Maropost stores' API calls go (API-key connections need only this).
-    pub maropost_api: MaropostApi,
-    /// OrderCloud: which API bases a marketplace connection may use.
-    pub ordercloud: OrderCloudConfig,
-    /// commercetools: its auth and API hosts by region.
-    pub commercetools: CommercetoolsConfig,
-    /// bol.com: its endpoints always (a retailer's own credentials need only those), the code
-    /// flow when storelink's intermediary client is configured.
-    pub bol: BolConfig,
+    /// Every platform (see [`crate::platforms`]).
+    pub platforms: Registry,
     /// The in-process half of the token lifecycle of every platform whose tokens expire (see
-    /// [`crate::providers::lifecycle`]).
+    /// [`crate::platforms::kit::lifecycle`]).
     pub tokens: Tokens,
-    /// Checks and stores received webhook events, committing them in groups (see
-    /// [`crate::webhooks::writer`]).
-    pub webhooks: Intake,
     /// The vendor API's gate: keys, rate limit, throttled audit.
     pub api: ApiAccess,
-    /// Verifies requests the commercetools Merchant Center gateway forwards (the vendor API's
-    /// other way in), keeping the gateways' keys.
-    pub forward_to: ForwardTo,
     /// The largest platform answer the vendor API's proxy passes back, in bytes.
     pub proxy_max_response: usize,
     /// Which peers may name the client in forwarding headers; the client's address is read
@@ -104,14 +81,6 @@ impl App {
             clock: self.clock.as_ref(),
             http: &self.http,
             outbound: &self.outbound,
-        }
-    }
-
-    /// What bol.com's token lifecycle and Retailer API calls need.
-    pub fn bol(&self) -> BolContext<'_> {
-        BolContext {
-            calls: self.calls(),
-            config: &self.bol,
             tokens: &self.tokens,
         }
     }
@@ -123,18 +92,6 @@ impl App {
             keyring: self.keyring.clone(),
             clock: self.clock.clone(),
             outbound: self.outbound.clone(),
-        }
-    }
-
-    /// Every platform, for code that works on any install.
-    pub fn platforms(&self) -> Platforms<'_> {
-        Platforms {
-            calls: self.calls(),
-            maropost: self.maropost.as_ref(),
-            maropost_api: &self.maropost_api,
-            ordercloud: &self.ordercloud,
-            commercetools: &self.commercetools,
-            bol: self.bol(),
         }
     }
 }

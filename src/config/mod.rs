@@ -1,7 +1,9 @@
 //! Settings from the environment (and a `.env` file, loaded by `main`).
 //!
-//! Every variable is read here and nowhere else. A bad value stops start-up with one line that
-//! names the variable; secrets are held in [`SecretString`] so `Debug` cannot print them.
+//! storelink's own settings are read here, each variable spelled once ([`Env`]); each platform
+//! reads its own from the same environment (`src/platforms/<name>/settings.rs`). A bad value
+//! stops start-up with one line that names the variable; secrets are held in [`SecretString`] so
+//! `Debug` cannot print them.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -9,19 +11,14 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::{
-    domain::ClientAuth,
-    notify::{NotifyConfig, RetrySchedule},
-};
+use crate::domain::{Platform, RetrySchedule};
 
+mod env;
 mod values;
 
-pub use values::{BOL_AUTHORIZE_PARAMS, ConfigError, MAROPOST_AUTHORIZE_PARAMS};
-use values::{
-    parse_api_template, parse_bool, parse_claim_name, parse_count, parse_duration,
-    parse_extra_params, parse_http_url, parse_issuer, parse_issuer_url, parse_networks,
-    parse_public_url,
-};
+pub use env::Env;
+use values::parse_public_url;
+pub use values::{ConfigError, extra_params};
 
 /// Everything storelink reads from its environment.
 #[derive(Debug, Clone)]
@@ -42,23 +39,8 @@ pub struct Settings {
     pub sandbox: bool,
     /// Why sandbox mode is on or off, in words for the start-up log and `doctor`.
     pub sandbox_why: &'static str,
-    /// The Maropost Commerce Cloud settings (`MAROPOST_*`).
-    pub maropost: MaropostSettings,
-    /// The bol.com settings (`BOL_*`).
-    pub bol: BolSettings,
-    /// `ORDERCLOUD_API_URL`: when set, the only OrderCloud API base (tests, the sandbox).
-    pub ordercloud_api_url: Option<Url>,
-    /// `COMMERCETOOLS_AUTH_URL`: commercetools' auth hosts, a template with `{region}` (checked
-    /// by [`crate::providers::commercetools::connection::CommercetoolsConfig::resolve`]).
-    pub commercetools_auth_url: Option<String>,
-    /// `COMMERCETOOLS_API_URL`: commercetools' API hosts, a template with `{region}`.
-    pub commercetools_api_url: Option<String>,
     /// The vendor API's settings.
     pub api: ApiSettings,
-    /// `COMMERCETOOLS_MC_API_URL`: when set, the one Merchant Center API gateway (issuer and
-    /// key set host of forward-to JWTs) for every cloud identifier; otherwise the sandbox's
-    /// stand-in in sandbox mode, commercetools' gateways per cloud outside it.
-    pub commercetools_mc_api_url: Option<Url>,
     /// Time allowed for one outbound request to a platform.
     pub http_timeout: Duration,
     /// `STORELINK_ALLOW_PRIVATE_ENDPOINTS`: whether calls to URLs built from data (a store's
@@ -86,6 +68,8 @@ pub struct Settings {
     /// In sandbox mode, whether the built-in receiver is added as an endpoint (on with
     /// `STORELINK_SANDBOX`; off in tests' defaults, which add endpoints of their own).
     pub sandbox_receiver: bool,
+    /// The environment, for the platforms to read their own settings from.
+    pub env: Env,
 }
 
 /// Where Prometheus metrics are served: on a separate address, and/or on the main port behind a
@@ -134,54 +118,6 @@ pub const DEFAULT_INSTALL_RATE_LIMIT: u32 = 30;
 /// Default of `STORELINK_MAX_PASSWORD_CHECKS`.
 pub const DEFAULT_MAX_PASSWORD_CHECKS: usize = 2;
 
-/// `MAROPOST_*` settings as given; unset URLs and credentials are filled in later (sandbox or
-/// production defaults) by [`crate::providers::maropost::MaropostConfig::resolve`].
-#[derive(Debug, Clone, Default)]
-pub struct MaropostSettings {
-    /// `MAROPOST_CLIENT_ID`.
-    pub client_id: Option<String>,
-    /// `MAROPOST_CLIENT_SECRET`.
-    pub client_secret: Option<SecretString>,
-    /// `MAROPOST_AUTHORIZE_URL`.
-    pub authorize_url: Option<Url>,
-    /// `MAROPOST_TOKEN_URL`.
-    pub token_url: Option<Url>,
-    /// `MAROPOST_API_URL_TEMPLATE`, containing `{store_domain}`.
-    pub api_url_template: Option<String>,
-    /// `MAROPOST_ACCEPT_PANEL_INSTALLS`.
-    pub accept_panel_installs: bool,
-    /// `MAROPOST_AUTHORIZE_EXTRA_PARAMS`: more authorize parameters, never one storelink sets.
-    pub authorize_extra_params: Vec<(String, String)>,
-    /// `MAROPOST_ISSUER`: the `iss` (RFC 9207) a callback must carry when it carries one.
-    pub issuer: Option<String>,
-}
-
-/// `BOL_*` settings as given; unset values are filled in later (sandbox or production defaults)
-/// by [`crate::providers::bol::BolConfig::resolve`].
-#[derive(Debug, Clone, Default)]
-pub struct BolSettings {
-    /// `BOL_CLIENT_ID`: storelink's intermediary (code flow) client id.
-    pub client_id: Option<String>,
-    /// `BOL_CLIENT_SECRET`.
-    pub client_secret: Option<SecretString>,
-    /// `BOL_AUTHORIZE_URL`.
-    pub authorize_url: Option<Url>,
-    /// `BOL_TOKEN_URL`.
-    pub token_url: Option<Url>,
-    /// `BOL_API_URL`: the Retailer API's base, e.g. `https://api.bol.com/retailer`.
-    pub api_url: Option<Url>,
-    /// `BOL_SCOPE`.
-    pub scope: Option<String>,
-    /// `BOL_ACCOUNT_CLAIM`: the access-token claim that names the retailer account.
-    pub account_claim: Option<String>,
-    /// `BOL_AUTHORIZE_EXTRA_PARAMS`: more authorize parameters, never one storelink sets.
-    pub authorize_extra_params: Vec<(String, String)>,
-    /// `BOL_CLIENT_AUTH`: how every token request authenticates.
-    pub client_auth: ClientAuth,
-    /// `BOL_ISSUER`: the `iss` (RFC 9207) a callback must carry when it carries one.
-    pub issuer: Option<String>,
-}
-
 /// The vendor API's settings.
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
@@ -202,42 +138,59 @@ impl Default for ApiSettings {
     }
 }
 
+/// How notifications are delivered.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// Waits between attempts.
+    pub schedule: RetrySchedule,
+    /// Messages in flight at once.
+    pub concurrency: usize,
+    /// Time allowed for one attempt, answer included.
+    pub timeout: Duration,
+    /// An endpoint with no success for this many seconds (while failing) is disabled.
+    pub failure_window_secs: i64,
+    /// How often the worker looks for due messages when nothing wakes it.
+    pub poll: Duration,
+    /// How long shutdown waits for messages in flight.
+    pub drain: Duration,
+}
+
+/// Five days, the failure window.
+pub const FAILURE_WINDOW_SECS: i64 = 5 * 24 * 60 * 60;
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            schedule: RetrySchedule::default(),
+            concurrency: 64,
+            timeout: Duration::from_secs(10),
+            failure_window_secs: FAILURE_WINDOW_SECS,
+            poll: Duration::from_millis(250),
+            drain: Duration::from_secs(10),
+        }
+    }
+}
+
 /// The default listen address.
 pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
 /// The default database.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://storelink.db";
 
-/// Settings that only a production set-up has: any of them keeps sandbox mode off unless
-/// `STORELINK_SANDBOX=on` says otherwise.
-const PRODUCTION_SETTINGS: &[&str] = &[
-    "MAROPOST_CLIENT_ID",
-    "MAROPOST_AUTHORIZE_URL",
-    "MAROPOST_TOKEN_URL",
-    "MAROPOST_API_URL_TEMPLATE",
-    "BOL_CLIENT_ID",
-    "BOL_AUTHORIZE_URL",
-    "BOL_TOKEN_URL",
-    "BOL_API_URL",
-    "ORDERCLOUD_API_URL",
-    "COMMERCETOOLS_AUTH_URL",
-    "COMMERCETOOLS_API_URL",
-    "COMMERCETOOLS_MC_API_URL",
-];
-
 /// The first sign of a production set-up, in words, if there is one: a platform's client id or
-/// URL setting, a master key, or an https public URL. Sandbox mode serves stand-ins that hand out
-/// tokens and trusts its own Merchant Center gateway, so it must never be inferred where real
-/// credentials may be kept.
-fn production_sign(
-    get: &impl Fn(&str) -> Option<String>,
-    master_key: bool,
-    public_url: Option<&Url>,
-) -> Option<&'static str> {
-    if let Some(name) = PRODUCTION_SETTINGS.iter().find(|name| get(name).is_some()) {
-        return Some(match *name {
-            "MAROPOST_CLIENT_ID" | "BOL_CLIENT_ID" => "a platform client id is set",
-            _ => "a platform URL is set",
-        });
+/// URL setting (any `{PLATFORM}_*CLIENT_ID` or `{PLATFORM}_*URL*` variable), a master key, or an
+/// https public URL. Sandbox mode serves stand-ins that hand out tokens and trusts its own
+/// gateway, so it must never be inferred where real credentials may be kept.
+fn production_sign(env: &Env, master_key: bool, public_url: Option<&Url>) -> Option<&'static str> {
+    for platform in Platform::ALL {
+        let prefix = format!("{}_", platform.env_prefix());
+        for name in env.names_with_prefix(&prefix) {
+            if name.ends_with("_CLIENT_ID") {
+                return Some("a platform client id is set");
+            }
+            if name.contains("URL") {
+                return Some("a platform URL is set");
+            }
+        }
     }
     if master_key {
         return Some("STORELINK_MASTER_KEY is set");
@@ -251,35 +204,34 @@ fn production_sign(
 impl Settings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(Env::from_process())
     }
 
-    /// Reads settings through `lookup`, so tests can supply their own environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        // Treat empty values like unset ones: `FOO=` in a .env file means "no value".
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-
-        let bind = match get("STORELINK_BIND") {
-            Some(v) => v.trim().parse().map_err(|_| {
-                ConfigError::new("STORELINK_BIND", format!("not a socket address: {v:?}"))
-            })?,
-            None => DEFAULT_BIND.parse().map_err(|_| {
-                ConfigError::new("STORELINK_BIND", "built-in default did not parse")
-            })?,
-        };
-        let public_url = get("STORELINK_PUBLIC_URL")
-            .map(|v| parse_public_url(&v))
+    /// Reads storelink's settings from `env` (kept whole, for the platforms' own).
+    pub fn from_vars(env: Env) -> Result<Self, ConfigError> {
+        let bind = env
+            .parse("STORELINK_BIND", |v| {
+                v.parse::<SocketAddr>()
+                    .map_err(|_| format!("not a socket address: {v:?}"))
+            })?
+            .map_or_else(|| DEFAULT_BIND.parse(), Ok)
+            .map_err(|_| ConfigError::new("STORELINK_BIND", "built-in default did not parse"))?;
+        let public_url = env
+            .get("STORELINK_PUBLIC_URL")
+            .map(parse_public_url)
             .transpose()?;
-        let database_url =
-            get("STORELINK_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let database_url = env
+            .text("STORELINK_DATABASE_URL")
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
         if crate::db::Backend::from_url(&database_url).is_none() {
             return Err(ConfigError::new(
                 "STORELINK_DATABASE_URL",
                 "must be sqlite://PATH or postgres://USER@HOST/DATABASE",
             ));
         }
-        let master_key = get("STORELINK_MASTER_KEY").map(|v| SecretString::from(v.trim()));
-        let previous_master_keys = get("STORELINK_PREVIOUS_MASTER_KEYS")
+        let master_key = env.secret("STORELINK_MASTER_KEY");
+        let previous_master_keys = env
+            .get("STORELINK_PREVIOUS_MASTER_KEYS")
             .map(|v| {
                 v.split(',')
                     .map(str::trim)
@@ -289,163 +241,55 @@ impl Settings {
             })
             .unwrap_or_default();
 
-        let maropost = MaropostSettings {
-            client_id: get("MAROPOST_CLIENT_ID").map(|v| v.trim().to_owned()),
-            client_secret: get("MAROPOST_CLIENT_SECRET").map(|v| SecretString::from(v.trim())),
-            authorize_url: get("MAROPOST_AUTHORIZE_URL")
-                .map(|v| parse_http_url("MAROPOST_AUTHORIZE_URL", &v))
-                .transpose()?,
-            token_url: get("MAROPOST_TOKEN_URL")
-                .map(|v| parse_http_url("MAROPOST_TOKEN_URL", &v))
-                .transpose()?,
-            api_url_template: get("MAROPOST_API_URL_TEMPLATE")
-                .map(|v| parse_api_template(&v))
-                .transpose()?,
-            accept_panel_installs: get("MAROPOST_ACCEPT_PANEL_INSTALLS")
-                .map(|v| parse_bool("MAROPOST_ACCEPT_PANEL_INSTALLS", &v))
-                .transpose()?
-                .unwrap_or(true),
-            authorize_extra_params: get("MAROPOST_AUTHORIZE_EXTRA_PARAMS")
-                .map(|v| {
-                    parse_extra_params(
-                        "MAROPOST_AUTHORIZE_EXTRA_PARAMS",
-                        &v,
-                        MAROPOST_AUTHORIZE_PARAMS,
-                    )
-                })
-                .transpose()?
-                .unwrap_or_default(),
-            issuer: get("MAROPOST_ISSUER")
-                .map(|v| parse_issuer("MAROPOST_ISSUER", &v))
-                .transpose()?,
-        };
-
-        let bol = BolSettings {
-            client_id: get("BOL_CLIENT_ID").map(|v| v.trim().to_owned()),
-            client_secret: get("BOL_CLIENT_SECRET").map(|v| SecretString::from(v.trim())),
-            authorize_url: get("BOL_AUTHORIZE_URL")
-                .map(|v| parse_http_url("BOL_AUTHORIZE_URL", &v))
-                .transpose()?,
-            token_url: get("BOL_TOKEN_URL")
-                .map(|v| parse_http_url("BOL_TOKEN_URL", &v))
-                .transpose()?,
-            api_url: get("BOL_API_URL")
-                .map(|v| parse_http_url("BOL_API_URL", &v))
-                .transpose()?,
-            scope: get("BOL_SCOPE").map(|v| v.trim().to_owned()),
-            account_claim: get("BOL_ACCOUNT_CLAIM")
-                .map(|v| parse_claim_name(&v))
-                .transpose()?,
-            authorize_extra_params: get("BOL_AUTHORIZE_EXTRA_PARAMS")
-                .map(|v| parse_extra_params("BOL_AUTHORIZE_EXTRA_PARAMS", &v, BOL_AUTHORIZE_PARAMS))
-                .transpose()?
-                .unwrap_or_default(),
-            client_auth: get("BOL_CLIENT_AUTH")
-                .map(|v| {
-                    ClientAuth::parse(&v.trim().to_ascii_lowercase()).ok_or_else(|| {
-                        ConfigError::new(
-                            "BOL_CLIENT_AUTH",
-                            format!("expected raw, rfc6749 or client_secret_post, got {v:?}"),
-                        )
-                    })
-                })
-                .transpose()?
-                .unwrap_or(ClientAuth::Raw),
-            issuer: get("BOL_ISSUER")
-                .map(|v| parse_issuer("BOL_ISSUER", &v))
-                .transpose()?,
-        };
-
-        let commercetools_auth_url = get("COMMERCETOOLS_AUTH_URL").map(|v| v.trim().to_owned());
-        let commercetools_api_url = get("COMMERCETOOLS_API_URL").map(|v| v.trim().to_owned());
-        let ordercloud_api_url = get("ORDERCLOUD_API_URL")
-            .map(|v| parse_http_url("ORDERCLOUD_API_URL", &v))
-            .transpose()?;
-
         let defaults = ApiSettings::default();
         let api = ApiSettings {
-            rate_limit: get("STORELINK_API_RATE_LIMIT")
-                .map(|v| parse_count("STORELINK_API_RATE_LIMIT", &v, 0, 1_000_000))
-                .transpose()?
+            rate_limit: env
+                .count("STORELINK_API_RATE_LIMIT", 0, 1_000_000)?
                 .map_or(defaults.rate_limit, |n| n as u32),
-            proxy_max_response: get("STORELINK_PROXY_MAX_RESPONSE")
-                .map(|v| parse_count("STORELINK_PROXY_MAX_RESPONSE", &v, 1024, 1 << 30))
-                .transpose()?
+            proxy_max_response: env
+                .count("STORELINK_PROXY_MAX_RESPONSE", 1024, 1 << 30)?
                 .map_or(defaults.proxy_max_response, |n| n as usize),
         };
 
-        let commercetools_mc_api_url = get("COMMERCETOOLS_MC_API_URL")
-            .map(|v| parse_issuer_url("COMMERCETOOLS_MC_API_URL", &v))
-            .transpose()?;
-
-        let (sandbox, sandbox_why) = match get("STORELINK_SANDBOX")
-            .map(|v| parse_bool("STORELINK_SANDBOX", &v))
-            .transpose()?
-        {
+        let (sandbox, sandbox_why) = match env.bool("STORELINK_SANDBOX")? {
             Some(true) => (true, "STORELINK_SANDBOX is on"),
             Some(false) => (false, "STORELINK_SANDBOX is off"),
-            None => match production_sign(&get, master_key.is_some(), public_url.as_ref()) {
+            None => match production_sign(&env, master_key.is_some(), public_url.as_ref()) {
                 Some(sign) => (false, sign),
                 None => (true, "nothing of a production set-up is configured"),
             },
         };
-
-        if maropost.client_id.is_some() != maropost.client_secret.is_some() {
-            let missing = if maropost.client_id.is_some() {
-                "MAROPOST_CLIENT_SECRET"
-            } else {
-                "MAROPOST_CLIENT_ID"
-            };
-            return Err(ConfigError::new(
-                missing,
-                "required when the other Maropost credential is set",
-            ));
-        }
-        if bol.client_id.is_some() != bol.client_secret.is_some() {
-            let missing = if bol.client_id.is_some() {
-                "BOL_CLIENT_SECRET"
-            } else {
-                "BOL_CLIENT_ID"
-            };
-            return Err(ConfigError::new(
-                missing,
-                "required when the other bol.com credential is set",
-            ));
-        }
-        let allow_private_endpoints = get("STORELINK_ALLOW_PRIVATE_ENDPOINTS")
-            .map(|v| parse_bool("STORELINK_ALLOW_PRIVATE_ENDPOINTS", &v))
-            .transpose()?
+        let allow_private_endpoints = env
+            .bool("STORELINK_ALLOW_PRIVATE_ENDPOINTS")?
             .unwrap_or(sandbox);
-        let trusted_proxies = get("STORELINK_TRUSTED_PROXIES")
-            .map(|v| parse_networks("STORELINK_TRUSTED_PROXIES", &v))
-            .transpose()?
+        let trusted_proxies = env
+            .networks("STORELINK_TRUSTED_PROXIES")?
             .unwrap_or_default();
-        let install_rate_limit = get("STORELINK_INSTALL_RATE_LIMIT")
-            .map(|v| parse_count("STORELINK_INSTALL_RATE_LIMIT", &v, 0, 1_000_000))
-            .transpose()?
+        let install_rate_limit = env
+            .count("STORELINK_INSTALL_RATE_LIMIT", 0, 1_000_000)?
             .map_or(DEFAULT_INSTALL_RATE_LIMIT, |n| n as u32);
-        let max_password_checks = get("STORELINK_MAX_PASSWORD_CHECKS")
-            .map(|v| parse_count("STORELINK_MAX_PASSWORD_CHECKS", &v, 1, 64))
-            .transpose()?
+        let max_password_checks = env
+            .count("STORELINK_MAX_PASSWORD_CHECKS", 1, 64)?
             .map_or(DEFAULT_MAX_PASSWORD_CHECKS, |n| n as usize);
         let defaults = ServerLimits::default();
-        let timeout = |var: &'static str, default: Duration| {
-            get(var)
-                .map(|v| parse_duration(var, &v))
-                .transpose()
-                .map(|d| d.unwrap_or(default))
-        };
         let server = ServerLimits {
-            header_timeout: timeout("STORELINK_HEADER_TIMEOUT", defaults.header_timeout)?,
-            body_timeout: timeout("STORELINK_BODY_TIMEOUT", defaults.body_timeout)?,
-            idle_timeout: timeout("STORELINK_IDLE_TIMEOUT", defaults.idle_timeout)?,
-            max_connections: get("STORELINK_MAX_CONNECTIONS")
-                .map(|v| parse_count("STORELINK_MAX_CONNECTIONS", &v, 16, 1_000_000))
-                .transpose()?
+            header_timeout: env
+                .duration("STORELINK_HEADER_TIMEOUT")?
+                .unwrap_or(defaults.header_timeout),
+            body_timeout: env
+                .duration("STORELINK_BODY_TIMEOUT")?
+                .unwrap_or(defaults.body_timeout),
+            idle_timeout: env
+                .duration("STORELINK_IDLE_TIMEOUT")?
+                .unwrap_or(defaults.idle_timeout),
+            max_connections: env
+                .count("STORELINK_MAX_CONNECTIONS", 16, 1_000_000)?
                 .map_or(defaults.max_connections, |n| n as usize),
-            drain_delay: match get("STORELINK_DRAIN_DELAY") {
-                Some(v) if v.trim() == "0" => Duration::ZERO,
-                Some(v) => parse_duration("STORELINK_DRAIN_DELAY", &v)?,
+            drain_delay: match env.get("STORELINK_DRAIN_DELAY") {
+                Some("0") => Duration::ZERO,
+                Some(_) => env
+                    .duration("STORELINK_DRAIN_DELAY")?
+                    .unwrap_or(defaults.drain_delay),
                 None => defaults.drain_delay,
             },
         };
@@ -457,6 +301,24 @@ impl Settings {
             ));
         }
 
+        let metrics = MetricsSettings {
+            bind: env.parse("STORELINK_METRICS_BIND", |v| {
+                v.parse::<SocketAddr>()
+                    .map_err(|_| format!("not a socket address: {v:?}"))
+            })?,
+            token: env.parse("STORELINK_METRICS_TOKEN", |token| {
+                if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err("needs at least 16 printable characters, no spaces".into());
+                }
+                Ok(SecretString::from(token))
+            })?,
+        };
+        let notify = NotifyConfig {
+            schedule: env
+                .parse("STORELINK_NOTIFY_RETRY_SCHEDULE", RetrySchedule::parse)?
+                .unwrap_or_default(),
+            ..NotifyConfig::default()
+        };
         Ok(Self {
             bind,
             public_url,
@@ -465,55 +327,18 @@ impl Settings {
             previous_master_keys,
             sandbox,
             sandbox_why,
-            maropost,
-            bol,
-            ordercloud_api_url,
-            commercetools_auth_url,
-            commercetools_api_url,
             api,
-            commercetools_mc_api_url,
             http_timeout: Duration::from_secs(10),
             allow_private_endpoints,
             trusted_proxies,
-            metrics: MetricsSettings {
-                bind: get("STORELINK_METRICS_BIND")
-                    .map(|v| {
-                        v.trim().parse().map_err(|_| {
-                            ConfigError::new(
-                                "STORELINK_METRICS_BIND",
-                                format!("not a socket address: {v:?}"),
-                            )
-                        })
-                    })
-                    .transpose()?,
-                token: get("STORELINK_METRICS_TOKEN")
-                    .map(|v| {
-                        let token = v.trim();
-                        if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-                            return Err(ConfigError::new(
-                                "STORELINK_METRICS_TOKEN",
-                                "needs at least 16 printable characters, no spaces",
-                            ));
-                        }
-                        Ok(SecretString::from(token))
-                    })
-                    .transpose()?,
-            },
+            metrics,
             install_rate_limit,
             max_password_checks,
             server,
             busy_timeout: crate::db::BUSY_TIMEOUT,
-            notify: NotifyConfig {
-                schedule: get("STORELINK_NOTIFY_RETRY_SCHEDULE")
-                    .map(|v| {
-                        RetrySchedule::parse(&v)
-                            .map_err(|why| ConfigError::new("STORELINK_NOTIFY_RETRY_SCHEDULE", why))
-                    })
-                    .transpose()?
-                    .unwrap_or_default(),
-                ..NotifyConfig::default()
-            },
+            notify,
             sandbox_receiver: sandbox,
+            env,
         })
     }
 
@@ -527,16 +352,7 @@ impl Settings {
             previous_master_keys: Vec::new(),
             sandbox: true,
             sandbox_why: "STORELINK_SANDBOX is on",
-            maropost: MaropostSettings {
-                accept_panel_installs: true,
-                ..MaropostSettings::default()
-            },
-            bol: BolSettings::default(),
-            ordercloud_api_url: None,
-            commercetools_auth_url: None,
-            commercetools_api_url: None,
             api: ApiSettings::default(),
-            commercetools_mc_api_url: None,
             http_timeout: Duration::from_secs(10),
             allow_private_endpoints: true,
             trusted_proxies: Vec::new(),
@@ -547,6 +363,7 @@ impl Settings {
             busy_timeout: crate::db::BUSY_TIMEOUT,
             notify: NotifyConfig::default(),
             sandbox_receiver: false,
+            env: Env::default(),
         }
     }
 }
@@ -554,14 +371,9 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::from_lookup(|k| map.get(k).cloned())
+        Settings::from_vars(Env::from_pairs(vars.iter().copied()))
     }
 
     #[test]
@@ -570,7 +382,6 @@ mod tests {
         assert!(s.sandbox);
         assert_eq!(s.bind.to_string(), "127.0.0.1:3000");
         assert_eq!(s.database_url, "sqlite://storelink.db");
-        assert!(s.maropost.accept_panel_installs);
     }
 
     #[test]
@@ -637,13 +448,6 @@ mod tests {
     }
 
     #[test]
-    fn half_a_credential_is_refused() {
-        let err =
-            settings(&[("MAROPOST_CLIENT_ID", "id"), ("STORELINK_SANDBOX", "on")]).unwrap_err();
-        assert_eq!(err.var, "MAROPOST_CLIENT_SECRET");
-    }
-
-    #[test]
     fn bad_values_name_their_variable() {
         for (var, value) in [
             ("STORELINK_BIND", "not an address"),
@@ -651,23 +455,6 @@ mod tests {
             ("STORELINK_PUBLIC_URL", "https://example.com/prefix"),
             ("STORELINK_SANDBOX", "maybe"),
             ("STORELINK_DATABASE_URL", "mysql://x"),
-            ("MAROPOST_TOKEN_URL", "not a url"),
-            (
-                "MAROPOST_API_URL_TEMPLATE",
-                "https://example.com/no-placeholder",
-            ),
-            ("MAROPOST_ACCEPT_PANEL_INSTALLS", "perhaps"),
-            ("BOL_TOKEN_URL", "login.bol.com/token"),
-            ("BOL_API_URL", "ftp://api.bol.com"),
-            ("BOL_ACCOUNT_CLAIM", "sub claim"),
-            ("BOL_CLIENT_AUTH", "digest"),
-            ("BOL_ISSUER", "not a url"),
-            ("MAROPOST_ISSUER", "ftp://issuer.example.com"),
-            ("BOL_AUTHORIZE_EXTRA_PARAMS", "prompt=consent&state=x"),
-            (
-                "MAROPOST_AUTHORIZE_EXTRA_PARAMS",
-                "redirect_uri=https://evil.example.com",
-            ),
             ("STORELINK_ALLOW_PRIVATE_ENDPOINTS", "sometimes"),
             ("STORELINK_TRUSTED_PROXIES", "10.0.0.0/8, proxy.example.com"),
             ("STORELINK_INSTALL_RATE_LIMIT", "-1"),
@@ -676,32 +463,11 @@ mod tests {
             ("STORELINK_HEADER_TIMEOUT", "10 parsecs"),
             ("STORELINK_BODY_TIMEOUT", "0s"),
             ("STORELINK_IDLE_TIMEOUT", "2h"),
-            ("COMMERCETOOLS_MC_API_URL", "mc-api.commercetools.com"),
-            ("COMMERCETOOLS_MC_API_URL", "ftp://mc-api.commercetools.com"),
-            ("COMMERCETOOLS_MC_API_URL", "https://mc.example.com/?x=1"),
-            ("COMMERCETOOLS_MC_API_URL", "https://user:pw@mc.example.com"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");
             assert!(!err.to_string().contains('\n'));
         }
-    }
-
-    #[test]
-    fn bol_settings_are_read_and_half_a_credential_is_refused() {
-        let s = settings(&[
-            ("BOL_CLIENT_ID", "bol-id"),
-            ("BOL_CLIENT_SECRET", "bol-secret-value"),
-            ("BOL_ACCOUNT_CLAIM", "retailer_id"),
-            ("STORELINK_MASTER_KEY", "c2VjcmV0LW1hc3Rlci1rZXk="),
-        ])
-        .unwrap();
-        assert!(!s.sandbox, "a bol.com client id turns sandbox mode off");
-        assert_eq!(s.bol.client_id.as_deref(), Some("bol-id"));
-        assert_eq!(s.bol.account_claim.as_deref(), Some("retailer_id"));
-        assert!(!format!("{s:?}").contains("bol-secret-value"));
-        let err = settings(&[("BOL_CLIENT_ID", "id"), ("STORELINK_SANDBOX", "on")]).unwrap_err();
-        assert_eq!(err.var, "BOL_CLIENT_SECRET");
     }
 
     #[test]
@@ -711,8 +477,6 @@ mod tests {
         assert!(s.trusted_proxies.is_empty());
         assert_eq!(s.install_rate_limit, DEFAULT_INSTALL_RATE_LIMIT);
         assert_eq!(s.server.header_timeout, Duration::from_secs(10));
-        assert_eq!(s.bol.client_auth, ClientAuth::Raw);
-        assert!(s.bol.issuer.is_none() && s.maropost.issuer.is_none());
         let production = settings(&[
             ("MAROPOST_CLIENT_ID", "id"),
             ("MAROPOST_CLIENT_SECRET", "s"),
@@ -736,12 +500,6 @@ mod tests {
             ("STORELINK_BODY_TIMEOUT", "2m"),
             ("STORELINK_IDLE_TIMEOUT", "7"),
             ("STORELINK_MAX_CONNECTIONS", "200"),
-            ("BOL_CLIENT_AUTH", "RFC6749"),
-            ("BOL_ISSUER", "https://login.bol.com"),
-            (
-                "BOL_AUTHORIZE_EXTRA_PARAMS",
-                "?prompt=consent&ui_locales=nl%20en",
-            ),
         ])
         .unwrap();
         assert!(!s.allow_private_endpoints);
@@ -753,32 +511,6 @@ mod tests {
         assert_eq!(s.server.body_timeout, Duration::from_secs(120));
         assert_eq!(s.server.idle_timeout, Duration::from_secs(7));
         assert_eq!(s.server.max_connections, 200);
-        assert_eq!(s.bol.client_auth, ClientAuth::Rfc6749);
-        assert_eq!(s.bol.issuer.as_deref(), Some("https://login.bol.com"));
-        assert_eq!(
-            s.bol.authorize_extra_params,
-            vec![
-                ("prompt".to_owned(), "consent".to_owned()),
-                ("ui_locales".to_owned(), "nl en".to_owned())
-            ]
-        );
-    }
-
-    #[test]
-    fn the_merchant_center_gateway_can_be_set() {
-        assert!(settings(&[]).unwrap().commercetools_mc_api_url.is_none());
-        let s = settings(&[
-            (
-                "COMMERCETOOLS_MC_API_URL",
-                " http://localhost:3000/sandbox/commercetools/mc ",
-            ),
-            ("STORELINK_SANDBOX", "on"),
-        ])
-        .unwrap();
-        assert_eq!(
-            s.commercetools_mc_api_url.unwrap().as_str(),
-            "http://localhost:3000/sandbox/commercetools/mc"
-        );
     }
 
     #[test]

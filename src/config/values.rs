@@ -17,7 +17,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(super) fn new(var: &'static str, reason: impl Into<String>) -> Self {
+    /// `var` is wrong: `reason` says how.
+    pub fn new(var: &'static str, reason: impl Into<String>) -> Self {
         Self {
             var,
             reason: reason.into(),
@@ -26,7 +27,7 @@ impl ConfigError {
 }
 
 /// `on`/`off` and the usual spellings of both.
-pub(super) fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+pub(crate) fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "on" | "yes" => Ok(true),
         "0" | "false" | "off" | "no" => Ok(false),
@@ -37,7 +38,7 @@ pub(super) fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigE
     }
 }
 
-pub(super) fn parse_http_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
+pub(crate) fn parse_http_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(value.trim())
         .map_err(|e| ConfigError::new(var, format!("not a URL ({e}): {value:?}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -48,7 +49,7 @@ pub(super) fn parse_http_url(var: &'static str, value: &str) -> Result<Url, Conf
 
 /// The public URL: redirect URIs are built from it alone, so it must be an origin without a
 /// path, query or fragment (every route is served from the root).
-pub(super) fn parse_public_url(value: &str) -> Result<Url, ConfigError> {
+pub(crate) fn parse_public_url(value: &str) -> Result<Url, ConfigError> {
     const VAR: &str = "STORELINK_PUBLIC_URL";
     let url = parse_http_url(VAR, value)?;
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
@@ -63,62 +64,20 @@ pub(super) fn parse_public_url(value: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-/// A JWT claim name: a short run of letters, digits, `_`, `-`, `.` or `:`.
-pub(super) fn parse_claim_name(value: &str) -> Result<String, ConfigError> {
-    let value = value.trim();
-    let valid = value.len() <= 64
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
-    if !valid {
-        return Err(ConfigError::new(
-            "BOL_ACCOUNT_CLAIM",
-            format!("not a claim name: {value:?}"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
-/// The authorize parameters storelink sets for Maropost: extra ones may not replace them.
-pub const MAROPOST_AUTHORIZE_PARAMS: &[&str] = &[
-    "client_id",
-    "redirect_uri",
-    "response_type",
-    "store_domain",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-];
-/// The authorize parameters storelink sets for bol.com: extra ones may not replace them.
-pub const BOL_AUTHORIZE_PARAMS: &[&str] = &[
-    "response_type",
-    "client_id",
-    "scope",
-    "redirect_uri",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-];
-
 /// A query string of extra authorize parameters (`prompt=consent&ui_locales=nl`); a parameter
 /// storelink sets itself (`reserved`) is refused rather than sent twice.
-pub(super) fn parse_extra_params(
-    var: &'static str,
-    value: &str,
-    reserved: &[&str],
-) -> Result<Vec<(String, String)>, ConfigError> {
+pub fn extra_params(value: &str, reserved: &[&str]) -> Result<Vec<(String, String)>, String> {
     let value = value.trim().trim_start_matches('?');
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(value.as_bytes())
         .into_owned()
         .collect();
     for (name, _) in &pairs {
         if name.is_empty() {
-            return Err(ConfigError::new(var, "a parameter without a name"));
+            return Err("a parameter without a name".to_owned());
         }
         if reserved.contains(&name.as_str()) {
-            return Err(ConfigError::new(
-                var,
-                format!("{name} is set by storelink itself and cannot be given here"),
+            return Err(format!(
+                "{name} is set by storelink itself and cannot be given here"
             ));
         }
     }
@@ -127,7 +86,7 @@ pub(super) fn parse_extra_params(
 
 /// An issuer identifier (RFC 9207): an https (or, for local set-ups, http) URL, compared with
 /// the callback's `iss` exactly as written.
-pub(super) fn parse_issuer(var: &'static str, value: &str) -> Result<String, ConfigError> {
+pub(crate) fn parse_issuer(var: &'static str, value: &str) -> Result<String, ConfigError> {
     let value = value.trim();
     parse_http_url(var, value)?;
     Ok(value.to_owned())
@@ -135,7 +94,7 @@ pub(super) fn parse_issuer(var: &'static str, value: &str) -> Result<String, Con
 
 /// The base URL of a token issuer that also serves its key set under it (an http(s) URL,
 /// possibly with a path; no user info, query or fragment).
-pub(super) fn parse_issuer_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
+pub(crate) fn parse_issuer_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
     let url = parse_http_url(var, value)?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(ConfigError::new(var, "must not contain user info"));
@@ -150,7 +109,7 @@ pub(super) fn parse_issuer_url(var: &'static str, value: &str) -> Result<Url, Co
 }
 
 /// Comma-separated addresses (`192.0.2.7`, `2001:db8::1`) and networks (`10.0.0.0/8`).
-pub(super) fn parse_networks(var: &'static str, value: &str) -> Result<Vec<IpNet>, ConfigError> {
+pub(crate) fn parse_networks(var: &'static str, value: &str) -> Result<Vec<IpNet>, ConfigError> {
     value
         .split(',')
         .map(str::trim)
@@ -164,7 +123,7 @@ pub(super) fn parse_networks(var: &'static str, value: &str) -> Result<Vec<IpNet
 }
 
 /// A whole number within `min..=max`.
-pub(super) fn parse_count(
+pub(crate) fn parse_count(
     var: &'static str,
     value: &str,
     min: u64,
@@ -185,7 +144,7 @@ pub(super) fn parse_count(
 
 /// A duration: `30s`, `500ms`, `2m`, or a plain number of seconds; at least 100 ms, at most an
 /// hour.
-pub(super) fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+pub(crate) fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
     let text = value.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -211,14 +170,4 @@ pub(super) fn parse_duration(var: &'static str, value: &str) -> Result<Duration,
         ));
     }
     Ok(duration)
-}
-
-pub(super) fn parse_api_template(value: &str) -> Result<String, ConfigError> {
-    const VAR: &str = "MAROPOST_API_URL_TEMPLATE";
-    let value = value.trim();
-    if !value.contains("{store_domain}") {
-        return Err(ConfigError::new(VAR, "must contain {store_domain}"));
-    }
-    parse_http_url(VAR, &value.replace("{store_domain}", "example.com"))?;
-    Ok(value.to_owned())
 }

@@ -1,6 +1,6 @@
 //! Order notifications received from the platforms, one row per (install, EventID).
 //!
-//! Writes go through the webhook writer ([`crate::webhooks::writer`]), which commits many events
+//! Writes go through the webhook writer ([`crate::platforms::maropost::webhooks::writer`]), which commits many events
 //! in one transaction; this module only knows how to insert one row and how to read them back for
 //! the console.
 
@@ -15,7 +15,7 @@ use crate::{
     domain::{InstallStatus, OrderStatus, Platform},
 };
 
-/// An event to store. The fields come from a validated [`crate::webhooks::order_event::OrderEvent`].
+/// An event to store. The fields come from a validated [`crate::platforms::maropost::webhooks::order_event::OrderEvent`].
 #[derive(Clone)]
 pub struct NewEvent {
     /// The install it was sent for.

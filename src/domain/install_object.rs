@@ -31,7 +31,7 @@ pub struct InstallObject {
     #[schema(value_type = AuthKind)]
     pub auth_kind: String,
     /// The store's host name, when the platform has one.
-    #[schema(example = "mystore.neto.com.au")]
+    #[schema(example = "mystore.example.com")]
     pub store_domain: Option<String>,
     /// The platform's id for the store or account.
     pub account_id: String,

@@ -12,6 +12,7 @@ mod install_object;
 mod notification;
 mod order;
 mod platform;
+mod retry_schedule;
 mod store_domain;
 pub mod text;
 
@@ -21,6 +22,7 @@ pub use install_object::{InstallObject, rfc3339};
 pub use notification::{EventType, MessageStatus};
 pub use order::OrderStatus;
 pub use platform::Platform;
+pub use retry_schedule::RetrySchedule;
 pub use store_domain::{DomainError, StoreDomain};
 pub use text::{StoreName, StoreNameError};
 

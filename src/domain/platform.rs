@@ -3,7 +3,8 @@
 use super::vocabulary;
 
 vocabulary! {
-    /// A commerce platform. Adding one is a variant here and a module under `providers/`.
+    /// A commerce platform. Adding one is a variant here, a folder under `src/platforms/` and
+    /// a line in its registry.
     pub enum Platform {
         /// Maropost Commerce Cloud (formerly Neto).
         Maropost = "maropost",
@@ -34,6 +35,16 @@ impl Platform {
             format!("{name}'")
         } else {
             format!("{name}'s")
+        }
+    }
+
+    /// How its settings' names begin (`MAROPOST` in `MAROPOST_CLIENT_ID`).
+    pub fn env_prefix(self) -> &'static str {
+        match self {
+            Self::Maropost => "MAROPOST",
+            Self::Bol => "BOL",
+            Self::OrderCloud => "ORDERCLOUD",
+            Self::Commercetools => "COMMERCETOOLS",
         }
     }
 

@@ -12,7 +12,7 @@ pub struct StoreDomain(String);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
     /// Nothing was entered.
-    #[error("Enter your store's domain, for example mystore.neto.com.au.")]
+    #[error("Enter your store's domain, for example mystore.example.com.")]
     Empty,
     /// `https://...` and the like.
     #[error("Enter the domain only, without http:// or https://.")]
@@ -33,7 +33,7 @@ pub enum DomainError {
     #[error("Localhost is not a store domain.")]
     Localhost,
     /// `mystore` with no dot.
-    #[error("The domain needs at least one dot, for example mystore.neto.com.au.")]
+    #[error("The domain needs at least one dot, for example mystore.example.com.")]
     NoDot,
     /// Longer than DNS allows.
     #[error("The domain is longer than 253 characters.")]

@@ -12,15 +12,14 @@
 //! promised to arrive in the order of the changes.
 
 pub mod endpoints;
-pub mod schedule;
 pub mod signing;
 pub mod worker;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
-pub use schedule::RetrySchedule;
+pub use crate::{config::NotifyConfig, domain::RetrySchedule};
 
-use crate::{clock::Clock, crypto::Keyring, db::Db, providers::outbound::Outbound};
+use crate::{clock::Clock, crypto::Keyring, db::Db, platforms::kit::outbound::Outbound};
 
 /// What sending notifications needs.
 #[derive(Clone)]
@@ -33,37 +32,4 @@ pub struct NotifyContext {
     pub clock: Arc<dyn Clock>,
     /// The guarded client every call to a URL from data goes through.
     pub outbound: Outbound,
-}
-
-/// How notifications are delivered.
-#[derive(Debug, Clone)]
-pub struct NotifyConfig {
-    /// Waits between attempts.
-    pub schedule: RetrySchedule,
-    /// Messages in flight at once.
-    pub concurrency: usize,
-    /// Time allowed for one attempt, answer included.
-    pub timeout: Duration,
-    /// An endpoint with no success for this many seconds (while failing) is disabled.
-    pub failure_window_secs: i64,
-    /// How often the worker looks for due messages when nothing wakes it.
-    pub poll: Duration,
-    /// How long shutdown waits for messages in flight.
-    pub drain: Duration,
-}
-
-/// Five days, the failure window.
-pub const FAILURE_WINDOW_SECS: i64 = 5 * 24 * 60 * 60;
-
-impl Default for NotifyConfig {
-    fn default() -> Self {
-        Self {
-            schedule: RetrySchedule::default(),
-            concurrency: 64,
-            timeout: Duration::from_secs(10),
-            failure_window_secs: FAILURE_WINDOW_SECS,
-            poll: Duration::from_millis(250),
-            drain: Duration::from_secs(10),
-        }
-    }
 }

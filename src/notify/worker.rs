@@ -34,7 +34,7 @@ use crate::{
         outbox::{self, After, Attempt, Due},
     },
     domain::text::one_line,
-    providers::outbound::Outbound,
+    platforms::kit::outbound::Outbound,
 };
 
 /// How long a round waits for more sends to finish after the first, to record them together.

@@ -9,28 +9,23 @@ use std::net::IpAddr;
 use askama::Template;
 use axum::{
     Form, Router,
-    extract::{Query, State, rejection::QueryRejection},
+    extract::{Path, Query, State, rejection::QueryRejection},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
     routing::get,
 };
-use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::{
-    db::{
-        installs::{self, NewInstall, Saved},
-        token_state,
-    },
     domain::{DomainError, Initiator, Platform, StoreDomain, text::shorten},
     error::{AppError, render_or_plain},
     flow,
     limits::RateLimit,
     measure,
-    providers::{
-        bol::{self, BolToken, Grant, oauth::ConnectingClient},
-        maropost,
+    platforms::{
+        PlatformDriver,
+        driver::{CodeFlow, CompleteError, Exchange, StatelessCallbacks},
     },
     state::AppState,
     web::{client::ClientIp, installed},
@@ -39,25 +34,31 @@ use crate::{
 /// Longest authorization code we accept; real ones are far shorter.
 const MAX_CODE_LEN: usize = 1024;
 
-/// The merchant-facing routes.
+/// The merchant-facing routes: `/install/{platform}` and `/oauth/{platform}/callback` for every
+/// platform with a code flow (the redirect URIs registered with the platforms).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(landing))
-        .route(
-            "/install/maropost",
-            get(start_maropost_get).post(start_maropost_post),
-        )
-        .route(maropost::CALLBACK_PATH, get(maropost_callback))
-        .route("/install/bol", get(start_bol).post(start_bol))
-        .route(bol::CALLBACK_PATH, get(bol_callback))
+        .route("/install/{platform}", get(start_get).post(start_post))
+        .route("/oauth/{platform}/callback", get(callback))
         .merge(installed::router())
+}
+
+/// A platform's card on the landing page.
+struct Card {
+    /// The platform's name in URLs.
+    slug: &'static str,
+    heading: &'static str,
+    blurb: &'static str,
+    /// The form asks for the store's domain, with this example.
+    store_domain_example: Option<&'static str>,
+    button: &'static str,
 }
 
 #[derive(Template)]
 #[template(path = "landing.html")]
 struct LandingPage {
-    maropost_enabled: bool,
-    bol_enabled: bool,
+    cards: Vec<Card>,
     sandbox: bool,
     store_domain: String,
     error: Option<String>,
@@ -65,9 +66,22 @@ struct LandingPage {
 
 impl LandingPage {
     fn new(state: &AppState) -> Self {
+        let cards = state
+            .platforms
+            .all()
+            .filter_map(|driver| {
+                let card = driver.code_flow()?.landing();
+                Some(Card {
+                    slug: driver.platform().as_str(),
+                    heading: card.heading,
+                    blurb: card.blurb,
+                    store_domain_example: card.store_domain_example,
+                    button: card.button,
+                })
+            })
+            .collect();
         Self {
-            maropost_enabled: state.maropost.is_some(),
-            bol_enabled: state.bol.code_flow().is_some(),
+            cards,
             sandbox: state.sandbox,
             store_domain: String::new(),
             error: None,
@@ -86,26 +100,40 @@ struct StartForm {
     store_domain: String,
 }
 
-async fn start_maropost_get(
-    State(state): State<AppState>,
-    ClientIp(client): ClientIp,
-    session: Session,
-    form: Result<Query<StartForm>, QueryRejection>,
-) -> Result<Response, AppError> {
-    take(&state.install_limits.starts, client)?;
-    let Query(form) = form.map_err(|_| bad_form())?;
-    start_maropost(state, session, form).await
+/// The platform a URL's `{platform}` names and its code flow, or `404`.
+fn code_flow<'a>(
+    state: &'a AppState,
+    name: &str,
+) -> Result<(&'a dyn PlatformDriver, &'a dyn CodeFlow), AppError> {
+    let driver = state.platforms.by_name(name).ok_or(AppError::NotFound)?;
+    let flow = driver.code_flow().ok_or(AppError::NotFound)?;
+    Ok((driver, flow))
 }
 
-async fn start_maropost_post(
+async fn start_get(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
     session: Session,
+    Path(name): Path<String>,
+    form: Result<Query<StartForm>, QueryRejection>,
+) -> Result<Response, AppError> {
+    code_flow(&state, &name)?;
+    take(&state.install_limits.starts, client)?;
+    let form = form.map(|Query(form)| form).map_err(|_| bad_form());
+    start(&state, &session, &name, form).await
+}
+
+async fn start_post(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    session: Session,
+    Path(name): Path<String>,
     form: Result<Form<StartForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, AppError> {
+    code_flow(&state, &name)?;
     take(&state.install_limits.starts, client)?;
-    let Form(form) = form.map_err(|_| bad_form())?;
-    start_maropost(state, session, form).await
+    let form = form.map(|Form(form)| form).map_err(|_| bad_form());
+    start(&state, &session, &name, form).await
 }
 
 /// One request of `limit` for `client`, or `429` with how long to wait.
@@ -125,44 +153,35 @@ fn bad_form() -> AppError {
     }
 }
 
-/// Validates the domain, records a new flow and sends the merchant to Maropost.
-async fn start_maropost(
-    state: AppState,
-    session: Session,
-    form: StartForm,
+/// Validates the store domain (where the platform asks for one; the form is read only then),
+/// records a new flow and sends the merchant to the platform.
+async fn start(
+    state: &AppState,
+    session: &Session,
+    name: &str,
+    form: Result<StartForm, AppError>,
 ) -> Result<Response, AppError> {
-    let config = state.maropost.as_ref().ok_or(AppError::NotFound)?;
-    let domain = match StoreDomain::parse_typed(&form.store_domain) {
-        Ok(domain) => domain,
-        Err(e) => return Ok(refused_domain(&state, &form.store_domain, &e)),
+    let (driver, flow) = code_flow(state, name)?;
+    let platform = driver.platform();
+    let domain = match flow.landing().store_domain_example {
+        Some(_) => {
+            let typed = form?.store_domain;
+            match StoreDomain::parse_typed(&typed) {
+                Ok(domain) => Some(domain),
+                Err(e) => return Ok(refused_domain(state, &typed, &e)),
+            }
+        }
+        None => None,
     };
-    let started = flow::start(
-        &state.flow_context(),
-        &session,
-        Platform::Maropost,
-        Some(&domain),
-    )
-    .await?;
-    measure::flow_started(Platform::Maropost.as_str());
-    let url = config.authorize_url(&domain, &started.state, &started.pkce_challenge);
-    tracing::info!(store_domain = %domain, "maropost install started");
-    Ok(Redirect::to(url.as_str()).into_response())
-}
-
-/// Records a new flow and sends the retailer to bol.com to approve storelink.
-async fn start_bol(
-    State(state): State<AppState>,
-    ClientIp(address): ClientIp,
-    session: Session,
-) -> Result<Response, AppError> {
-    let client = state.bol.code_flow().ok_or(AppError::NotFound)?;
-    take(&state.install_limits.starts, address)?;
-    let started = flow::start(&state.flow_context(), &session, Platform::Bol, None).await?;
-    measure::flow_started(Platform::Bol.as_str());
-    let url = state
-        .bol
-        .authorize_url(client, &started.state, &started.pkce_challenge);
-    tracing::info!("bol.com connection started");
+    let started = flow::start(&state.flow_context(), session, platform, domain.as_ref()).await?;
+    measure::flow_started(platform.as_str());
+    let url = flow.authorize_url(domain.as_ref(), &started.state, &started.pkce_challenge);
+    match &domain {
+        Some(domain) => {
+            tracing::info!(platform = platform.as_str(), store_domain = %domain, "install started")
+        }
+        None => tracing::info!(platform = platform.as_str(), "install started"),
+    }
     Ok(Redirect::to(url.as_str()).into_response())
 }
 
@@ -196,164 +215,93 @@ struct DeniedPage {
     description: Option<String>,
 }
 
-async fn maropost_callback(
-    state: State<AppState>,
-    client: ClientIp,
-    session: Session,
-    params: Result<Query<CallbackParams>, QueryRejection>,
-) -> Result<Response, AppError> {
-    let ended = maropost_callback_steps(state, client, session, params).await;
-    counted(Platform::Maropost, ended)
-}
-
-async fn maropost_callback_steps(
+/// `GET /oauth/{platform}/callback`: the platform sends the merchant back.
+async fn callback(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
     session: Session,
+    Path(name): Path<String>,
     params: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let config = state.maropost.as_ref().ok_or(AppError::NotFound)?;
-    let provider = Platform::Maropost;
+    let (driver, flow) = code_flow(&state, &name)?;
+    let ended = callback_steps(&state, client, &session, driver, flow, params).await;
+    counted(driver.platform(), ended)
+}
+
+/// Checks what came back, spends the state, exchanges the code and stores the install, then
+/// `303`s to the success page.
+async fn callback_steps(
+    state: &AppState,
+    client: IpAddr,
+    session: &Session,
+    driver: &dyn PlatformDriver,
+    flow: &dyn CodeFlow,
+    params: Result<Query<CallbackParams>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let provider = driver.platform();
     let params = read_callback(params, provider)?;
-    check_issuer(&params, config.issuer.as_deref(), provider)?;
+    check_issuer(&params, flow.issuer(), provider)?;
     if let Some(error) = params.error.as_deref() {
-        return provider_error(&state, &session, provider, &params, error).await;
+        return provider_error(state, session, provider, &params, error).await;
     }
     let code = checked_code(&params, provider)?;
 
-    let (flow_domain, verifier, initiated_by) = match params.state.as_deref() {
-        Some(s) => {
-            let returned = flow::finish(&state.flow_context(), &session, provider, s).await?;
-            (
-                returned.store_domain,
-                Some(returned.pkce_verifier),
-                Initiator::Storelink,
-            )
-        }
-        None if config.accept_panel_installs => {
-            // Each one spends a token request with our client secret: limited per address.
-            take(&state.install_limits.stateless_callbacks, client)?;
-            (None, None, Initiator::Panel)
-        }
-        None => {
-            return Err(AppError::Forbidden {
-                title: "Installs from the control panel are turned off",
-                message: "This storelink only accepts installations started from its own page. \
-                          Start the installation here instead."
-                    .into(),
-            });
-        }
-    };
+    let (flow_domain, verifier, initiated_by) =
+        match (params.state.as_deref(), flow.stateless_callbacks()) {
+            (None, StatelessCallbacks::Accepted) => {
+                // Each one spends a token request with our client secret: limited per address.
+                take(&state.install_limits.stateless_callbacks, client)?;
+                (None, None, Initiator::Panel)
+            }
+            (None, StatelessCallbacks::Refused) => {
+                return Err(AppError::Forbidden {
+                    title: "Installs from the control panel are turned off",
+                    message: "This storelink only accepts installations started from its own \
+                              page. Start the installation here instead."
+                        .into(),
+                });
+            }
+            // Our state; or none, from a platform that never starts a flow itself: finishing
+            // "no state" refuses it as not ours.
+            (returned_state, _) => {
+                let s = returned_state.unwrap_or_default();
+                let returned = flow::finish(&state.flow_context(), session, provider, s).await?;
+                (
+                    returned.store_domain,
+                    Some(returned.pkce_verifier),
+                    Initiator::Storelink,
+                )
+            }
+        };
 
-    let token = maropost::exchange_code(&state.http, config, code, verifier.as_ref())
+    let now = state.clock.unix();
+    let saved = flow
+        .complete(
+            &state.calls(),
+            Exchange {
+                code,
+                verifier: verifier.as_ref(),
+                store_domain: flow_domain,
+                initiated_by,
+                now,
+            },
+        )
         .await
-        .map_err(|source| AppError::Token {
-            provider: provider.display_name(),
-            source,
+        .map_err(|e| match e {
+            CompleteError::Token(source) => AppError::Token {
+                provider: provider.display_name(),
+                source,
+            },
+            CompleteError::Internal(e) => AppError::Internal(e),
         })?;
-    let store_domain = token.store_domain.as_ref().or(flow_domain.as_ref());
-    let saved = installs::save(
-        &state.db,
-        &state.keyring,
-        &NewInstall {
-            platform: provider,
-            account_id: &token.store_id,
-            store_domain: store_domain.map(StoreDomain::as_str),
-            store_name: token.store_name.as_deref(),
-            timezone: token.store_timezone.as_deref(),
-            scope: token.scope.as_deref(),
-            user: token.user.clone(),
-            billing_address: token.billing_address.clone(),
-            initiated_by,
-            access_token: token.access_token.expose_secret().as_bytes(),
-        },
-        state.clock.unix(),
-    )
-    .await?;
-    tracing::info!(
-        install_id = %saved.id,
-        store_id = %token.store_id,
-        reinstall = saved.reinstall,
-        initiated_by = %initiated_by,
-        "maropost install stored"
-    );
     // A panel install names its store only to a browser that has started flows here: anyone
     // can send a victim's browser to the callback with a code for the sender's own store.
     let named = match initiated_by {
         Initiator::Storelink => true,
-        Initiator::Panel => flow::has_started_flows(&session).await?,
+        Initiator::Panel => flow::has_started_flows(session).await?,
     };
-    installed::completed(&session, saved, provider, named, state.clock.unix()).await
-}
-
-/// bol.com's callback: the same checks as Maropost's, then the code is exchanged (Basic auth,
-/// PKCE) and the install is keyed by the access token's account claim.
-async fn bol_callback(
-    state: State<AppState>,
-    session: Session,
-    params: Result<Query<CallbackParams>, QueryRejection>,
-) -> Result<Response, AppError> {
-    let ended = bol_callback_steps(state, session, params).await;
-    counted(Platform::Bol, ended)
-}
-
-async fn bol_callback_steps(
-    State(state): State<AppState>,
-    session: Session,
-    params: Result<Query<CallbackParams>, QueryRejection>,
-) -> Result<Response, AppError> {
-    let client = state.bol.code_flow().ok_or(AppError::NotFound)?;
-    let provider = Platform::Bol;
-    let params = read_callback(params, provider)?;
-    check_issuer(&params, state.bol.issuer.as_deref(), provider)?;
-    if let Some(error) = params.error.as_deref() {
-        return provider_error(&state, &session, provider, &params, error).await;
-    }
-    let code = checked_code(&params, provider)?;
-    // bol.com never starts a flow by itself: a callback without our state is not ours.
-    let flow_state = params.state.as_deref().unwrap_or_default();
-    let returned = flow::finish(&state.flow_context(), &session, provider, flow_state).await?;
-
-    let now = state.clock.unix();
-    let grant = Grant::AuthorizationCode {
-        code,
-        verifier: &returned.pkce_verifier,
-        redirect_uri: &state.bol.redirect_uri,
-    };
-    let claim = Some(state.bol.account_claim.as_str());
-    let token = bol::request_token(&state.http, &state.bol, client, &grant, claim, now)
-        .await
-        .and_then(|token| bol::oauth::check_offline_access(&state.bol, &token).map(|()| token))
-        .map_err(|source| AppError::Token {
-            provider: provider.display_name(),
-            source,
-        })?;
-    let saved = save_bol_install(&state, &token, now).await?;
-    tracing::info!(
-        install_id = %saved.id,
-        reinstall = saved.reinstall,
-        expires_at = token.expires_at,
-        "bol.com install stored"
-    );
-    installed::completed(&session, saved, provider, true, now).await
-}
-
-/// Stores a code-flow bol.com install keyed by the token's account claim, with its tokens.
-async fn save_bol_install(state: &AppState, token: &BolToken, now: i64) -> Result<Saved, AppError> {
-    let account = token
-        .account
-        .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("a checked bol.com token lacks its account"))?;
-    // The name bol.com shows for the retailer when its Retailer API gives one, else the account.
-    let name =
-        match bol::retailer::current_retailer_name(&state.http, &state.bol, &token.access_token)
-            .await
-        {
-            Some(name) => name.as_str().to_owned(),
-            None => format!("Retailer {account}"),
-        };
-    let connection = token.connection(account, &name, ConnectingClient::Intermediary, "merchant");
-    Ok(token_state::save_connection(&state.db, &state.keyring, &connection, now).await?)
+    let order_updates = named && driver.inbound().is_some();
+    installed::completed(session, saved, order_updates, named, now).await
 }
 
 /// Counts how a callback ended: an install stored (the `303` to the success page), a platform

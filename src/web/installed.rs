@@ -26,10 +26,13 @@ use crate::{
     clock::fmt_time,
     crypto::{constant_time_eq, random_hex, sha256_hex},
     db::installs::{self, Saved},
-    domain::{InstallStatus, Platform, StoreDomain},
+    domain::InstallStatus,
     error::{AppError, capitalize, render_or_plain},
+    platforms::{
+        driver::WebhookTexts,
+        kit::webhook_keys::{self as webhooks, SetKeyError},
+    },
     state::AppState,
-    webhooks::{self, SetKeyError},
 };
 
 /// Session key of the install the success page shows.
@@ -78,17 +81,17 @@ struct OrderUpdatesGrant {
 
 /// The last step of every callback: remember the install for this browser's success page and
 /// `303` there, so a reload never replays the code. `named`: whether that page may name the
-/// store. A named Maropost install also opens the order-updates grant: a store the page cannot
-/// name may be someone else's (a panel install sent to this browser), and its set-up must not
-/// be offered to whoever holds this browser.
+/// store. `order_updates` (a named install of a platform that sends notifications) also opens
+/// the order-updates grant: a store the page cannot name may be someone else's (a panel install
+/// sent to this browser), and its set-up must not be offered to whoever holds this browser.
 pub async fn completed(
     session: &Session,
     saved: Saved,
-    platform: Platform,
+    order_updates: bool,
     named: bool,
     now: i64,
 ) -> Result<Response, AppError> {
-    let grant = (platform == Platform::Maropost && named).then(|| OrderUpdatesGrant {
+    let grant = order_updates.then(|| OrderUpdatesGrant {
         install_id: saved.id.clone(),
         expires_at: now + ORDER_UPDATES_WINDOW,
         csrf_token: random_hex(32),
@@ -128,14 +131,17 @@ struct InstalledPage {
     disconnect: &'static str,
     /// The page's main button: back to where the merchant manages the store, when known.
     back_to: Option<(String, &'static str)>,
-    /// The order-updates set-up (Maropost installs this page names).
+    /// The order-updates set-up (installs this page names, of platforms that send
+    /// notifications).
     order_updates: Option<OrderUpdates>,
 }
 
 /// The order-updates part of the success page.
 struct OrderUpdates {
-    /// Where Maropost should send notifications.
+    /// Where the platform should send notifications.
     webhook_url: String,
+    /// The platform's words for the set-up.
+    texts: &'static WebhookTexts,
     /// Where the set-up stands.
     stage: Stage,
     /// Why the key just typed was refused.
@@ -179,10 +185,10 @@ async fn page(
     let install = installs::find(&state.db, &completed.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let provider = install.platform;
+    let driver = state.platforms.get(install.platform);
     let named = completed.named;
-    let order_updates = match provider {
-        Platform::Maropost if named => {
+    let order_updates = match driver.inbound() {
+        Some(inbound) if named => {
             let grant = grant(session).await?.filter(|g| g.install_id == install.id);
             let now = state.clock.unix();
             let stage = match grant {
@@ -195,7 +201,8 @@ async fn page(
                 _ => Stage::Closed,
             };
             Some(OrderUpdates {
-                webhook_url: webhooks::webhook_url(&state.public_url, &install.id).to_string(),
+                webhook_url: inbound.url(&state.public_url, &install.id).to_string(),
+                texts: inbound.texts(),
                 stage,
                 error,
             })
@@ -206,40 +213,12 @@ async fn page(
         named,
         store_name: install.display_name().to_owned(),
         store_domain: install.store_domain.clone().filter(|_| named),
-        provider: provider.display_name(),
+        provider: install.platform.display_name(),
         reinstall: completed.reinstall && named,
-        back_to: match provider {
-            // The store's control panel; its domain was checked when it was stored.
-            Platform::Maropost => install
-                .store_domain
-                .as_deref()
-                .filter(|_| named)
-                .and_then(|d| StoreDomain::parse(d).ok())
-                .map(|d| {
-                    (
-                        format!("https://{d}/_cpanel"),
-                        "Back to your Maropost control panel",
-                    )
-                }),
-            Platform::Bol => Some((
-                "https://partner.bol.com/".to_owned(),
-                "Back to your bol.com account",
-            )),
-            // Added by an operator, never through this page.
-            Platform::OrderCloud | Platform::Commercetools => None,
-        },
+        // Where the merchant manages the store, when the page may name it.
+        back_to: driver.back_link(&install).filter(|_| named),
         scope: install.scope.clone().filter(|s| named && !s.is_empty()),
-        disconnect: match provider {
-            Platform::Maropost => "remove the add-on in your Maropost control panel (Add-ons)",
-            Platform::Bol => {
-                "remove storelink under Settings > Services > API settings > Authorized parties \
-                 in your bol.com account"
-            }
-            Platform::OrderCloud => "delete or deactivate the API client in OrderCloud's portal",
-            Platform::Commercetools => {
-                "delete the API client in the Merchant Center (Settings > Developer settings)"
-            }
-        },
+        disconnect: driver.disconnect_hint(),
         order_updates,
     })
 }

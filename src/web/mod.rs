@@ -9,7 +9,6 @@ pub mod health;
 pub mod install;
 pub mod installed;
 pub mod metrics;
-pub mod receiving;
 
 use axum::{
     extract::Request,

@@ -6,7 +6,6 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use crate::database::TestDatabase;
 pub use crate::database::contains;
-use secrecy::SecretString;
 use storelink::db::Db;
 use storelink::{
     app::Application, clock::ManualClock, config::Settings, crypto::MasterKey, state::AppState,
@@ -121,7 +120,9 @@ pub async fn spawn_with(options: Options) -> TestApp {
     settings.sandbox = options.sandbox;
     settings.http_timeout = options.http_timeout;
     settings.public_url = options.public_url;
-    settings.maropost.accept_panel_installs = options.accept_panel_installs;
+    if !options.accept_panel_installs {
+        settings.env.set("MAROPOST_ACCEPT_PANEL_INSTALLS", "off");
+    }
     if let Some(limit) = options.api_rate_limit {
         settings.api.rate_limit = limit;
     }
@@ -130,27 +131,27 @@ pub async fn spawn_with(options: Options) -> TestApp {
     }
     if !options.sandbox {
         settings.master_key = Some(MasterKey::generate_base64());
-        settings.maropost.client_id = Some(CLIENT_ID.into());
-        settings.maropost.client_secret = Some(SecretString::from(CLIENT_SECRET));
-        settings.maropost.authorize_url =
-            Some(Url::parse(&format!("{}{AUTHORIZE_PATH}", maropost.uri())).unwrap());
-        settings.maropost.token_url =
-            Some(options.token_url.unwrap_or_else(|| {
-                Url::parse(&format!("{}{TOKEN_PATH}", maropost.uri())).unwrap()
-            }));
-        let stand_in = |path: &str| Some(Url::parse(&format!("{}{path}", maropost.uri())).unwrap());
-        settings.bol.client_id = Some(BOL_CLIENT_ID.into());
-        settings.bol.client_secret = Some(SecretString::from(BOL_CLIENT_SECRET));
-        settings.bol.authorize_url = stand_in(BOL_AUTHORIZE_PATH);
-        settings.bol.token_url = stand_in(BOL_TOKEN_PATH);
-        settings.bol.api_url = stand_in(BOL_API_PATH);
-        settings.bol.account_claim = options.bol_account_claim;
-        settings.maropost.api_url_template = Some(format!("{}{MAROPOST_API_PATH}", maropost.uri()));
-        settings.ordercloud_api_url = stand_in(ORDERCLOUD_PATH);
-        settings.commercetools_auth_url =
-            Some(format!("{}{COMMERCETOOLS_AUTH_PATH}", maropost.uri()));
-        settings.commercetools_api_url =
-            Some(format!("{}{COMMERCETOOLS_API_PATH}", maropost.uri()));
+        let stand_in = |path: &str| format!("{}{path}", maropost.uri());
+        let token_url = options
+            .token_url
+            .map_or_else(|| stand_in(TOKEN_PATH), |url| url.to_string());
+        let env = &mut settings.env;
+        env.set("MAROPOST_CLIENT_ID", CLIENT_ID);
+        env.set("MAROPOST_CLIENT_SECRET", CLIENT_SECRET);
+        env.set("MAROPOST_AUTHORIZE_URL", stand_in(AUTHORIZE_PATH));
+        env.set("MAROPOST_TOKEN_URL", token_url);
+        env.set("MAROPOST_API_URL_TEMPLATE", stand_in(MAROPOST_API_PATH));
+        env.set("BOL_CLIENT_ID", BOL_CLIENT_ID);
+        env.set("BOL_CLIENT_SECRET", BOL_CLIENT_SECRET);
+        env.set("BOL_AUTHORIZE_URL", stand_in(BOL_AUTHORIZE_PATH));
+        env.set("BOL_TOKEN_URL", stand_in(BOL_TOKEN_PATH));
+        env.set("BOL_API_URL", stand_in(BOL_API_PATH));
+        if let Some(claim) = options.bol_account_claim {
+            env.set("BOL_ACCOUNT_CLAIM", claim);
+        }
+        env.set("ORDERCLOUD_API_URL", stand_in(ORDERCLOUD_PATH));
+        env.set("COMMERCETOOLS_AUTH_URL", stand_in(COMMERCETOOLS_AUTH_PATH));
+        env.set("COMMERCETOOLS_API_URL", stand_in(COMMERCETOOLS_API_PATH));
         // The stand-ins listen on 127.0.0.1.
         settings.allow_private_endpoints = true;
     }

@@ -29,7 +29,8 @@ use storelink::{
         operators,
     },
     domain::{Initiator, InstallingUser, Platform},
-    password, webhooks,
+    password,
+    platforms::kit::webhook_keys as webhooks,
 };
 use url::Url;
 use wiremock::{

@@ -15,7 +15,7 @@ use std::{
 
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use serde_json::json;
-use storelink::{clock::Clock as _, domain::ClientAuth};
+use storelink::clock::Clock as _;
 use url::Url;
 use wiremock::{
     Mock, Request, Respond, ResponseTemplate,
@@ -254,7 +254,7 @@ async fn interop_without_prompt_a_standard_server_denies_and_the_page_stays_neut
 #[tokio::test]
 async fn interop_extra_authorize_params_get_offline_access_from_a_standard_server() {
     let app = app_with(|s| {
-        s.bol.authorize_extra_params = vec![("prompt".into(), "consent".into())];
+        s.env.set("BOL_AUTHORIZE_EXTRA_PARAMS", "prompt=consent");
     })
     .await;
     OidcLike::new(&app, BOL_CLIENT_SECRET).mount(&app).await;
@@ -321,7 +321,7 @@ async fn interop_an_unknown_state_callback_does_not_show_the_description() {
 async fn interop_a_code_answer_without_a_refresh_token_is_refused() {
     // The stand-in grants `openid` but drops `offline_access` (no prompt=consent), so its
     // answer has no refresh token.
-    let app = app_with(|s| s.bol.scope = Some("openid offline_access".into())).await;
+    let app = app_with(|s| s.env.set("BOL_SCOPE", "openid offline_access")).await;
     OidcLike::new(&app, BOL_CLIENT_SECRET).mount(&app).await;
 
     let (_, callback, response) = run_flow(&app).await;
@@ -338,8 +338,8 @@ async fn interop_a_code_answer_without_a_refresh_token_is_refused() {
 #[tokio::test]
 async fn interop_the_granted_scope_is_stored_and_shown() {
     let app = app_with(|s| {
-        s.bol.scope = Some("offline_access orders".into());
-        s.bol.authorize_extra_params = vec![("prompt".into(), "consent".into())];
+        s.env.set("BOL_SCOPE", "offline_access orders");
+        s.env.set("BOL_AUTHORIZE_EXTRA_PARAMS", "prompt=consent");
     })
     .await;
     OidcLike::new(&app, BOL_CLIENT_SECRET).mount(&app).await;
@@ -356,7 +356,7 @@ async fn interop_the_granted_scope_is_stored_and_shown() {
 
     // A refresh that grants another scope is kept too.
     app.advance(600);
-    app.state.bol().access_token(&id).await.unwrap();
+    crate::bol::bol_token(&app.state, &id).await.unwrap();
     assert_eq!(
         app.install_field::<String>(&id, "scope").await,
         "offline_access"
@@ -368,8 +368,8 @@ async fn interop_the_granted_scope_is_stored_and_shown() {
 #[tokio::test]
 async fn interop_raw_basic_auth_fails_with_a_secret_a_standard_server_decodes() {
     let app = app_with(|s| {
-        s.bol.client_secret = Some(AWKWARD_SECRET.into());
-        s.bol.authorize_extra_params = vec![("prompt".into(), "consent".into())];
+        s.env.set("BOL_CLIENT_SECRET", AWKWARD_SECRET);
+        s.env.set("BOL_AUTHORIZE_EXTRA_PARAMS", "prompt=consent");
     })
     .await;
     OidcLike::new(&app, AWKWARD_SECRET).mount(&app).await;
@@ -382,9 +382,9 @@ async fn interop_raw_basic_auth_fails_with_a_secret_a_standard_server_decodes() 
 #[tokio::test]
 async fn interop_client_auth_rfc6749_is_used_for_every_token_request() {
     let app = app_with(|s| {
-        s.bol.client_secret = Some(AWKWARD_SECRET.into());
-        s.bol.client_auth = ClientAuth::Rfc6749;
-        s.bol.authorize_extra_params = vec![("prompt".into(), "consent".into())];
+        s.env.set("BOL_CLIENT_SECRET", AWKWARD_SECRET);
+        s.env.set("BOL_CLIENT_AUTH", "rfc6749");
+        s.env.set("BOL_AUTHORIZE_EXTRA_PARAMS", "prompt=consent");
     })
     .await;
     let server = OidcLike::new(&app, AWKWARD_SECRET);
@@ -396,7 +396,7 @@ async fn interop_client_auth_rfc6749_is_used_for_every_token_request() {
     let id = app.install_id(RETAILER).await;
     // The refresh.
     app.advance(600);
-    app.state.bol().access_token(&id).await.unwrap();
+    crate::bol::bol_token(&app.state, &id).await.unwrap();
     let requests = app.bol_token_requests().await;
     assert_eq!(requests.len(), 2);
     for request in &requests {
@@ -416,7 +416,7 @@ async fn interop_client_auth_rfc6749_is_used_for_every_token_request() {
 #[tokio::test]
 async fn interop_client_auth_applies_to_retailers_own_credentials_too() {
     // client_secret_post: a retailer's own credentials go in the form as well.
-    let app = app_with(|s| s.bol.client_auth = ClientAuth::ClientSecretPost).await;
+    let app = app_with(|s| s.env.set("BOL_CLIENT_AUTH", "client_secret_post")).await;
     app.bol_token_endpoint(ResponseTemplate::new(200).set_body_json(json!({
         "access_token": "opaque-cc-token", "token_type": "Bearer", "expires_in": 299,
         "scope": "RETAILER"
@@ -449,16 +449,12 @@ async fn interop_client_auth_applies_to_retailers_own_credentials_too() {
 #[tokio::test]
 async fn interop_a_callback_naming_another_issuer_is_refused_before_any_token_request() {
     let app = app_with(|s| {
-        s.bol.issuer = Some(format!(
-            "{}{ISSUER_PATH}",
-            s.bol
-                .token_url
-                .as_ref()
-                .unwrap()
-                .origin()
-                .ascii_serialization()
-        ));
-        s.bol.authorize_extra_params = vec![("prompt".into(), "consent".into())];
+        let origin = url::Url::parse(s.env.get("BOL_TOKEN_URL").unwrap())
+            .unwrap()
+            .origin()
+            .ascii_serialization();
+        s.env.set("BOL_ISSUER", format!("{origin}{ISSUER_PATH}"));
+        s.env.set("BOL_AUTHORIZE_EXTRA_PARAMS", "prompt=consent");
     })
     .await;
     let server = OidcLike::new(&app, BOL_CLIENT_SECRET);
@@ -500,7 +496,7 @@ async fn interop_a_callback_naming_another_issuer_is_refused_before_any_token_re
 
 #[tokio::test]
 async fn interop_a_maropost_callback_naming_another_issuer_is_refused() {
-    let app = app_with(|s| s.maropost.issuer = Some("https://apps.getneto.com".into())).await;
+    let app = app_with(|s| s.env.set("MAROPOST_ISSUER", "https://apps.getneto.com")).await;
     let browser = browser();
     let authorize = app.start_install(&browser, "iss.example.com").await;
     let response = app
@@ -526,7 +522,7 @@ async fn interop_a_maropost_callback_naming_another_issuer_is_refused() {
 #[tokio::test]
 async fn interop_a_token_type_other_than_bearer_is_refused() {
     let app = app_with(|s| {
-        s.bol.authorize_extra_params = vec![("prompt".into(), "consent".into())];
+        s.env.set("BOL_AUTHORIZE_EXTRA_PARAMS", "prompt=consent");
     })
     .await;
     let mut server = OidcLike::new(&app, BOL_CLIENT_SECRET);

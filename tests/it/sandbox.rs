@@ -109,7 +109,7 @@ async fn a_whole_sandbox_install_over_http() {
                 .header("NETOAPI_ACTION", "GetOrder")
                 .header(
                     "X_ACCESS_KEY",
-                    storelink::providers::maropost::SANDBOX_CLIENT_ID,
+                    storelink::platforms::maropost::SANDBOX_CLIENT_ID,
                 )
                 .header("X_SECRET_KEY", secret)
                 .header("Accept", "application/json")
@@ -181,7 +181,7 @@ async fn exchange(app: &TestApp, form: &[(&str, &str)]) -> (u16, serde_json::Val
 
 #[tokio::test]
 async fn sandbox_token_endpoint_is_strict() {
-    use storelink::providers::maropost::{
+    use storelink::platforms::maropost::{
         SANDBOX_CLIENT_ID as ID, SANDBOX_CLIENT_SECRET as SECRET,
     };
     let app = spawn_sandbox().await;
@@ -302,12 +302,12 @@ async fn sandbox_authorize_refuses_unknown_clients_and_redirect_uris() {
     for (client_id, redirect_uri, domain) in [
         ("someone-else", redirect.as_str(), "a.example.com"),
         (
-            storelink::providers::maropost::SANDBOX_CLIENT_ID,
+            storelink::platforms::maropost::SANDBOX_CLIENT_ID,
             "http://evil.example/cb",
             "a.example.com",
         ),
         (
-            storelink::providers::maropost::SANDBOX_CLIENT_ID,
+            storelink::platforms::maropost::SANDBOX_CLIENT_ID,
             redirect.as_str(),
             "localhost",
         ),

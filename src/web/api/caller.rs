@@ -1,13 +1,12 @@
 //! The caller of an API request, one of two kinds:
 //!
 //! - a live API key (`Authorization: Bearer slk_...`), within its rate: sees every install;
-//! - a Merchant Center user, for a request the commercetools Merchant Center API gateway
-//!   forwarded (`X-MC-API-Forward-To-Version`, `X-MC-API-Cloud-Identifier` and the gateway's
-//!   JWT; see [`crate::providers::commercetools::forward_to`]): sees only the commercetools
-//!   installs of its project on its cloud (`account_id` `{cloud}:{project_key}`). Anything else
-//!   is answered as if it did not exist (`404`), and it may not revoke (`403`).
+//! - a platform's user, for a request the platform's own gateway forwarded (the commercetools
+//!   Merchant Center's forward-to: see the platform's [`ForwardedCallers`]): sees only the
+//!   installs of the one account the gateway proved, on that platform. Anything else is answered
+//!   as if it did not exist (`404`), and it may not revoke (`403`).
 //!
-//! A request carrying either Merchant Center header is a forwarded one: all three headers and a
+//! A request carrying a gateway's marks is a forwarded one: everything the gateway sends and a
 //! valid token are then required, and an API key in `Authorization` does not count. Every
 //! refusal is a `401` problem (a `503` when the gateway's keys cannot be fetched at all).
 //! Every endpoint but the OpenAPI document takes a caller, so none can be reached without.
@@ -19,7 +18,7 @@ use crate::{
     api_access::Refused,
     db::{api_keys, installs::Install},
     domain::Platform,
-    providers::commercetools::forward_to::{Forwarded, McUser, audience},
+    platforms::driver::{ForwardedCallers, ForwardedUser},
     state::AppState,
 };
 
@@ -27,27 +26,31 @@ use crate::{
 pub enum ApiCaller {
     /// An API key: the vendor's backend.
     Key(api_keys::Caller),
-    /// A Merchant Center user, through the commercetools gateway.
-    MerchantCenter(McUser),
+    /// A platform's user, through the platform's gateway.
+    Forwarded(ForwardedUser),
 }
 
 impl ApiCaller {
-    /// How the audit log and logs name this caller: `api-key:{name}` or
-    /// `merchant-center:{sub}` (never a secret).
+    /// How the audit log and logs name this caller: `api-key:{name}`, or the gateway's
+    /// (`merchant-center:{sub}`); never a secret.
     pub fn actor(&self) -> String {
         match self {
             Self::Key(key) => api_keys::actor(key),
-            Self::MerchantCenter(user) => user.actor(),
+            Self::Forwarded(user) => user.actor.clone(),
         }
+    }
+
+    /// Whether this caller is a gateway's user (who may not add connections or revoke).
+    pub fn is_forwarded(&self) -> bool {
+        matches!(self, Self::Forwarded(_))
     }
 
     /// Whether this caller may see `install` at all.
     pub fn sees(&self, install: &Install) -> bool {
         match self {
             Self::Key(_) => true,
-            Self::MerchantCenter(user) => {
-                install.platform == Platform::Commercetools
-                    && install.account_id == user.account_id()
+            Self::Forwarded(user) => {
+                install.platform == user.platform && install.account_id == user.account_id
             }
         }
     }
@@ -56,7 +59,7 @@ impl ApiCaller {
     pub fn only_account(&self) -> Option<(Platform, String)> {
         match self {
             Self::Key(_) => None,
-            Self::MerchantCenter(user) => Some((Platform::Commercetools, user.account_id())),
+            Self::Forwarded(user) => Some((user.platform, user.account_id.clone())),
         }
     }
 }
@@ -65,33 +68,8 @@ impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let forwarded = Forwarded::from_headers(&parts.headers);
-        if forwarded.claims_forwarding() {
-            let audience = audience(&state.public_url, parts.uri.path());
-            return match state
-                .forward_to
-                .verify(&forwarded, &audience, state.clock.unix())
-                .await
-            {
-                Ok(user) => {
-                    tracing::debug!(caller = %user.actor(), "API: a forwarded Merchant Center request");
-                    if let Err(wait) = state.api.admit_forwarded(&user.actor()) {
-                        return Err(Problem::rate_limited(
-                            wait,
-                            "This Merchant Center user is past the API's rate limit \
-                             (STORELINK_API_RATE_LIMIT requests a second).",
-                        ));
-                    }
-                    Ok(Self::MerchantCenter(user))
-                }
-                Err(refusal) if refusal.is_unavailable() => Err(Problem::unavailable(
-                    "The Merchant Center gateway's keys could not be fetched; try again.",
-                )),
-                Err(refusal) => {
-                    tracing::info!(%refusal, path = parts.uri.path(), "API: a forwarded Merchant Center request was refused");
-                    Err(Problem::unauthorized_forwarded(&refusal))
-                }
-            };
+        if let Some(gateway) = state.platforms.forwarding(&parts.headers) {
+            return forwarded(gateway, parts, state).await.map(Self::Forwarded);
         }
         let authorization = parts
             .headers
@@ -111,6 +89,45 @@ impl FromRequestParts<AppState> for ApiCaller {
             Err(Refused::Unavailable) => Err(Problem::unavailable(
                 "The key could not be checked; try again.",
             )),
+        }
+    }
+}
+
+/// The user a gateway's forwarded request proves, within the API's rate.
+async fn forwarded(
+    gateway: &dyn ForwardedCallers,
+    parts: &Parts,
+    state: &AppState,
+) -> Result<ForwardedUser, Problem> {
+    let name = gateway.gateway();
+    match gateway
+        .verify(
+            &parts.headers,
+            &state.public_url,
+            parts.uri.path(),
+            state.clock.unix(),
+        )
+        .await
+    {
+        Ok(user) => {
+            tracing::debug!(caller = %user.actor, "API: a forwarded {name} request");
+            if let Err(wait) = state.api.admit_forwarded(&user.actor) {
+                return Err(Problem::rate_limited(
+                    wait,
+                    format!(
+                        "This {name} user is past the API's rate limit \
+                         (STORELINK_API_RATE_LIMIT requests a second)."
+                    ),
+                ));
+            }
+            Ok(user)
+        }
+        Err(refusal) if refusal.unavailable => Err(Problem::unavailable(format!(
+            "The {name} gateway's keys could not be fetched; try again."
+        ))),
+        Err(refusal) => {
+            tracing::info!(refusal = %refusal.reason, path = parts.uri.path(), "API: a forwarded {name} request was refused");
+            Err(Problem::unauthorized_forwarded(name, &refusal.reason))
         }
     }
 }

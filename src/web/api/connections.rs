@@ -1,6 +1,6 @@
 //! `POST /api/v1/connections`: the vendor's backend adds a connection with credentials, as an
 //! operator does with the console's forms (the same request, the same checks, see
-//! [`crate::providers::connect`]). `201` with the install object; a wrong field is a `400`
+//! [`crate::platforms::kit::connect`]). `201` with the install object; a wrong field is a `400`
 //! naming it; a platform's refusal a `502` naming it. Nothing is stored unless the platform
 //! accepted the credentials.
 
@@ -21,7 +21,8 @@ use super::{
 };
 use crate::{
     db::installs,
-    providers::{ConnectionRequest, connect::ConnectError},
+    domain::Platform,
+    platforms::kit::{connect::ConnectError, forms::Fields},
     state::AppState,
 };
 
@@ -33,8 +34,9 @@ const MAX_BODY: usize = 16 * 1024;
     post,
     path = "/api/v1/connections",
     tag = "installs",
-    request_body(content = ConnectionRequest, content_type = "application/json",
-                 description = "The connection's platform and credentials"),
+    request_body(content = inline(Object), content_type = "application/json",
+                 description = "The connection's platform and credentials (the schema \
+                                `ConnectionRequest`)"),
     responses(
         (status = 201, description = "Added (or renewed: the same account again): the install",
          body = InstallObject,
@@ -58,22 +60,28 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    if let ApiCaller::MerchantCenter(_) = caller {
+    if caller.is_forwarded() {
         // Adding connections (and the secrets they hold) is the vendor's, as revoking is.
         return Err(Problem::forbidden(
             "Merchant Center users cannot add connections; the add-on's vendor can.",
         ));
     }
     let body = read_limited(&headers, body, MAX_BODY).await?;
-    let request: ConnectionRequest = read_json(&headers, &body)?.ok_or_else(|| {
-        Problem::bad_request("Send the connection as a JSON object with its \"platform\".")
-    })?;
-    let saved = state
-        .platforms()
-        .connect(&request, &caller.actor())
+    let mut fields: serde_json::Map<String, serde_json::Value> = read_json(&headers, &body)?
+        .ok_or_else(|| {
+            Problem::bad_request("Send the connection as a JSON object with its \"platform\".")
+        })?;
+    let platform = platform_of(&mut fields)?;
+    let kind = state
+        .platforms
+        .get(platform)
+        .connection()
+        .ok_or_else(|| unreadable(&format!("{} takes no connections", platform.as_str())))?;
+    let saved = kind
+        .connect(&state.calls(), Fields::Json(fields), &caller.actor())
         .await
         .map_err(connect_problem)?;
-    tracing::info!(install_id = %saved.id, platform = request.platform().as_str(), caller = %caller.actor(), reinstall = saved.reinstall, "connection added through the API");
+    tracing::info!(install_id = %saved.id, platform = platform.as_str(), caller = %caller.actor(), reinstall = saved.reinstall, "connection added through the API");
     let install = installs::find(&state.db, &saved.id)
         .await?
         .ok_or_else(|| Problem::internal("a stored connection could not be read back"))?;
@@ -84,6 +92,37 @@ pub async fn create(
         Json(InstallObject::from(&install)),
     )
         .into_response())
+}
+
+/// The body's `platform`, taken out of it: the other fields are that platform's.
+fn platform_of(
+    fields: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<Platform, Problem> {
+    let expected = Platform::ALL
+        .iter()
+        .map(|p| format!("`{}`", p.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match fields.remove("platform") {
+        None => Err(unreadable("missing field `platform`")),
+        Some(serde_json::Value::String(name)) => Platform::parse(&name).ok_or_else(|| {
+            unreadable(&format!(
+                "unknown variant `{}`, expected one of {expected}",
+                crate::domain::text::shorten(&name, 40)
+            ))
+        }),
+        Some(_) => Err(unreadable(&format!(
+            "invalid type for `platform`, expected one of {expected}"
+        ))),
+    }
+}
+
+/// A body that is JSON but not a connection: the reader's words.
+fn unreadable(why: &str) -> Problem {
+    Problem::bad_request(format!(
+        "The body is not valid JSON for this endpoint: {}.",
+        crate::domain::text::shorten(why, 200)
+    ))
 }
 
 /// The problem a refused connection is answered with.
@@ -99,6 +138,7 @@ fn connect_problem(error: ConnectError) -> Problem {
         ConnectError::Platform {
             message, detail, ..
         } => Problem::bad_gateway(format!("{message} ({detail})")),
+        ConnectError::Unreadable(why) => unreadable(&why),
         ConnectError::Internal(e) => Problem::internal(format!("{e:#}")),
     }
 }

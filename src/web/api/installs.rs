@@ -33,7 +33,7 @@ use crate::{
         installs::{self, Cursor, Install, ListFilter, Revoked},
     },
     domain::{InstallStatus, Platform, text::shorten},
-    providers::api_call::{ApiError, TokenUnavailable},
+    platforms::kit::api_call::{ApiError, TokenUnavailable},
     state::AppState,
 };
 
@@ -237,8 +237,8 @@ pub async fn access_token(
 ) -> Result<Response, Problem> {
     let (install, stored_token) = find_with_token(&state, &caller, &id).await?;
     let handoff = state
-        .platforms()
-        .handoff(&install, stored_token.as_ref())
+        .platforms
+        .handoff(&state.calls(), &install, stored_token.as_ref())
         .await
         .map_err(platform_problem)?;
     let now = state.clock.unix();
@@ -249,7 +249,7 @@ pub async fn access_token(
                 .note_token_read(&state.db, key, &install.id, now)
                 .await?
         }
-        ApiCaller::MerchantCenter(_) => {
+        ApiCaller::Forwarded(_) => {
             state
                 .api
                 .note_forwarded_token_read(&state.db, &caller.actor(), &install.id, now)
@@ -295,7 +295,7 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<InstallObject>, Problem> {
-    if let ApiCaller::MerchantCenter(_) = caller {
+    if caller.is_forwarded() {
         // Refused before the install is looked up: the answer is the same for every id.
         return Err(Problem::forbidden(
             "Merchant Center users cannot revoke connections; the add-on's vendor can.",

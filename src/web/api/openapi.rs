@@ -4,22 +4,24 @@
 
 use axum::{
     Json,
+    extract::State,
     http::header,
     response::{IntoResponse, Response},
 };
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::{
+        RefOr,
+        schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type},
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
 };
 
 use super::{connections, events, installs, objects, problem::Problem, proxy};
 use crate::{
     domain::{AuthKind, InstallStatus, OrderStatus, Platform},
-    providers::{
-        ConnectionRequest, bol::own::OwnCredentialsRequest,
-        commercetools::connection::ProjectRequest, maropost::api_key::ApiKeyRequest,
-        ordercloud::MarketplaceRequest,
-    },
+    platforms::Registry,
+    state::AppState,
 };
 
 /// The document.
@@ -30,14 +32,13 @@ use crate::{
         version = "1",
         description = "What storelink holds, for the add-on vendor's backend: connected stores \
                        (installs), their access tokens, calls to their platforms through \
-                       storelink, and Maropost's order notifications as a feed. Every endpoint \
-                       but this document takes `Authorization: Bearer <key>` (keys are made with \
-                       `storelink api-key create NAME` or in the console). Errors are RFC 9457 \
-                       problem details. A commercetools Merchant Center Custom Application \
-                       reaches the API through the Merchant Center API gateway's \
-                       `/proxy/forward-to` instead (security scheme `merchant_center`): it \
-                       sees its own project's commercetools installs only (any other install \
-                       answers 404) and cannot revoke."
+                       storelink, and the platforms' order notifications as a feed. Every \
+                       endpoint but this document takes `Authorization: Bearer <key>` (keys are \
+                       made with `storelink api-key create NAME` or in the console). Errors are \
+                       RFC 9457 problem details. A platform's own gateway may forward its users' \
+                       requests instead (see the security schemes): such a caller sees its own \
+                       account's installs only (any other install answers 404) and cannot \
+                       revoke."
     ),
     paths(
         installs::list,
@@ -58,21 +59,16 @@ use crate::{
         objects::EventObject,
         objects::EventList,
         objects::RevokeRequest,
-        ConnectionRequest,
-        ApiKeyRequest,
-        OwnCredentialsRequest,
-        MarketplaceRequest,
-        ProjectRequest,
         Platform,
         InstallStatus,
         AuthKind,
         OrderStatus,
     )),
-    modifiers(&BearerKeys, &MerchantCenter),
+    modifiers(&BearerKeys),
     tags(
         (name = "installs", description = "Connected stores and their credentials"),
         (name = "proxy", description = "Calls to a store's platform, with its credentials"),
-        (name = "events", description = "Maropost order notifications"),
+        (name = "events", description = "Order notifications"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -97,45 +93,13 @@ impl Modify for BearerKeys {
     }
 }
 
-/// The `merchant_center` security scheme: a forward-to JWT from the commercetools Merchant
-/// Center API gateway.
-struct MerchantCenter;
-
-impl Modify for MerchantCenter {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "merchant_center",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some(
-                        "A request forwarded by the commercetools Merchant Center API gateway \
-                         (`/proxy/forward-to`, for a Custom Application): \
-                         `X-MC-API-Forward-To-Version` (`v1` or `v2`), \
-                         `X-MC-API-Cloud-Identifier` (`gcp-au`, `gcp-eu`, `gcp-us`, `aws-fra`, \
-                         `aws-ohio`) and the gateway's RS256 JWT as the bearer token, with `iss` \
-                         the gateway of that cloud, `aud` storelink's public origin and the \
-                         request's path, and the project in `{iss}/claims/project_key`. The \
-                         caller sees the commercetools installs whose `account_id` is \
-                         `{cloud}:{project_key}` only; other installs answer 404, revoking 403. \
-                         Either Merchant Center header makes a request a forwarded one: a \
-                         missing header or a token that does not verify answers 401.",
-                    ))
-                    .build(),
-            ),
-        );
-    }
-}
-
 /// The proxy on the install's API base URL itself (documented apart from the path form).
 #[utoipa::path(
     method(get, post, put, patch, delete),
     path = "/api/v1/installs/{id}/proxy",
     tag = "proxy",
-    description = "As `/api/v1/installs/{id}/proxy/{path}`, on the API base URL itself \
-                   (Maropost's NetoAPI is one URL: send `NETOAPI_ACTION` and a JSON body here).",
+    description = "As `/api/v1/installs/{id}/proxy/{path}`, on the API base URL itself (for a \
+                   platform whose API is one URL: send its own headers and a JSON body here).",
     params(("id" = String, Path, description = "The install's id")),
     responses(
         (status = "default", description = "The platform's answer, whatever its status",
@@ -155,10 +119,53 @@ fn proxy_base() {}
     tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
 )]
-pub async fn document() -> Response {
+pub async fn document(State(state): State<AppState>) -> Response {
     (
         [(header::CACHE_CONTROL, "no-cache")],
-        Json(ApiDoc::openapi()),
+        Json(with_platforms(ApiDoc::openapi(), &state.platforms)),
     )
         .into_response()
+}
+
+/// The document with what the platforms add: each connection kind's request body (and
+/// `ConnectionRequest`, the one of them `POST /api/v1/connections` takes, told apart by
+/// `platform`), and their own parts (a gateway's security scheme).
+pub fn with_platforms(
+    mut doc: utoipa::openapi::OpenApi,
+    platforms: &Registry,
+) -> utoipa::openapi::OpenApi {
+    let mut one_of = OneOfBuilder::new();
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (platform, kind) in platforms.connection_kinds() {
+        let (name, schema) = kind.schema();
+        components.schemas.insert(name.clone(), schema);
+        let tagged = utoipa::openapi::schema::AllOfBuilder::new()
+            .item(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(name)))
+            .item(
+                ObjectBuilder::new()
+                    .property(
+                        "platform",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::Type(Type::String))
+                            .enum_values(Some([platform.as_str()])),
+                    )
+                    .required("platform"),
+            );
+        one_of = one_of.item(Schema::AllOf(tagged.build()));
+    }
+    components.schemas.insert(
+        "ConnectionRequest".to_owned(),
+        RefOr::T(Schema::OneOf(
+            one_of
+                .description(Some(
+                    "A connection to add: `platform` says which kind, the other fields are that \
+                     kind's.",
+                ))
+                .build(),
+        )),
+    );
+    for driver in platforms.all() {
+        driver.document(&mut doc);
+    }
+    doc
 }

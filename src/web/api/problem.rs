@@ -60,17 +60,17 @@ impl Problem {
         )
     }
 
-    /// `401` for a request forwarded by the commercetools Merchant Center gateway that could not
-    /// be verified: the same kind as [`Problem::unauthorized`], saying what was wrong (a header,
-    /// the token's algorithm, issuer, audience, expiry; never the token).
-    pub fn unauthorized_forwarded(why: &impl std::fmt::Display) -> Self {
+    /// `401` for a request forwarded by a platform's gateway that could not be verified: the same
+    /// kind as [`Problem::unauthorized`], saying what was wrong (a header, the token's algorithm,
+    /// issuer, audience, expiry; never the token).
+    pub fn unauthorized_forwarded(gateway: &str, why: &str) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "Unauthorized",
             format!(
-                "The Merchant Center forward-to request could not be verified: {}.",
-                crate::domain::text::shorten(&why.to_string(), 200)
+                "The {gateway} forward-to request could not be verified: {}.",
+                crate::domain::text::shorten(why, 200)
             ),
         )
     }

@@ -15,7 +15,7 @@ use super::{
     problem::Problem,
 };
 use crate::{
-    providers::proxy::{self, ProxyRequest},
+    platforms::{ProxyRequest, kit::proxy},
     state::AppState,
 };
 
@@ -34,11 +34,10 @@ fn passed_back(name: &str) -> bool {
     tag = "proxy",
     description = "Calls the install's platform with the install's credentials: `{path}` (any \
                    depth, optional: `/proxy` alone reaches the base itself) under its API base \
-                   URL (Maropost: `https://{store_domain}/do/WS/NetoAPI`; bol.com: the Retailer \
-                   API). Every method works the same way. The query, the body, `Content-Type`, \
-                   `Accept` and the platform's own headers (`NETOAPI_ACTION`) pass through; the \
-                   backend's `Authorization` never does. The platform's status, body and content \
-                   type come back as they are.",
+                   URL (the `api_base_url` of the install's access token). Every method works \
+                   the same way. The query, the body, `Content-Type`, `Accept` and the \
+                   platform's own headers pass through; the backend's `Authorization` never \
+                   does. The platform's status, body and content type come back as they are.",
     params(
         ("id" = String, Path, description = "The install's id"),
         ("path" = String, Path, description = "The path under the install's API base URL"),
@@ -76,8 +75,14 @@ pub async fn proxy(
         headers,
         body,
     };
-    let platforms = state.platforms();
-    let upstream = proxy::forward(&platforms, &install, stored_token.as_ref(), &request)
+    let ctx = state.calls();
+    let handoff = state
+        .platforms
+        .handoff(&ctx, &install, stored_token.as_ref())
+        .await
+        .map_err(platform_problem)?;
+    let driver = state.platforms.get(install.platform);
+    let upstream = proxy::forward(&ctx, driver, &install, &handoff, &request)
         .await
         .map_err(platform_problem)?;
     if upstream.content_length().is_some_and(|n| n > cap as u64) {

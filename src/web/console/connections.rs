@@ -4,8 +4,8 @@
 //! `POST /console/connections/{kind}` for each: a bol.com retailer's own client, a Maropost API
 //! key, an OrderCloud marketplace, a commercetools project).
 //!
-//! Every form posts the fields `POST /api/v1/connections` takes, and both go through
-//! [`crate::providers::connect`]: the same checks, the same refusals. A secret an operator types
+//! Every form posts the fields `POST /api/v1/connections` takes, and both go through the
+//! platform's [`ConnectionKind`]: the same checks, the same refusals. A secret an operator types
 //! is sealed at once and never shown again, nor echoed back when the form is shown again.
 
 use askama::Template;
@@ -19,14 +19,19 @@ use zeroize::Zeroize as _;
 
 use super::{
     auth::{Operator, verify_csrf},
-    connection_forms::{Field, FormKind, Values},
     shared::{CsrfForm, FlashKind, Nav, find_install, flash},
 };
 use crate::{
     db::audit::{self, Action},
-    domain::text::shorten,
+    domain::{Platform, text::shorten},
     error::{AppError, render_or_plain},
-    providers::{ConnectionRequest, connect::ConnectError},
+    platforms::{
+        driver::ConnectionKind,
+        kit::{
+            connect::ConnectError,
+            forms::{Field, Fields, Values},
+        },
+    },
     state::AppState,
 };
 
@@ -40,7 +45,10 @@ pub async fn test_connection(
 ) -> Result<Response, AppError> {
     verify_csrf(&operator.session, &form.csrf_token).await?;
     let install = find_install(&state, &id).await?;
-    let outcome = state.platforms().test_connection(&install).await;
+    let outcome = state
+        .platforms
+        .test_connection(&state.calls(), &install)
+        .await;
     // The outcome carries the platform's own words: a value, never part of the entry's text.
     let (detail, outcome_text, kind, message) = match &outcome {
         Ok(what) => (
@@ -81,12 +89,16 @@ struct ChooserPage {
 }
 
 /// `GET /console/connections/new`: the kinds of connection an operator can add.
-pub async fn choose(operator: Operator) -> Response {
+pub async fn choose(State(state): State<AppState>, operator: Operator) -> Response {
     render_or_plain(&ChooserPage {
         nav: Nav::from(&operator),
-        kinds: FormKind::ALL
-            .iter()
-            .map(|k| (k.slug(), k.title(), k.intro()))
+        kinds: state
+            .platforms
+            .connection_kinds()
+            .map(|(platform, kind)| {
+                let form = kind.form(&Values(&[]));
+                (platform.as_str(), form.title, form.intro)
+            })
             .collect(),
     })
 }
@@ -114,20 +126,14 @@ impl FormPage {
     }
 }
 
-/// Where a sandbox user finds test credentials for `kind`.
-fn sandbox_help(state: &AppState, kind: FormKind) -> Option<(&'static str, &'static str)> {
-    if !state.sandbox {
-        return None;
-    }
-    Some(match kind {
-        FormKind::Bol => (
-            "/sandbox/bol/credentials",
-            "the sandbox's API credentials page",
-        ),
-        FormKind::Maropost => ("/sandbox/maropost/api-keys", "the sandbox's API keys page"),
-        FormKind::OrderCloud => ("/sandbox/ordercloud", "the sandbox marketplace's page"),
-        FormKind::Commercetools => ("/sandbox/commercetools", "the sandbox project's page"),
-    })
+/// The platform a URL's `{kind}` names and how it takes connections, or `404`.
+fn kind<'a>(
+    state: &'a AppState,
+    slug: &str,
+) -> Result<(Platform, &'a dyn ConnectionKind), AppError> {
+    let driver = state.platforms.by_name(slug).ok_or(AppError::NotFound)?;
+    let kind = driver.connection().ok_or(AppError::NotFound)?;
+    Ok((driver.platform(), kind))
 }
 
 /// `GET /console/connections/{kind}/new`: the kind's form, prefilled from the query (the
@@ -138,7 +144,7 @@ pub async fn new_connection(
     Path(slug): Path<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let kind = FormKind::from_slug(&slug).ok_or(AppError::NotFound)?;
+    let (platform, kind) = kind(&state, &slug)?;
     let prefill: Vec<(String, String)> = query
         .map(|Query(q)| q)
         .unwrap_or_default()
@@ -149,6 +155,7 @@ pub async fn new_connection(
     Ok(render_or_plain(&form_page(
         &state,
         &operator,
+        platform,
         kind,
         &Values(&prefill),
     )))
@@ -157,18 +164,20 @@ pub async fn new_connection(
 fn form_page(
     state: &AppState,
     operator: &Operator,
-    kind: FormKind,
+    platform: Platform,
+    kind: &dyn ConnectionKind,
     values: &Values<'_>,
 ) -> FormPage {
+    let form = kind.form(values);
     FormPage {
         nav: Nav::from(operator),
-        slug: kind.slug(),
-        title: kind.title(),
-        intro: kind.intro(),
-        fields: kind.fields(&state.ordercloud, values),
+        slug: platform.as_str(),
+        title: form.title,
+        intro: form.intro,
+        fields: form.fields,
         error: None,
         error_code: None,
-        sandbox_help: sandbox_help(state, kind),
+        sandbox_help: kind.sandbox_help().filter(|_| state.sandbox),
     }
 }
 
@@ -187,34 +196,23 @@ pub async fn create_connection(
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     verify_csrf(&operator.session, &csrf).await?;
-    let kind = FormKind::from_slug(&slug).ok_or(AppError::NotFound)?;
-    let request = as_request(kind, &typed);
+    let (platform, kind) = kind(&state, &slug)?;
+    let actor = operator.actor();
+    let connected = kind
+        .connect(&state.calls(), Fields::Form(&typed), &actor)
+        .await;
     // Secrets typed into the form are not kept past this point, not even in freed memory.
-    let secrets: Vec<&str> = kind
-        .fields(&state.ordercloud, &Values(&[]))
-        .iter()
-        .filter(|f| f.secret)
-        .map(|f| f.name)
-        .collect();
+    let secrets = kind.form(&Values(&[])).secret_names();
     for (name, value) in &mut typed {
         if secrets.contains(&name.as_str()) {
             value.zeroize();
         }
     }
-    let request = match request {
-        Ok(request) => request,
-        Err(e) => {
-            let mut page = form_page(&state, &operator, kind, &Values(&typed));
-            page.error = Some(format!("The form could not be read: {e}."));
-            return Ok((StatusCode::BAD_REQUEST, render_or_plain(&page)).into_response());
-        }
-    };
-    let actor = operator.actor();
-    match state.platforms().connect(&request, &actor).await {
+    match connected {
         Ok(saved) => {
             let install = find_install(&state, &saved.id).await?;
             let name = install.store_name.as_deref().unwrap_or(&install.account_id);
-            tracing::info!(install_id = %saved.id, platform = kind.slug(), operator = operator.id, "connection added");
+            tracing::info!(install_id = %saved.id, platform = platform.as_str(), operator = operator.id, "connection added");
             let verb = if saved.reinstall { "renewed" } else { "added" };
             flash(
                 &operator,
@@ -222,34 +220,14 @@ pub async fn create_connection(
                 &format!(
                     "{name} is {verb}: {} accepted the credentials. They are stored encrypted; \
                      secrets will not be shown again.",
-                    kind.platform().display_name()
+                    platform.display_name()
                 ),
             )
             .await?;
             Ok(Redirect::to(&format!("/console/installs/{}", saved.id)).into_response())
         }
-        Err(e) => Ok(refused_page(&state, &operator, kind, &typed, e)?),
+        Err(e) => Ok(refused_page(&state, &operator, platform, kind, &typed, e)?),
     }
-}
-
-/// The form's fields read as the API's body would be (`{"platform": kind, field: value, ...}`,
-/// blank fields left out), straight from the typed values: serde borrows each value where it
-/// buffers the tagged body, so no copy of a secret is left behind to be freed unzeroized.
-fn as_request(
-    kind: FormKind,
-    typed: &[(String, String)],
-) -> Result<ConnectionRequest, serde::de::value::Error> {
-    use serde::{Deserialize as _, de::value::BorrowedStrDeserializer as Borrowed};
-    let fields = typed
-        .iter()
-        .filter(|(name, value)| {
-            name != "csrf_token" && name != "platform" && !value.trim().is_empty()
-        })
-        .map(|(name, value)| (name.as_str(), value.as_str()));
-    let body = std::iter::once(("platform", kind.slug()))
-        .chain(fields)
-        .map(|(name, value)| (Borrowed::new(name), Borrowed::new(value)));
-    ConnectionRequest::deserialize(serde::de::value::MapDeserializer::new(body))
 }
 
 /// The form again after a refusal: a field's error next to it, the platform's above the form
@@ -257,11 +235,12 @@ fn as_request(
 fn refused_page(
     state: &AppState,
     operator: &Operator,
-    kind: FormKind,
+    platform: Platform,
+    kind: &dyn ConnectionKind,
     typed: &[(String, String)],
     e: ConnectError,
 ) -> Result<Response, AppError> {
-    let mut page = form_page(state, operator, kind, &Values(typed));
+    let mut page = form_page(state, operator, platform, kind, &Values(typed));
     let status = match e {
         ConnectError::Field(field) => {
             match page.fields.iter_mut().find(|f| f.name == field.field) {
@@ -286,6 +265,10 @@ fn refused_page(
             } else {
                 StatusCode::BAD_GATEWAY
             }
+        }
+        ConnectError::Unreadable(e) => {
+            page.error = Some(format!("The form could not be read: {e}."));
+            StatusCode::BAD_REQUEST
         }
         ConnectError::Internal(e) => return Err(AppError::Internal(e)),
     };

@@ -87,8 +87,8 @@ fn back_to(method: &Method, path: &str) -> (String, &'static str) {
             (format!("/console/installs/{id}"), "Back to the store")
         }
         ["console", "api-keys", ..] => ("/console/api-keys".to_owned(), "Back to API keys"),
-        ["console", "connections", "bol"] => (
-            "/console/connections/bol/new".to_owned(),
+        ["console", "connections", kind] if kind.bytes().all(|b| b.is_ascii_lowercase()) => (
+            format!("/console/connections/{kind}/new"),
             "Back to the form",
         ),
         _ => stores,
@@ -116,6 +116,7 @@ mod tests {
             post("/console/connections/bol"),
             "/console/connections/bol/new"
         );
+        assert_eq!(post("/console/connections/x<y"), "/console");
         assert_eq!(post("/console/logout"), "/console");
         assert_eq!(
             back_to(&Method::GET, "/console/installs/ab12").0,

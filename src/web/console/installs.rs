@@ -26,8 +26,8 @@ use crate::{
     },
     domain::{AuthKind, Initiator, InstallStatus, Platform},
     error::{AppError, render_or_plain},
+    platforms::{driver::WebhookTexts, kit::webhook_keys},
     state::AppState,
-    webhooks,
 };
 
 /// Rows per page.
@@ -252,15 +252,17 @@ struct DetailPage {
     /// Which API keys read the access token, and when.
     token_reads: Vec<TokenReadRow>,
     history: Vec<AuditRow>,
-    /// Maropost order notifications: where to send them, whether a key is set, the latest.
+    /// Order notifications: where the platform sends them, whether a key is set, the latest.
     webhook: Option<WebhookSection>,
-    /// bol.com: how the connection authenticates and when its access token expires.
+    /// How the connection authenticates and when its access token expires.
     tokens: Option<TokenSection>,
 }
 
-/// The detail page's order-notifications section (Maropost installs).
+/// The detail page's order-notifications section (installs of platforms that send them).
 struct WebhookSection {
     url: String,
+    /// The platform's words for the set-up.
+    texts: &'static WebhookTexts,
     has_key: bool,
     events: Vec<EventRow>,
 }
@@ -307,17 +309,18 @@ pub async fn detail(
                 .collect()
         })
         .unwrap_or_default();
-    let webhook = match install.platform {
-        Platform::Maropost => Some(WebhookSection {
-            url: webhooks::webhook_url(&state.public_url, &install.id).to_string(),
-            has_key: webhooks::has_webhook_key(&state.db, &install.id).await?,
+    let webhook = match state.platforms.get(install.platform).inbound() {
+        Some(inbound) => Some(WebhookSection {
+            url: inbound.url(&state.public_url, &install.id).to_string(),
+            texts: inbound.texts(),
+            has_key: webhook_keys::has_webhook_key(&state.db, &install.id).await?,
             events: events::latest_for_install(&state.db, &install.id, RECENT_EVENTS)
                 .await?
                 .into_iter()
                 .map(|e| EventRow::new(e, now))
                 .collect(),
         }),
-        Platform::Bol | Platform::OrderCloud | Platform::Commercetools => None,
+        None => None,
     };
     let user_name = [
         install.user_first_name.as_deref(),
@@ -368,6 +371,10 @@ struct TokenSection {
     kind: &'static str,
     /// The platform's name, for "can no longer get access tokens from ...".
     platform: &'static str,
+    /// The platform's short name, for "Reconnect ...".
+    platform_short: &'static str,
+    /// Where a code-flow connection is authorized again.
+    reconnect_path: String,
     /// The client id an operator entered.
     client_id: String,
     /// The user an operator entered (OrderCloud's password grant, a Maropost key's user).
@@ -385,17 +392,18 @@ struct TokenSection {
     refreshed_at: String,
     /// The connection needs to be authorized again.
     needs_attention: bool,
-    /// It is a code-flow connection (reconnected through `/install/bol`).
+    /// It is a code-flow connection that can be reconnected (through `/install/{platform}`).
     code_flow: bool,
 }
 
-/// The token section of `install`'s page: for bol.com installs and every connection an
-/// operator added (a Maropost add-on install has only its permanent token).
+/// The token section of `install`'s page: for installs whose tokens expire and every
+/// connection an operator added (an install with only a permanent token has none).
 async fn token_section(
     state: &AppState,
     install: &Install,
 ) -> Result<Option<TokenSection>, AppError> {
-    if install.platform == Platform::Maropost && install.auth_kind == AuthKind::Code {
+    let driver = state.platforms.get(install.platform);
+    if driver.permanent_token(install.auth_kind) {
         return Ok(None);
     }
     let Some(token) = token_state::load(&state.db, &install.id).await? else {
@@ -424,15 +432,10 @@ async fn token_section(
         )
     });
     Ok(Some(TokenSection {
-        kind: match (install.platform, kind) {
-            (Platform::Bol, AuthKind::Code) => "code flow: the retailer authorized storelink",
-            (Platform::Bol, _) => "the retailer's own API credentials",
-            (_, AuthKind::Code) => "code flow: the merchant authorized storelink",
-            (_, AuthKind::ClientCredentials) => "an API client's credentials (client_credentials)",
-            (_, AuthKind::Password) => "a user's name and password (password grant)",
-            (_, AuthKind::ApiKey) => "an API key, sent with every call (it does not expire)",
-        },
+        kind: driver.describes(kind),
         platform: install.platform.display_name(),
+        platform_short: install.platform.short_name(),
+        reconnect_path: format!("/install/{}", install.platform.as_str()),
         client_id: token.client_id.clone().unwrap_or_default(),
         username: token.username.clone().unwrap_or_default(),
         api_url: token.api_url.clone().unwrap_or_default(),
@@ -441,7 +444,7 @@ async fn token_section(
         expiry,
         refreshed_at: token.token_refreshed_at.map(fmt_time).unwrap_or_default(),
         needs_attention: install.status == InstallStatus::NeedsAttention,
-        code_flow: kind == AuthKind::Code,
+        code_flow: kind == AuthKind::Code && driver.code_flow().is_some(),
     }))
 }
 

@@ -7,7 +7,6 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
-pub mod connection_forms;
 pub mod connections;
 pub mod dashboard;
 pub mod endpoints;

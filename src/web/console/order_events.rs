@@ -21,8 +21,8 @@ use crate::{
     db::events::{self, Filter},
     domain::OrderStatus,
     error::{AppError, capitalize, render_or_plain},
+    platforms::kit::webhook_keys::{self as webhooks, SetKeyError},
     state::AppState,
-    webhooks::{self, SetKeyError},
 };
 
 /// Events per page.

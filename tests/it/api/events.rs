@@ -16,9 +16,16 @@ async fn hooked() -> (TestApp, String) {
     })
     .await;
     let id = app.maropost_install("808", "events.example.com", "t").await;
-    storelink::webhooks::set_webhook_key(&app.db, &app.state.keyring, &id, KEY, "test", 0)
-        .await
-        .unwrap();
+    storelink::platforms::kit::webhook_keys::set_webhook_key(
+        &app.db,
+        &app.state.keyring,
+        &id,
+        KEY,
+        "test",
+        0,
+    )
+    .await
+    .unwrap();
     (app, id)
 }
 

@@ -314,8 +314,9 @@ async fn an_answer_that_grows_past_the_cap_while_streaming_is_cut_off() {
         .await;
     let key = app.api_key("backend").await;
     let mut settings = app.settings.clone();
-    settings.bol.api_url =
-        Some(url::Url::parse(&format!("http://127.0.0.1:{port}/retailer")).unwrap());
+    settings
+        .env
+        .set("BOL_API_URL", format!("http://127.0.0.1:{port}/retailer"));
     let second =
         storelink::app::Application::build(settings, std::sync::Arc::new(app.clock.clone()))
             .await

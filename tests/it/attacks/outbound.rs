@@ -3,7 +3,7 @@
 //! pass the domain check; *Test connection* then sent the access token there.
 //!
 //! The outbound guard's table (names resolving into each refused range, through a resolver
-//! the test controls) is `providers::outbound::tests::names_resolving_into_any_refused_range_are_refused`;
+//! the test controls) is `platforms::kit::outbound::tests::names_resolving_into_any_refused_range_are_refused`;
 //! these tests go through the app.
 
 use serde_json::json;
@@ -16,14 +16,11 @@ use crate::helpers::*;
 async fn guarded_app(template: impl FnOnce(&str) -> String + Send + 'static) -> TestApp {
     app_with(move |s| {
         s.allow_private_endpoints = false;
-        let stand_in = s
-            .maropost
-            .token_url
-            .as_ref()
+        let stand_in = url::Url::parse(s.env.get("MAROPOST_TOKEN_URL").unwrap())
             .unwrap()
             .origin()
             .ascii_serialization();
-        s.maropost.api_url_template = Some(template(&stand_in));
+        s.env.set("MAROPOST_API_URL_TEMPLATE", template(&stand_in));
     })
     .await
 }

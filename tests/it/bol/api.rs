@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use storelink::providers::{api_call::ApiError, bol};
+use storelink::platforms::{bol, kit::api_call::ApiError};
 use wiremock::matchers::header as has_header;
 
 use super::*;
@@ -59,7 +59,9 @@ async fn a_401_refreshes_once_and_retries_once() {
     let id = connected(&app).await;
     orders_answer_with(&app, problem(401, "Expired JWT"), 1, orders_answer()).await;
 
-    let answer = bol::retailer::orders(&app.state.bol(), &id).await.unwrap();
+    let answer = bol::retailer::orders(&app.state.platforms.bol().context(&app.state.calls()), &id)
+        .await
+        .unwrap();
     assert_eq!(answer["orders"].as_array().unwrap().len(), 2);
 
     let calls = app.requests_to(ORDERS_PATH).await;
@@ -89,7 +91,7 @@ async fn a_second_401_is_reported_not_retried_again() {
     let id = connected(&app).await;
     orders_answer_with(&app, problem(401, "Expired JWT"), 10, orders_answer()).await;
 
-    let error = bol::retailer::orders(&app.state.bol(), &id)
+    let error = bol::retailer::orders(&app.state.platforms.bol().context(&app.state.calls()), &id)
         .await
         .unwrap_err();
     assert!(
@@ -117,7 +119,9 @@ async fn a_429_waits_as_long_as_retry_after_says() {
     .await;
 
     let started = Instant::now();
-    bol::retailer::orders(&app.state.bol(), &id).await.unwrap();
+    bol::retailer::orders(&app.state.platforms.bol().context(&app.state.calls()), &id)
+        .await
+        .unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "waited Retry-After"
@@ -142,7 +146,7 @@ async fn a_long_retry_after_is_reported_instead_of_waited() {
     )
     .await;
     let started = Instant::now();
-    let error = bol::retailer::orders(&app.state.bol(), &id)
+    let error = bol::retailer::orders(&app.state.platforms.bol().context(&app.state.calls()), &id)
         .await
         .unwrap_err();
     assert!(matches!(error, ApiError::RateLimited { retry_after: 3600 }));

@@ -3,7 +3,7 @@
 //! before they expire.
 
 use secrecy::ExposeSecret as _;
-use storelink::providers::api_call::TokenUnavailable;
+use storelink::platforms::kit::api_call::TokenUnavailable;
 
 use super::*;
 
@@ -200,8 +200,7 @@ async fn client_credentials_tokens_are_reused_not_requested_per_call() {
     let app = spawn_app().await;
     let (_, id) = added(&app, 299).await;
 
-    let bol = app.state.bol();
-    let calls = (0..100).map(|_| bol.access_token(&id));
+    let calls = (0..100).map(|_| crate::bol::bol_token(&app.state, &id));
     let tokens: Vec<String> = futures::future::join_all(calls)
         .await
         .into_iter()
@@ -216,10 +215,10 @@ async fn client_credentials_tokens_are_reused_not_requested_per_call() {
 
     // Reused until 30 s before expires_in runs out, then renewed once.
     app.advance(299 - 31);
-    app.state.bol().access_token(&id).await.unwrap();
+    crate::bol::bol_token(&app.state, &id).await.unwrap();
     assert_eq!(app.bol_token_requests().await.len(), 1);
     app.advance(1);
-    let renewed = app.state.bol().access_token(&id).await.unwrap();
+    let renewed = crate::bol::bol_token(&app.state, &id).await.unwrap();
     assert_ne!(renewed.expose_secret(), tokens[0]);
     let requests = app.bol_token_requests().await;
     assert_eq!(requests.len(), 2);
@@ -239,7 +238,7 @@ async fn credentials_refused_later_mark_the_connection_as_needing_attention() {
     })))
     .await;
     app.advance(300);
-    let result = app.state.bol().access_token(&id).await;
+    let result = crate::bol::bol_token(&app.state, &id).await;
     assert_eq!(result.err(), Some(TokenUnavailable::NeedsReauthorization));
     assert_eq!(
         app.install_field::<String>(&id, "status").await,
@@ -259,7 +258,7 @@ async fn revoking_a_client_credentials_connection_erases_its_secret() {
     assert_eq!(response.status(), 303);
     assert!(app.credential_kinds(&id).await.is_empty());
     app.advance(3600);
-    let result = app.state.bol().access_token(&id).await;
+    let result = crate::bol::bol_token(&app.state, &id).await;
     assert_eq!(result.err(), Some(TokenUnavailable::Revoked));
     assert_eq!(
         app.bol_token_requests().await.len(),

@@ -8,7 +8,7 @@ use secrecy::ExposeSecret as _;
 use storelink::{
     app::Application,
     db::credentials::{self, Kind},
-    providers::api_call::TokenUnavailable,
+    platforms::kit::api_call::TokenUnavailable,
 };
 use wiremock::ResponseTemplate;
 
@@ -33,9 +33,7 @@ async fn refreshes(app: &TestApp) -> Vec<HashMap<String, String>> {
 }
 
 async fn token(app: &TestApp, id: &str) -> Result<String, TokenUnavailable> {
-    app.state
-        .bol()
-        .access_token(id)
+    crate::bol::bol_token(&app.state, id)
         .await
         .map(|t| t.expose_secret().to_owned())
 }
@@ -112,9 +110,7 @@ async fn two_processes_sharing_the_database_refresh_once() {
             let state = second.clone();
             let id = id.clone();
             async move {
-                state
-                    .bol()
-                    .access_token(&id)
+                crate::bol::bol_token(&state, &id)
                     .await
                     .map(|t| t.expose_secret().to_owned())
             }
@@ -330,7 +326,7 @@ async fn a_revoke_during_a_refresh_keeps_nothing() {
     let refreshing = {
         let state = app.state.clone();
         let id = id.clone();
-        tokio::spawn(async move { state.bol().access_token(&id).await })
+        tokio::spawn(async move { crate::bol::bol_token(&state, &id).await })
     };
     tokio::time::sleep(Duration::from_millis(150)).await;
     let now = app.clock.unix();

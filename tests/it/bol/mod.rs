@@ -253,3 +253,16 @@ impl ConsoleSession {
         self.get(&path).await
     }
 }
+
+/// A usable bol.com access token for install `id`, through the app's token lifecycle.
+pub async fn bol_token(
+    state: &storelink::state::AppState,
+    id: &str,
+) -> Result<secrecy::SecretString, storelink::platforms::kit::api_call::TokenUnavailable> {
+    state
+        .platforms
+        .bol()
+        .context(&state.calls())
+        .access_token(id)
+        .await
+}

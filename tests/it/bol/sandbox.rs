@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
-use storelink::sandbox::bol::{ACCESS_TOKEN_LIFETIME_SECS, RATE_LIMIT_PER_SECOND};
+use storelink::platforms::bol::sandbox::{ACCESS_TOKEN_LIFETIME_SECS, RATE_LIMIT_PER_SECOND};
 
 use super::*;
 
-const SANDBOX_ID: &str = storelink::providers::bol::SANDBOX_CLIENT_ID;
-const SANDBOX_SECRET: &str = storelink::providers::bol::SANDBOX_CLIENT_SECRET;
+const SANDBOX_ID: &str = storelink::platforms::bol::SANDBOX_CLIENT_ID;
+const SANDBOX_SECRET: &str = storelink::platforms::bol::SANDBOX_CLIENT_SECRET;
 
 /// Approves (as `retailer`) or denies on the sandbox's authorize page; returns the callback URL.
 async fn decide(app: &TestApp, browser: &reqwest::Client, retailer: &str, decision: &str) -> Url {

@@ -23,7 +23,7 @@ use storelink::{
     crypto::hmac_sha256,
     db::installs::{self, NewInstall},
     domain::{Initiator, InstallingUser, Platform},
-    sandbox::commercetools::{GatewayKey, PATH as SANDBOX_GATEWAY},
+    platforms::commercetools::sandbox::{GatewayKey, PATH as SANDBOX_GATEWAY},
 };
 use tokio::sync::OnceCell;
 use wiremock::{
@@ -80,7 +80,9 @@ async fn spawn_forwarding_with(
     let issuer = url::Url::parse(&gateway.uri()).unwrap();
     let app = spawn_with(Options {
         configure: Some(Box::new(move |settings| {
-            settings.commercetools_mc_api_url = Some(issuer);
+            settings
+                .env
+                .set("COMMERCETOOLS_MC_API_URL", issuer.as_str());
             configure(settings);
         })),
         ..Options::default()
@@ -473,8 +475,10 @@ async fn an_unreachable_gateway_is_unavailable_not_a_server_error() {
     let closed = closed_port();
     let app = spawn_with(Options {
         configure: Some(Box::new(move |settings| {
-            settings.commercetools_mc_api_url =
-                Some(url::Url::parse(&format!("http://127.0.0.1:{closed}")).unwrap());
+            settings.env.set(
+                "COMMERCETOOLS_MC_API_URL",
+                format!("http://127.0.0.1:{closed}"),
+            );
         })),
         ..Options::default()
     })

@@ -20,7 +20,7 @@ use storelink::{
         endpoints::{EndpointError, add},
         worker::Notifier,
     },
-    providers::outbound::{Lookup, Outbound},
+    platforms::kit::outbound::{Lookup, Outbound},
 };
 
 use super::*;

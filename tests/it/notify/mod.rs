@@ -22,7 +22,8 @@ use storelink::{
         token_state,
     },
     domain::{EventType, Initiator, InstallingUser, Platform},
-    notify, webhooks,
+    notify,
+    platforms::kit::webhook_keys as webhooks,
 };
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 

@@ -13,7 +13,7 @@ use storelink::{
     },
     domain::EventType,
     notify::{NotifyConfig, NotifyContext, worker::Notifier},
-    providers::outbound::Outbound,
+    platforms::kit::outbound::Outbound,
 };
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 

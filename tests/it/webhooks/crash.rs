@@ -20,7 +20,7 @@ use storelink::{
         installs::{self, NewInstall},
     },
     domain::{Initiator, InstallingUser, Platform},
-    webhooks,
+    platforms::kit::webhook_keys as webhooks,
 };
 use tokio::{
     io::{AsyncBufReadExt as _, BufReader},

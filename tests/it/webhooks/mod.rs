@@ -14,8 +14,8 @@ use storelink::{
     crypto::MasterKey,
     db::installs::{self, NewInstall},
     domain::{Initiator, InstallingUser, OrderStatus, Platform},
+    platforms::kit::webhook_keys as webhooks,
     state::AppState,
-    webhooks,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use url::Url;
@@ -878,6 +878,6 @@ async fn the_console_can_list_filter_page_and_count_events() {
     let per_install = events::counts_by_install_since(&hook.db, 0).await.unwrap();
     assert_eq!(per_install.len(), 2);
 
-    let url = webhooks::webhook_url(&hook.base, &hook.install_id);
+    let url = storelink::platforms::maropost::webhooks::webhook_url(&hook.base, &hook.install_id);
     assert_eq!(url, hook.hook_url(&hook.install_id));
 }

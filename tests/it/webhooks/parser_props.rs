@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use proptest::{prelude::*, test_runner::Config};
 use storelink::{
     domain::OrderStatus,
-    webhooks::{
+    platforms::maropost::webhooks::{
         order_event::{self, MAX_DEPTH, OrderEvent},
         order_xml,
     },

@@ -1,0 +1,342 @@
+//! The forward-to JWT itself: reading its three parts, refusing every algorithm but RS256
+//! before anything else is looked at, checking the RS256 signature with a key from the
+//! gateway's key set, and then the claims (`iss`, `aud`, `exp`, `nbf`, `sub`, the project).
+//!
+//! Nothing here trusts the token's header beyond `alg` and `kid`: keys are never taken from
+//! the token (`jwk`, `jku`, `x5u` are ignored) and a `crit` extension is refused, since none is
+//! understood.
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
+use rsa::{
+    pkcs1v15::{Signature, VerifyingKey},
+    signature::Verifier as _,
+};
+use serde_json::{Map, Value};
+use sha2::Sha256;
+
+use super::Refusal;
+use crate::platforms::commercetools::cloud::is_project_key;
+
+/// The longest token looked into; the gateway's are well under a kilobyte.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Seconds a token is still accepted after its `exp` (and before its `nbf`), for clocks that
+/// disagree a little.
+pub const LEEWAY_SECS: i64 = 10;
+/// The longest `sub` accepted (it names the caller in logs and the audit log).
+const MAX_SUBJECT_LEN: usize = 128;
+/// The most audiences one token may list.
+const MAX_AUDIENCES: usize = 16;
+
+/// A token split into its parts, its algorithm already known to be RS256.
+#[derive(Debug)]
+pub struct Token<'a> {
+    /// The header's `kid`, when it has one.
+    pub kid: Option<String>,
+    /// `header.payload`, the bytes the signature covers.
+    signed: &'a str,
+    /// The payload, not yet trusted.
+    payload: &'a str,
+    /// The signature's bytes.
+    signature: Vec<u8>,
+}
+
+/// What the claims must say.
+pub struct Expected<'a> {
+    /// The gateway of the request's cloud identifier (and version).
+    pub issuer: &'a str,
+    /// storelink's public origin and the request's path.
+    pub audience: &'a str,
+    /// Now, Unix seconds, from the app's clock.
+    pub now: i64,
+}
+
+/// What a verified token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The Merchant Center user (`sub`).
+    pub subject: String,
+    /// The project (`{iss}/claims/project_key`).
+    pub project_key: String,
+}
+
+fn decode_json(part: &str) -> Result<Map<String, Value>, Refusal> {
+    let bytes = B64URL.decode(part).map_err(|_| Refusal::Malformed)?;
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(Refusal::Malformed),
+    }
+}
+
+impl<'a> Token<'a> {
+    /// Splits `text` into its parts and reads its header: only `alg: RS256` gets further, so
+    /// `none`, `HS256` (an RSA public key used as an HMAC secret) and anything else are refused
+    /// before a key is looked for.
+    pub fn parse(text: &'a str) -> Result<Self, Refusal> {
+        if text.len() > MAX_TOKEN_LEN {
+            return Err(Refusal::Malformed);
+        }
+        let mut parts = text.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Refusal::Malformed);
+        };
+        let header_json = decode_json(header)?;
+        match header_json.get("alg") {
+            Some(Value::String(alg)) if alg == "RS256" => {}
+            Some(Value::String(alg)) => {
+                return Err(Refusal::Algorithm(crate::domain::text::shorten(alg, 20)));
+            }
+            _ => return Err(Refusal::Algorithm("(none given)".to_owned())),
+        }
+        if header_json.contains_key("crit") {
+            return Err(Refusal::Malformed);
+        }
+        let kid = match header_json.get("kid") {
+            None => None,
+            Some(Value::String(kid)) if kid.len() <= 256 => Some(kid.clone()),
+            Some(_) => return Err(Refusal::Malformed),
+        };
+        if signature.is_empty() {
+            return Err(Refusal::BadSignature);
+        }
+        let signature = B64URL.decode(signature).map_err(|_| Refusal::Malformed)?;
+        Ok(Self {
+            kid,
+            signed: &text[..header.len() + 1 + payload.len()],
+            payload,
+            signature,
+        })
+    }
+
+    /// Checks the signature with `key`, then the claims against `expected`.
+    pub fn verify(
+        &self,
+        key: &VerifyingKey<Sha256>,
+        expected: &Expected<'_>,
+    ) -> Result<Verified, Refusal> {
+        let signature =
+            Signature::try_from(self.signature.as_slice()).map_err(|_| Refusal::BadSignature)?;
+        key.verify(self.signed.as_bytes(), &signature)
+            .map_err(|_| Refusal::BadSignature)?;
+        let claims = decode_json(self.payload)?;
+        check_claims(&claims, expected)
+    }
+}
+
+/// The claims of a token whose signature verified.
+fn check_claims(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<Verified, Refusal> {
+    match claims.get("iss") {
+        Some(Value::String(iss)) if iss == expected.issuer => {}
+        _ => return Err(Refusal::WrongIssuer),
+    }
+    let audience_matches = match claims.get("aud") {
+        Some(Value::String(aud)) => aud == expected.audience,
+        Some(Value::Array(list)) if list.len() <= MAX_AUDIENCES => list
+            .iter()
+            .any(|aud| aud.as_str() == Some(expected.audience)),
+        _ => false,
+    };
+    if !audience_matches {
+        return Err(Refusal::WrongAudience);
+    }
+    let exp = seconds(claims.get("exp")).ok_or(Refusal::Malformed)?;
+    if expected.now > exp.saturating_add(LEEWAY_SECS) {
+        return Err(Refusal::Expired);
+    }
+    if let Some(nbf) = claims.get("nbf") {
+        let nbf = seconds(Some(nbf)).ok_or(Refusal::Malformed)?;
+        if expected.now.saturating_add(LEEWAY_SECS) < nbf {
+            return Err(Refusal::NotYetValid);
+        }
+    }
+    let subject = match claims.get("sub") {
+        Some(Value::String(sub))
+            if !sub.is_empty()
+                && sub.len() <= MAX_SUBJECT_LEN
+                && sub.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            sub.clone()
+        }
+        _ => return Err(Refusal::NoSubject),
+    };
+    let project_claim = format!("{}/claims/project_key", expected.issuer);
+    let project_key = match claims.get(&project_claim) {
+        Some(Value::String(key)) if is_project_key(key) => key.clone(),
+        _ => return Err(Refusal::NoProject),
+    };
+    Ok(Verified {
+        subject,
+        project_key,
+    })
+}
+
+/// A NumericDate: whole (or fractional, rounded down) seconds.
+fn seconds(value: Option<&Value>) -> Option<i64> {
+    let value = value?;
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.is_finite() && f.abs() < 1e15)
+            .map(|f| f.floor() as i64)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ISS: &str = "https://mc-api.europe-west1.gcp.commercetools.com";
+    const AUD: &str = "https://storelink.example.com/api/v1/installs";
+    const NOW: i64 = 1_800_000_000;
+
+    fn token(header: Value, claims: Value) -> String {
+        format!(
+            "{}.{}.c2ln",
+            B64URL.encode(header.to_string()),
+            B64URL.encode(claims.to_string())
+        )
+    }
+
+    fn good_claims() -> Value {
+        json!({
+            "iss": ISS,
+            "aud": AUD,
+            "exp": NOW + 60,
+            "sub": "user-1",
+            format!("{ISS}/claims/project_key"): "acme-shop",
+        })
+    }
+
+    fn check(claims: Value) -> Result<Verified, Refusal> {
+        let Value::Object(map) = claims else {
+            panic!("claims are an object")
+        };
+        check_claims(
+            &map,
+            &Expected {
+                issuer: ISS,
+                audience: AUD,
+                now: NOW,
+            },
+        )
+    }
+
+    #[test]
+    fn only_rs256_is_read_further() {
+        let claims = good_claims();
+        for alg in ["none", "HS256", "RS384", "ES256", "PS256", "rs256"] {
+            let text = token(json!({"alg": alg, "typ": "JWT"}), claims.clone());
+            assert!(
+                matches!(Token::parse(&text), Err(Refusal::Algorithm(_))),
+                "{alg}"
+            );
+        }
+        let no_alg = token(json!({"typ": "JWT"}), claims.clone());
+        assert!(matches!(Token::parse(&no_alg), Err(Refusal::Algorithm(_))));
+        let rs256 = token(json!({"alg": "RS256", "kid": "k1"}), claims);
+        assert_eq!(Token::parse(&rs256).unwrap().kid.as_deref(), Some("k1"));
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused() {
+        let claims = good_claims();
+        let good = token(json!({"alg": "RS256"}), claims.clone());
+        let unsigned = good.trim_end_matches("c2ln").to_owned();
+        for text in [
+            "",
+            "abc",
+            "a.b",
+            "a.b.c.d",
+            "!!.e30.c2ln",
+            format!("{good}.extra").as_str(),
+            token(json!({"alg": "RS256", "crit": ["exp"]}), claims.clone()).as_str(),
+            token(json!({"alg": "RS256", "kid": 7}), claims.clone()).as_str(),
+            "a".repeat(MAX_TOKEN_LEN + 1).as_str(),
+        ] {
+            assert!(Token::parse(text).is_err(), "{text:.40}");
+        }
+        assert!(matches!(
+            Token::parse(&unsigned),
+            Err(Refusal::BadSignature)
+        ));
+        // A header that is JSON but not an object.
+        let array = format!("{}.e30.c2ln", B64URL.encode("[1]"));
+        assert!(matches!(Token::parse(&array), Err(Refusal::Malformed)));
+    }
+
+    #[test]
+    fn good_claims_name_the_user_and_project() {
+        assert_eq!(
+            check(good_claims()).unwrap(),
+            Verified {
+                subject: "user-1".into(),
+                project_key: "acme-shop".into()
+            }
+        );
+        let mut listed = good_claims();
+        listed["aud"] = json!(["https://other.example.com", AUD]);
+        assert!(check(listed).is_ok());
+    }
+
+    #[test]
+    fn each_claim_is_checked() {
+        let with = |name: &str, value: Value| {
+            let mut claims = good_claims();
+            claims[name] = value;
+            check(claims)
+        };
+        let without = |name: &str| {
+            let mut claims = good_claims();
+            claims.as_object_mut().unwrap().remove(name);
+            check(claims)
+        };
+        assert_eq!(
+            with("iss", json!("https://mc-api.commercetools.com")),
+            Err(Refusal::WrongIssuer)
+        );
+        assert_eq!(without("iss"), Err(Refusal::WrongIssuer));
+        assert_eq!(
+            with("aud", json!("https://storelink.example.com")),
+            Err(Refusal::WrongAudience)
+        );
+        assert_eq!(
+            with("aud", json!(format!("{AUD}/"))),
+            Err(Refusal::WrongAudience)
+        );
+        assert_eq!(without("aud"), Err(Refusal::WrongAudience));
+        assert_eq!(
+            with("exp", json!(NOW - LEEWAY_SECS - 1)),
+            Err(Refusal::Expired)
+        );
+        assert!(with("exp", json!(NOW - LEEWAY_SECS)).is_ok());
+        assert_eq!(with("exp", json!("soon")), Err(Refusal::Malformed));
+        assert_eq!(without("exp"), Err(Refusal::Malformed));
+        assert_eq!(
+            with("nbf", json!(NOW + LEEWAY_SECS + 1)),
+            Err(Refusal::NotYetValid)
+        );
+        assert!(with("nbf", json!(NOW)).is_ok());
+        assert_eq!(with("sub", json!("")), Err(Refusal::NoSubject));
+        assert_eq!(with("sub", json!("a b")), Err(Refusal::NoSubject));
+        assert_eq!(without("sub"), Err(Refusal::NoSubject));
+        let project = format!("{ISS}/claims/project_key");
+        assert_eq!(with(&project, json!("Acme Shop")), Err(Refusal::NoProject));
+        assert_eq!(without(&project), Err(Refusal::NoProject));
+        // The project claim is named after the expected issuer, not any issuer.
+        let mut other = good_claims();
+        other.as_object_mut().unwrap().remove(&project);
+        other["https://mc-api.commercetools.com/claims/project_key"] = json!("acme-shop");
+        assert_eq!(check(other), Err(Refusal::NoProject));
+    }
+
+    #[test]
+    fn fractional_dates_round_down() {
+        assert_eq!(seconds(Some(&json!(12.9))), Some(12));
+        assert_eq!(seconds(Some(&json!(12))), Some(12));
+        assert_eq!(seconds(Some(&json!(1e300))), None);
+        assert_eq!(seconds(Some(&json!(null))), None);
+        assert_eq!(seconds(None), None);
+    }
+}

@@ -1,0 +1,26 @@
+//! What calls to platforms need from the application, handed down as borrowed parts (as
+//! [`crate::flow::FlowContext`] is), never the whole application state.
+
+use super::{lifecycle::Tokens, outbound::Outbound};
+use crate::{clock::Clock, crypto::Keyring, db::Db};
+
+/// The parts every platform's calls share: stored credentials, the time, the HTTP client.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// The database (credentials, token state).
+    pub db: &'a Db,
+    /// Opens and seals credentials.
+    pub keyring: &'a Keyring,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// The client for calls to URLs an operator configured (token endpoints, `BOL_API_URL`);
+    /// never follows redirects.
+    pub http: &'a reqwest::Client,
+    /// The guarded client for calls to URLs built from data (a store's API from its domain).
+    pub outbound: &'a Outbound,
+    /// The token lifecycle every platform whose tokens expire renews through.
+    pub tokens: &'a Tokens,
+}
+
+/// How a connection test went: what passed, or why it failed (never a secret).
+pub type TestOutcome = Result<String, String>;

@@ -1,0 +1,105 @@
+//! Sitecore OrderCloud (reference 002): a marketplace connection an operator adds with an API
+//! client and, for the password grant, one of the marketplace's users ([`connection`]), its
+//! token renewal and API ([`renewal`]), its settings and hosts ([`settings`]) and its sandbox
+//! stand-in ([`sandbox`]).
+//!
+//! - The API base is one of OrderCloud's hosts ([`HOSTS`]: three environments in five regions),
+//!   never a URL typed freely (no request forgery through a form); `ORDERCLOUD_API_URL`, when set,
+//!   is the only one (tests, the sandbox).
+//! - Tokens: `POST {base}/oauth/token`, a form with `client_id`, `client_secret` when the API
+//!   client has one, the grant (`password` with `username` and `password`, or
+//!   `client_credentials`) and `scope`. Renewed by [`crate::platforms::kit::lifecycle`]: with the
+//!   refresh token when the API client issues them, else (or when it was refused) with the stored
+//!   grant, before expiry. `InvalidGrant`/`InvalidCredentials` are told as such, without saying
+//!   which of user name or password was wrong (OrderCloud does not either).
+//! - Test connection: `GET {base}/v1/me`. API errors come as `{"Errors": [{"ErrorCode",
+//!   "Message"}]}` and are shown by code and message.
+
+pub mod connection;
+pub mod renewal;
+pub mod sandbox;
+pub mod settings;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use secrecy::SecretString;
+use url::Url;
+
+pub use connection::{Grant, Marketplace, MarketplaceRequest};
+pub use renewal::{OrderCloudRenewal, RenewalRequest};
+pub use settings::{DEFAULT_SCOPE, OrderCloudConfig, SANDBOX_PATH};
+
+use super::{
+    driver::{
+        ConnectionKind, Handoff, PlatformDriver, SandboxKit, renewing_handoff, replacing_token,
+    },
+    kit::{
+        api_call::{ApiError, stored_api_base},
+        context::{Context, TestOutcome},
+    },
+};
+use crate::{
+    config::{ConfigError, Env},
+    crypto::Sealed,
+    db::installs::Install,
+    domain::Platform,
+};
+
+/// OrderCloud: marketplaces an operator adds with an API client.
+pub struct OrderCloud {
+    config: OrderCloudConfig,
+}
+
+impl OrderCloud {
+    /// Reads `ORDERCLOUD_API_URL` from `env` (the sandbox's in sandbox mode when unset).
+    pub fn from_env(env: &Env, sandbox: bool, public_url: &Url) -> Result<Self, ConfigError> {
+        Ok(Self {
+            config: OrderCloudConfig::from_env(env, sandbox, public_url)?,
+        })
+    }
+}
+
+#[async_trait]
+impl PlatformDriver for OrderCloud {
+    fn platform(&self) -> Platform {
+        Platform::OrderCloud
+    }
+
+    fn disconnect_hint(&self) -> &'static str {
+        "delete or deactivate the API client in OrderCloud's portal"
+    }
+
+    fn connection(&self) -> Option<&dyn ConnectionKind> {
+        Some(&self.config)
+    }
+
+    async fn test_connection(&self, ctx: &Context<'_>, install: &Install) -> TestOutcome {
+        renewal::test_connection(ctx, install).await
+    }
+
+    async fn handoff(
+        &self,
+        ctx: &Context<'_>,
+        install: &Install,
+        _stored: Option<&Sealed>,
+    ) -> Result<Handoff, ApiError> {
+        renewing_handoff(ctx, &OrderCloudRenewal, install, stored_api_base(install)?).await
+    }
+
+    async fn replace_rejected(
+        &self,
+        ctx: &Context<'_>,
+        install: &Install,
+        rejected: &SecretString,
+    ) -> Result<SecretString, ApiError> {
+        replacing_token(ctx, &OrderCloudRenewal, install, rejected).await
+    }
+
+    fn sandbox(&self, kit: &SandboxKit<'_>) -> anyhow::Result<Option<Router>> {
+        Ok(Some(sandbox::router(Arc::new(
+            sandbox::SandboxOrderCloud::new(kit.keyring, kit.clock.clone()),
+        ))))
+    }
+}
