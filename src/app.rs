@@ -31,7 +31,7 @@ use crate::{
         driver::SandboxKit,
         kit::{
             http,
-            lifecycle::{RefreshPolicy, Tokens},
+            single_flight::{RefreshPolicy, Tokens},
             outbound::Outbound,
         },
     },

@@ -4,9 +4,10 @@
 use askama::Template;
 use axum::{
     http::{HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 
+pub use crate::render::render_or_plain;
 use crate::{
     flow::{FlowError, StateError},
     platforms::kit::token::TokenError,
@@ -331,14 +332,3 @@ pub async fn page_for_bare_failures(
     AppError::Unavailable.into_response()
 }
 
-/// Renders a template, falling back to plain text if rendering fails (it should not: templates
-/// are checked at compile time, but a page must never turn into a panic).
-pub fn render_or_plain(template: &impl Template) -> Response {
-    match template.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "template rendering failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
-}

@@ -23,6 +23,7 @@ pub mod measure;
 pub mod notify;
 pub mod password;
 pub mod platforms;
+pub mod render;
 pub mod sandbox;
 pub mod serve;
 pub mod state;

@@ -17,7 +17,7 @@ use crate::{
     password::PasswordChecks,
     platforms::{
         Registry,
-        kit::{context::Context, lifecycle::Tokens, outbound::Outbound},
+        kit::{context::Context, outbound::Outbound, single_flight::Tokens},
     },
 };
 

@@ -9,6 +9,7 @@ pub mod driver;
 pub mod kit;
 pub mod maropost;
 pub mod ordercloud;
+pub mod proxy;
 mod registry;
 
 pub use driver::{Handoff, PlatformDriver, ProxyRequest};

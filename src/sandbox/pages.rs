@@ -8,7 +8,7 @@ use axum::{
 };
 
 use super::codes::CodeStore;
-use crate::error::render_or_plain;
+use crate::render::render_or_plain;
 
 #[derive(Template)]
 #[template(path = "sandbox/error.html")]

@@ -25,7 +25,7 @@ use axum::{
 use secrecy::{ExposeSecret as _, SecretString};
 use standardwebhooks::Webhook;
 
-use crate::{clock::fmt_time, domain::text::excerpt, error::render_or_plain};
+use crate::{clock::fmt_time, domain::text::excerpt, render::render_or_plain};
 
 /// Where the receiver is served.
 pub const PATH: &str = "/sandbox/receiver";

@@ -1,7 +1,7 @@
 //! What calls to platforms need from the application, handed down as borrowed parts (as
 //! [`crate::flow::FlowContext`] is), never the whole application state.
 
-use super::{lifecycle::Tokens, outbound::Outbound};
+use super::{outbound::Outbound, single_flight::Tokens};
 use crate::{clock::Clock, crypto::Keyring, db::Db};
 
 /// The parts every platform's calls share: stored credentials, the time, the HTTP client.

@@ -16,5 +16,6 @@ pub mod http;
 pub mod lifecycle;
 pub mod outbound;
 pub mod proxy;
+pub mod single_flight;
 pub mod token;
 pub mod webhook_keys;

@@ -1,26 +1,11 @@
-//! Calling an install's platform for the vendor's backend: the backend names a method, a path
-//! under the install's API base URL, a query, a few headers and a body; storelink adds the
-//! install's credentials and sends it. Nothing outside the base URL can be reached: the path is
-//! checked segment by segment before any URL is built, and the URL is checked again after.
+//! What the proxy may reach under an install's API base URL: the path is checked segment by
+//! segment before any URL is built ([`checked_path`]), and the URL is checked again after
+//! ([`target_url`]). The call itself is [`crate::platforms::proxy`].
 
-use reqwest::header::HeaderMap;
 use url::Url;
 
-use super::{api_call::ApiError, context::Context, outbound::Outbound};
-use crate::{
-    db::installs::Install,
-    platforms::driver::{Handoff, PlatformDriver, ProxyCall, ProxyRequest},
-};
+use super::api_call::ApiError;
 
-/// Request headers the backend may send through, on every platform. Everything else (its
-/// `Authorization`, cookies, hop-by-hop headers, other credentials) stays behind.
-const PASSED_REQUEST_HEADERS: [&str; 5] = [
-    "accept",
-    "accept-language",
-    "content-type",
-    "if-match",
-    "if-none-match",
-];
 
 /// Why a path was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,71 +109,9 @@ pub fn target_url(base: &Url, path: &str, query: Option<&str>) -> Result<Url, Ap
     Ok(url)
 }
 
-/// The headers of `request` that may go to the platform: those every platform gets, and the
-/// platform's own (its driver says which).
-fn passed_headers(own: impl Fn(&str) -> bool, from: &HeaderMap) -> HeaderMap {
-    let mut passed = HeaderMap::new();
-    for (name, value) in from {
-        let allowed = PASSED_REQUEST_HEADERS.contains(&name.as_str()) || own(name.as_str());
-        if allowed {
-            passed.append(name.clone(), value.clone());
-        }
-    }
-    passed
-}
-
-/// Sends `request` to `install`'s platform with its credentials (`handoff`), and returns the
-/// platform's answer as it is (status, headers, body unread). Platforms with expiring bearer
-/// tokens: a `401` gets one token renewal and one retry.
-pub async fn forward(
-    ctx: &Context<'_>,
-    driver: &dyn PlatformDriver,
-    install: &Install,
-    handoff: &Handoff,
-    request: &ProxyRequest,
-) -> Result<reqwest::Response, ApiError> {
-    let url = target_url(
-        &handoff.api_base_url,
-        &request.path,
-        request.query.as_deref(),
-    )?;
-    let headers = passed_headers(|name| driver.passes_header(name), &request.headers);
-    let send = |token: &secrecy::SecretString| {
-        let call = ProxyCall {
-            install,
-            handoff,
-            token,
-            url: url.clone(),
-            request,
-            headers: headers.clone(),
-        };
-        driver
-            .proxy_request(ctx, call)
-            .map(reqwest::RequestBuilder::send)
-    };
-    let first = send(&handoff.access_token)?.await.map_err(sent_error)?;
-    if first.status() != reqwest::StatusCode::UNAUTHORIZED || !driver.renews_on_refusal() {
-        return Ok(first);
-    }
-    tracing::info!(install_id = %install.id, platform = install.platform.as_str(), "proxy: the platform refused the access token; renewing once");
-    let token = driver
-        .replace_rejected(ctx, install, &handoff.access_token)
-        .await?;
-    send(&token)?.await.map_err(sent_error)
-}
-
-/// What a failed send was: the outbound guard's refusal, or the transport's failure.
-fn sent_error(e: reqwest::Error) -> ApiError {
-    match Outbound::refusal(&e) {
-        Some(refusal) => ApiError::NotAllowed(refusal),
-        None => ApiError::from_transport(&e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
 
     #[test]
     fn paths_under_the_base_are_accepted() {
@@ -271,23 +194,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn only_allowed_headers_pass() {
-        let mut from = HeaderMap::new();
-        from.insert(
-            "authorization",
-            HeaderValue::from_static("Bearer slk_backend"),
-        );
-        from.insert("cookie", HeaderValue::from_static("a=b"));
-        from.insert("connection", HeaderValue::from_static("close"));
-        from.insert("x_secret_key", HeaderValue::from_static("spoofed"));
-        from.insert("content-type", HeaderValue::from_static("application/json"));
-        from.insert("netoapi_action", HeaderValue::from_static("GetOrder"));
-        let with_own = passed_headers(|name| name == "netoapi_action", &from);
-        assert_eq!(with_own.len(), 2);
-        assert!(with_own.contains_key("netoapi_action"));
-        let without = passed_headers(|_| false, &from);
-        assert_eq!(without.len(), 1);
-        assert!(without.contains_key("content-type"));
-    }
 }

@@ -15,7 +15,11 @@ use super::{
     problem::Problem,
 };
 use crate::{
-    platforms::{ProxyRequest, kit::proxy},
+    platforms::{
+        ProxyRequest,
+        kit::proxy::checked_path,
+        proxy::forward,
+    },
     state::AppState,
 };
 
@@ -62,7 +66,7 @@ pub async fn proxy(
 ) -> Result<Response, Problem> {
     let (id, raw_path) =
         split(uri.path()).ok_or_else(|| Problem::not_found("There is no such proxy address."))?;
-    let path = proxy::checked_path(raw_path).map_err(|e| {
+    let path = checked_path(raw_path).map_err(|e| {
         Problem::bad_request(format!("{}.", crate::error::capitalize(&e.to_string())))
     })?;
     let (install, stored_token) = find_with_token(&state, &caller, id).await?;
@@ -82,7 +86,7 @@ pub async fn proxy(
         .await
         .map_err(platform_problem)?;
     let driver = state.platforms.get(install.platform);
-    let upstream = proxy::forward(&ctx, driver, &install, &handoff, &request)
+    let upstream = forward(&ctx, driver, &install, &handoff, &request)
         .await
         .map_err(platform_problem)?;
     if upstream.content_length().is_some_and(|n| n > cap as u64) {

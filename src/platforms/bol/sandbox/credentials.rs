@@ -8,7 +8,7 @@ use axum::{Form, Router, extract::State, http::StatusCode, response::Response, r
 use serde::Deserialize;
 
 use super::state::{PLATFORM, RETAILERS, SandboxBol, known_retailer};
-use crate::{error::render_or_plain, sandbox::pages::error_page};
+use crate::{render::render_or_plain, sandbox::pages::error_page};
 
 /// The credentials page.
 pub(super) fn routes() -> Router<Arc<SandboxBol>> {

@@ -21,7 +21,7 @@ use serde_json::json;
 use super::state::{ACCESS_TOKEN_LIFETIME_SECS, PLATFORM, RETAILERS, SandboxBol, known_retailer};
 use crate::{
     crypto::constant_time_eq,
-    error::render_or_plain,
+    render::render_or_plain,
     sandbox::pages::{Approval, ReturnTo, approve, error_page, oauth_error},
 };
 

@@ -30,7 +30,7 @@ use zeroize::Zeroizing;
 use crate::{
     clock::Clock,
     crypto::{Keyring, constant_time_eq, random_hex},
-    error::render_or_plain,
+    render::render_or_plain,
     platforms::{bol::jwt, commercetools::cloud::CloudIdentifier},
     sandbox::pages::oauth_error,
 };

@@ -31,7 +31,7 @@ use crate::{
     clock::Clock,
     crypto::{Keyring, constant_time_eq, hex, hmac_sha256, random_hex},
     domain::StoreDomain,
-    error::render_or_plain,
+    render::render_or_plain,
     platforms::{
         kit::endpoints::sandbox_issuer,
         maropost::settings::{MaropostConfig, SANDBOX_ISSUER_PATH},

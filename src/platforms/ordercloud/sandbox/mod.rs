@@ -32,7 +32,7 @@ use crate::sandbox::pages::oauth_error;
 use crate::{
     clock::Clock,
     crypto::{Keyring, constant_time_eq, random_hex},
-    error::render_or_plain,
+    render::render_or_plain,
     platforms::bol::jwt,
 };
 
