@@ -21,6 +21,9 @@
 //! throughput and latency percentiles. Only 127.0.0.1 is contacted.
 //!
 //! Run by `cargo test --all-targets` (without `--bench`), it does a short smoke run instead.
+// The library is `pub(crate)` by default and documented (Cargo.toml [lints]); a test or
+// benchmark binary is nobody's API.
+#![allow(unreachable_pub, missing_docs)]
 
 use std::{
     net::SocketAddr,

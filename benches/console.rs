@@ -15,6 +15,9 @@
 //! With `--postgres URL` (an administrator URL: its user may create databases) it runs on
 //! PostgreSQL: a database of its own on that server (`storelink_bench_<random hex>`), dropped
 //! afterwards (`DROP DATABASE ... WITH (FORCE)`), also when the run fails.
+// The library is `pub(crate)` by default and documented (Cargo.toml [lints]); a test or
+// benchmark binary is nobody's API.
+#![allow(unreachable_pub, missing_docs)]
 
 #[path = "support/database.rs"]
 mod database;

@@ -13,6 +13,9 @@
 //! recorded, exactly as in production.
 //!
 //! Run by `cargo test --all-targets` (without `--bench`), it does a short smoke run instead.
+// The library is `pub(crate)` by default and documented (Cargo.toml [lints]); a test or
+// benchmark binary is nobody's API.
+#![allow(unreachable_pub, missing_docs)]
 
 use std::{
     collections::HashSet,

@@ -41,6 +41,9 @@
 //! system is printed.
 //!
 //! Run by `cargo test --all-targets` (without `--bench`), it does a short smoke run instead.
+// The library is `pub(crate)` by default and documented (Cargo.toml [lints]); a test or
+// benchmark binary is nobody's API.
+#![allow(unreachable_pub, missing_docs)]
 
 #[path = "support/database.rs"]
 mod database;

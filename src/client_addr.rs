@@ -102,7 +102,7 @@ fn parse_node(text: &str) -> Option<IpAddr> {
 }
 
 /// IPv4 addresses written as IPv6 (`::ffff:192.0.2.7`) are IPv4 addresses.
-pub fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,

@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-pub use crate::render::render_or_plain;
+pub(crate) use crate::render::render_or_plain;
 use crate::{
     flow::{FlowError, StateError},
     platforms::kit::token::TokenError,
@@ -15,7 +15,7 @@ use crate::{
 
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
-pub enum AppError {
+pub(crate) enum AppError {
     /// Input we refuse; the message says why.
     #[error("{title}: {message}")]
     BadRequest {
@@ -122,7 +122,7 @@ impl From<tower_sessions::session::Error> for AppError {
 
 /// Whether `err` says the database cannot be reached now (rather than that a query is wrong):
 /// no connection within the acquire timeout, or a connection that failed or closed.
-pub fn is_unavailable(err: &sqlx::Error) -> bool {
+pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
     matches!(
         err,
         sqlx::Error::PoolTimedOut
@@ -139,7 +139,7 @@ const UNAVAILABLE_RETRY_AFTER: u64 = 5;
 /// with a layout of its own (the console) can show the same words in that layout.
 #[derive(Debug, Clone, Template)]
 #[template(path = "error.html")]
-pub struct ErrorPage {
+pub(crate) struct ErrorPage {
     /// HTTP status code.
     pub status: u16,
     /// Heading.
@@ -156,7 +156,7 @@ const START_AGAIN: Option<(&str, &str)> = Some(("/", "Start again"));
 
 impl AppError {
     /// A short, stable name for the kind of failure (for metrics; never holds input).
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::BadRequest { .. } => "bad_request",
             Self::Forbidden { .. } => "forbidden",
@@ -175,7 +175,7 @@ impl AppError {
 
 impl AppError {
     /// The status code this error is answered with.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -277,7 +277,7 @@ impl AppError {
 }
 
 /// `s` with its first letter in upper case.
-pub fn capitalize(s: &str) -> String {
+pub(crate) fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
@@ -314,7 +314,7 @@ impl IntoResponse for AppError {
 /// Gives a failure that a layer answered with an empty body (the session layer, when the
 /// session store cannot be read or written: the database is down) the usual error page, so a
 /// visitor never sees a blank `500`.
-pub async fn page_for_bare_failures(
+pub(crate) async fn page_for_bare_failures(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {

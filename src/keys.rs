@@ -10,7 +10,7 @@ use crate::{
 
 /// Loads the master key (and any previous ones); in sandbox mode without one, creates a development key beside the
 /// database (once) and says so loudly.
-pub fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
+pub(crate) fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
     let previous = settings
         .previous_master_keys
         .iter()
@@ -53,7 +53,7 @@ fn dev_key_path(database_url: &str) -> std::path::PathBuf {
 
 /// Refuses to start when stored credentials were sealed under a key this process lacks: better
 /// a clear stop now than credentials that cannot be opened when they are needed.
-pub async fn check_keys_in_use(db: &Db, keyring: &Keyring) -> anyhow::Result<()> {
+pub(crate) async fn check_keys_in_use(db: &Db, keyring: &Keyring) -> anyhow::Result<()> {
     let unknown: Vec<String> = credentials::key_ids_in_use(db)
         .await?
         .into_iter()

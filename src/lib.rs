@@ -1,31 +1,33 @@
 //! storelink: a self-hosted way for an add-on vendor to connect merchants' stores to its add-on.
 //!
 //! Read top-down: [`cli`] runs a command; [`app`] builds the application and assembles the
-//! routes; [`web`] holds one module per audience; [`state`] is what handlers share; the
-//! services below it are [`flow`], [`providers`] (one module per platform) and [`webhooks`];
-//! [`db`] has one module per table; [`domain`], [`crypto`] and [`clock`] are the ground floor.
-//! Imports only point down that list.
+//! routes; `web` holds one module per audience; [`state`] is what handlers share; the services
+//! below it are [`flow`], [`notify`] and [`platforms`] (one folder per platform, behind one
+//! trait and a registry); [`db`] has one module per table; [`config`] reads the settings;
+//! [`domain`], [`crypto`] and [`clock`] are the ground floor. Imports only point down that list
+//! (`scripts/check-layers` checks it; docs/architecture.md draws it). What is `pub` here is what
+//! the binary, the tests and the benchmarks use; everything else is `pub(crate)`.
 
-pub mod api_access;
+pub(crate) mod api_access;
 pub mod app;
 pub mod cli;
-pub mod client_addr;
+pub(crate) mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod domain;
-pub mod error;
+pub(crate) mod error;
 pub mod flow;
-pub mod keys;
-pub mod limits;
-pub mod measure;
+pub(crate) mod keys;
+pub(crate) mod limits;
+pub(crate) mod measure;
 pub mod notify;
 pub mod password;
 pub mod platforms;
-pub mod render;
-pub mod sandbox;
-pub mod serve;
+pub(crate) mod render;
+pub(crate) mod sandbox;
+pub(crate) mod serve;
 pub mod state;
 pub mod telemetry;
-pub mod web;
+pub(crate) mod web;

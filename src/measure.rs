@@ -29,7 +29,7 @@ const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the process's recorder (once); `None` if another recorder was installed first.
-pub fn install() -> Option<&'static PrometheusHandle> {
+pub(crate) fn install() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
@@ -57,7 +57,7 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 
 /// The metrics in Prometheus' text format, after reading the gauges that are read at scrape
 /// time from `db`.
-pub async fn render(db: &Db) -> String {
+pub(crate) async fn render(db: &Db) -> String {
     let Some(handle) = install() else {
         return String::new();
     };
@@ -83,7 +83,7 @@ pub async fn render(db: &Db) -> String {
 /// with its latency. Every label comes from a small, fixed set ([`method_label`], the router's
 /// own patterns, the status codes): nothing a client sends can add a series, so a flood of
 /// made-up methods or paths cannot grow the recorder's memory.
-pub async fn http(request: Request<axum::body::Body>, next: Next) -> Response {
+pub(crate) async fn http(request: Request<axum::body::Body>, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -111,7 +111,7 @@ pub async fn http(request: Request<axum::body::Body>, next: Next) -> Response {
 /// A request method as a label: one of the usual seven, else `other`. HTTP lets a client send any
 /// token as its method (hyper accepts them), so the raw method must never become a label or a
 /// log field of unbounded size.
-pub fn method_label(method: &Method) -> &'static str {
+pub(crate) fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::HEAD => "HEAD",
@@ -125,17 +125,17 @@ pub fn method_label(method: &Method) -> &'static str {
 }
 
 /// An authorization flow was started for `platform`.
-pub fn flow_started(platform: &'static str) {
+pub(crate) fn flow_started(platform: &'static str) {
     metrics::counter!("storelink_flows_started_total", "platform" => platform).increment(1);
 }
 
 /// A flow ended with a stored install.
-pub fn flow_completed(platform: &'static str) {
+pub(crate) fn flow_completed(platform: &'static str) {
     metrics::counter!("storelink_flows_completed_total", "platform" => platform).increment(1);
 }
 
 /// A flow ended without an install, for `reason` (`denied`, `state`, `token`, `provider`, ...).
-pub fn flow_failed(platform: &'static str, reason: &'static str) {
+pub(crate) fn flow_failed(platform: &'static str, reason: &'static str) {
     metrics::counter!(
         "storelink_flows_failed_total",
         "platform" => platform,
@@ -145,7 +145,7 @@ pub fn flow_failed(platform: &'static str, reason: &'static str) {
 }
 
 /// A token refresh ended with `outcome` (`refreshed`, `failed`, `needs_attention`).
-pub fn token_refresh(platform: &'static str, outcome: &'static str) {
+pub(crate) fn token_refresh(platform: &'static str, outcome: &'static str) {
     metrics::counter!(
         "storelink_token_refreshes_total",
         "platform" => platform,
@@ -155,19 +155,19 @@ pub fn token_refresh(platform: &'static str, outcome: &'static str) {
 }
 
 /// A webhook event was answered `status`.
-pub fn webhook_answered(status: u16) {
+pub(crate) fn webhook_answered(status: u16) {
     metrics::counter!("storelink_webhook_events_total", "status" => status.to_string())
         .increment(1);
 }
 
 /// The webhook writer committed `events` in one transaction, taking `seconds`.
-pub fn webhook_batch(events: usize, seconds: f64) {
+pub(crate) fn webhook_batch(events: usize, seconds: f64) {
     metrics::histogram!("storelink_webhook_batch_size").record(events as f64);
     metrics::histogram!("storelink_webhook_commit_seconds").record(seconds);
 }
 
 /// A notification attempt ended: delivered (a 2xx) or not.
-pub fn notification(delivered: bool) {
+pub(crate) fn notification(delivered: bool) {
     let outcome = if delivered { "delivered" } else { "failed" };
     metrics::counter!("storelink_notification_attempts_total", "outcome" => outcome).increment(1);
 }

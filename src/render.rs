@@ -9,7 +9,7 @@ use axum::{
 
 /// Renders a template, falling back to plain text if rendering fails (it should not: templates
 /// are checked at compile time, but a page must never turn into a panic).
-pub fn render_or_plain(template: &impl Template) -> Response {
+pub(crate) fn render_or_plain(template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => {

@@ -54,7 +54,7 @@ use tokio::{
 use crate::config::ServerLimits;
 
 /// How long shutdown waits for requests in flight before it drops what is left.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// File descriptors kept back from the connection cap for the database, outbound calls, logs.
 const RESERVED_FDS: u64 = 64;
 /// The cap never goes below this, whatever the open-files limit says.
@@ -62,7 +62,7 @@ const MIN_CONNECTIONS: usize = 16;
 
 /// The connection cap that fits this process: `wanted`, lowered to the open-files limit less
 /// what storelink needs besides connections. Raises the soft limit towards the hard one first.
-pub fn effective_max_connections(wanted: usize) -> usize {
+pub(crate) fn effective_max_connections(wanted: usize) -> usize {
     match raise_open_files_limit(wanted as u64 + RESERVED_FDS) {
         Some(limit) => {
             let fits = limit.saturating_sub(RESERVED_FDS) as usize;
@@ -152,21 +152,11 @@ impl Registry {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, within `limits`.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    limits: ServerLimits,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    serve_all(vec![(listener, router)], limits, shutdown).await
-}
-
 /// Serves each listener's router until `shutdown` completes. Every listener's connections are
 /// held to the same `limits` and share one connection cap (and its file descriptors), so a
 /// second listener (`STORELINK_METRICS_BIND`) cannot be used to starve the first, nor escape
 /// the timeouts.
-pub async fn serve_all(
+pub(crate) async fn serve_all(
     sites: Vec<(TcpListener, Router)>,
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -449,7 +439,7 @@ impl AsyncWrite for Tracked {
 /// The body did not arrive within the body timeout.
 #[derive(Debug, thiserror::Error)]
 #[error("the request body did not arrive in time")]
-pub struct BodyTimeout;
+pub(crate) struct BodyTimeout;
 
 /// A request body that must arrive in full by a deadline set when its headers arrived.
 struct Deadline<B> {

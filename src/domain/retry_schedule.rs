@@ -12,7 +12,7 @@ use rand::Rng as _;
 pub struct RetrySchedule(Vec<Duration>);
 
 /// The default schedule, as the setting would spell it.
-pub const DEFAULT: &str = "5s,5m,30m,2h,5h,10h,10h";
+pub(super) const DEFAULT: &str = "5s,5m,30m,2h,5h,10h,10h";
 
 impl Default for RetrySchedule {
     fn default() -> Self {

@@ -17,7 +17,7 @@ pub const CODE_LIFETIME_SECS: i64 = 60;
 const MAX_CODES: usize = 10_000;
 
 /// One issued code and what it grants.
-pub struct Issued<T> {
+pub(crate) struct Issued<T> {
     /// What was approved (a store, a retailer account).
     pub grant: T,
     redirect_uri: String,
@@ -26,7 +26,7 @@ pub struct Issued<T> {
 }
 
 /// The codes waiting to be exchanged.
-pub struct CodeStore<T> {
+pub(crate) struct CodeStore<T> {
     codes: Mutex<HashMap<String, Issued<T>>>,
 }
 
@@ -45,7 +45,7 @@ impl<T> CodeStore<T> {
     }
 
     /// Issues a code for `grant`, or `None` when too many are waiting.
-    pub fn issue(
+    pub(crate) fn issue(
         &self,
         grant: T,
         redirect_uri: &str,
@@ -73,7 +73,7 @@ impl<T> CodeStore<T> {
     /// Spends `code` and checks the token request against what it was issued for: not expired,
     /// the same redirect URI, and a PKCE verifier matching the challenge. Taking it out first
     /// means a code is spent whatever the outcome. The error is the `error_description`.
-    pub fn redeem(
+    pub(crate) fn redeem(
         &self,
         code: Option<&str>,
         redirect_uri: Option<&str>,

@@ -9,16 +9,16 @@
 //! They are mounted with their own state, as the platforms they stand in for: nothing in here
 //! reaches into storelink's application state.
 
-pub mod codes;
-pub mod pages;
-pub mod receiver;
+pub(crate) mod codes;
+pub(crate) mod pages;
+pub(crate) mod receiver;
 
 use std::sync::Arc;
 
 use axum::Router;
 
 /// The stand-ins.
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     /// Every platform's stand-in, with its own state.
     pub platforms: Router,
     /// The stand-in for the vendor's backend, receiving notifications (when added).
@@ -26,7 +26,7 @@ pub struct Sandbox {
 }
 
 /// The stand-ins' routes.
-pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
+pub(crate) fn router<S: Clone + Send + Sync + 'static>(sandbox: Sandbox) -> Router<S> {
     let mut router: Router<S> = sandbox.platforms.with_state(());
     if let Some(receiver) = sandbox.receiver {
         router = router.merge(receiver::router(Arc::new(receiver)));

@@ -19,7 +19,7 @@ struct SandboxErrorPage<'a> {
 
 /// A refusal shown on a sandbox page (where a real provider shows its own error page rather than
 /// redirecting to an unverified redirect URI).
-pub fn error_page(status: StatusCode, platform: &str, message: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, platform: &str, message: &str) -> Response {
     (
         status,
         render_or_plain(&SandboxErrorPage { platform, message }),
@@ -30,7 +30,7 @@ pub fn error_page(status: StatusCode, platform: &str, message: &str) -> Response
 /// Where an authorize request is answered: its redirect URI (already verified against the
 /// client's registration) with its state, the way a provider answers.
 #[derive(Debug, Clone, Copy)]
-pub struct ReturnTo<'a> {
+pub(crate) struct ReturnTo<'a> {
     /// The platform's name, for error pages.
     pub platform: &'a str,
     /// The verified redirect URI.
@@ -43,7 +43,7 @@ pub struct ReturnTo<'a> {
 
 impl ReturnTo<'_> {
     /// `303` to the redirect URI with `pairs` and the state.
-    pub fn with(&self, pairs: &[(&str, &str)]) -> Response {
+    pub(crate) fn with(&self, pairs: &[(&str, &str)]) -> Response {
         let Ok(mut url) = url::Url::parse(self.redirect_uri) else {
             return error_page(
                 StatusCode::BAD_REQUEST,
@@ -65,13 +65,13 @@ impl ReturnTo<'_> {
     }
 
     /// `303` to the redirect URI with an OAuth error.
-    pub fn error(&self, error: &str, description: &str) -> Response {
+    pub(crate) fn error(&self, error: &str, description: &str) -> Response {
         self.with(&[("error", error), ("error_description", description)])
     }
 }
 
 /// An OAuth error answer from a token endpoint.
-pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
         axum::Json(serde_json::json!({"error": error, "error_description": description})),
@@ -81,7 +81,7 @@ pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Respon
 
 /// An Approve/Deny form as it comes back from a stand-in's authorize page, its request already
 /// checked (client, redirect URI, response type, PKCE method).
-pub struct Approval<'a> {
+pub(crate) struct Approval<'a> {
     /// Where the answer goes.
     pub back: ReturnTo<'a>,
     /// `approve`, or anything else for Deny.
@@ -97,7 +97,7 @@ pub struct Approval<'a> {
 /// The decision step every stand-in shares: Deny sends `access_denied` back; Approve issues a
 /// single-use code for what `grant` names (or refuses a form that names nothing it can grant)
 /// and sends it back.
-pub fn approve<T>(
+pub(crate) fn approve<T>(
     approval: &Approval<'_>,
     codes: &CodeStore<T>,
     now: i64,

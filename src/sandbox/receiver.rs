@@ -28,14 +28,14 @@ use standardwebhooks::Webhook;
 use crate::{clock::fmt_time, domain::text::excerpt, render::render_or_plain};
 
 /// Where the receiver is served.
-pub const PATH: &str = "/sandbox/receiver";
+pub(crate) const PATH: &str = "/sandbox/receiver";
 
 /// How many notifications the page keeps.
 const KEPT: usize = 100;
 
 /// One notification as received.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     /// When (Unix seconds, the system's clock).
     pub at: i64,
     /// `webhook-id`.
@@ -51,14 +51,14 @@ pub struct Received {
 }
 
 /// The receiver's state.
-pub struct SandboxReceiver {
+pub(crate) struct SandboxReceiver {
     verifiers: Vec<Webhook>,
     received: Mutex<VecDeque<Received>>,
 }
 
 impl SandboxReceiver {
     /// A receiver verifying with `secrets` (`whsec_...`); ones that do not decode are skipped.
-    pub fn new(secrets: Vec<SecretString>) -> Self {
+    pub(crate) fn new(secrets: Vec<SecretString>) -> Self {
         Self {
             verifiers: secrets
                 .iter()
@@ -69,7 +69,7 @@ impl SandboxReceiver {
     }
 
     /// What arrived, newest first.
-    pub fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.lock().iter().cloned().collect()
     }
 
@@ -92,7 +92,7 @@ impl SandboxReceiver {
 }
 
 /// The receiver's routes.
-pub fn router<S: Clone + Send + Sync + 'static>(receiver: Arc<SandboxReceiver>) -> Router<S> {
+pub(crate) fn router<S: Clone + Send + Sync + 'static>(receiver: Arc<SandboxReceiver>) -> Router<S> {
     Router::new()
         .route(PATH, get(page).post(receive))
         .with_state(receiver)

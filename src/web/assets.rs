@@ -42,12 +42,12 @@ static VERSION: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The assets' version, for the `?v=` of asset URLs in templates.
-pub fn version() -> &'static str {
+pub(crate) fn version() -> &'static str {
     &VERSION
 }
 
 /// `/static/{file}` and `/favicon.ico`.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+pub(crate) fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().route("/static/{*file}", get(asset)).route(
         "/favicon.ico",
         get(|headers: HeaderMap| async move { serve("favicon.svg", false, &headers) }),

@@ -12,7 +12,7 @@ use crate::{error::AppError, state::AppState};
 
 /// The client's address (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientIp(pub IpAddr);
+pub(crate) struct ClientIp(pub IpAddr);
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = AppError;

@@ -6,7 +6,7 @@ use axum::{Router, extract::State, http::StatusCode, routing::get};
 use crate::state::AppState;
 
 /// The health routes.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

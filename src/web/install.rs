@@ -36,7 +36,7 @@ const MAX_CODE_LEN: usize = 1024;
 
 /// The merchant-facing routes: `/install/{platform}` and `/oauth/{platform}/callback` for every
 /// platform with a code flow (the redirect URIs registered with the platforms).
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(landing))
         .route("/install/{platform}", get(start_get).post(start_post))

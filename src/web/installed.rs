@@ -40,12 +40,12 @@ const COMPLETED_INSTALL_KEY: &str = "install.completed";
 /// Session key of the order-updates grant.
 const ORDER_UPDATES_KEY: &str = "install.order_updates";
 /// How long after an install its browser may set the store's webhook key, in seconds.
-pub const ORDER_UPDATES_WINDOW: i64 = 30 * 60;
+pub(crate) const ORDER_UPDATES_WINDOW: i64 = 30 * 60;
 /// The audit log's actor for what a merchant does on these pages.
 const MERCHANT: &str = "merchant";
 
 /// The success page's routes.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/installed", get(installed))
         .route("/installed/order-updates", post(set_order_updates))
@@ -84,7 +84,7 @@ struct OrderUpdatesGrant {
 /// store. `order_updates` (a named install of a platform that sends notifications) also opens
 /// the order-updates grant: a store the page cannot name may be someone else's (a panel install
 /// sent to this browser), and its set-up must not be offered to whoever holds this browser.
-pub async fn completed(
+pub(crate) async fn completed(
     session: &Session,
     saved: Saved,
     order_updates: bool,

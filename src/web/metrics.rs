@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::{crypto::constant_time_eq, measure, state::AppState};
 
 /// `/metrics` for the main port, behind `token`.
-pub fn behind_token(token: SecretString) -> Router<AppState> {
+pub(crate) fn behind_token(token: SecretString) -> Router<AppState> {
     Router::new().route(
         "/metrics",
         get(move |state: State<AppState>, headers: HeaderMap| {
@@ -40,7 +40,7 @@ pub fn behind_token(token: SecretString) -> Router<AppState> {
 }
 
 /// `/metrics` for a separate, private listener.
-pub fn open() -> Router<AppState> {
+pub(crate) fn open() -> Router<AppState> {
     Router::new().route("/metrics", get(scrape))
 }
 

@@ -1,5 +1,8 @@
 //! Integration tests: one binary that starts the real app on a random port with its own
 //! temporary database and stand-in providers, and drives it over HTTP.
+// The library is `pub(crate)` by default and documented (Cargo.toml [lints]); a test or
+// benchmark binary is nobody's API.
+#![allow(unreachable_pub, missing_docs)]
 
 // What the tests share: the database a test's app runs on, `TestApp`, a logged-in operator.
 mod database;

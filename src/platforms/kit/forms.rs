@@ -154,6 +154,7 @@ pub struct Field {
 }
 
 impl Field {
+    /// A text field.
     pub fn text(
         name: &'static str,
         label: &'static str,
@@ -175,6 +176,7 @@ impl Field {
         }
     }
 
+    /// A password field: never filled in again.
     pub fn secret(name: &'static str, label: &'static str, required: bool) -> Self {
         Self {
             secret: true,
@@ -182,6 +184,7 @@ impl Field {
         }
     }
 
+    /// A choice of `(label, value)`s.
     pub fn select(name: &'static str, label: &'static str, choices: Vec<(String, String)>) -> Self {
         Self {
             choices,
@@ -189,11 +192,13 @@ impl Field {
         }
     }
 
+    /// With a line under it.
     pub fn hint(mut self, hint: &'static str) -> Self {
         self.hint = Some(hint);
         self
     }
 
+    /// Monospaced (ids and keys).
     pub fn mono(mut self) -> Self {
         self.mono = true;
         self

@@ -13,7 +13,7 @@ use crate::domain::text::shorten;
 
 /// The body, refused with `413` from its declared length when it has one, else as soon as more
 /// than `limit` bytes have arrived.
-pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
+pub(super) async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -30,7 +30,7 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Resu
 
 /// An optional JSON body: nothing (or only white space) is `None`; anything else must be JSON
 /// of `T`'s shape, or the `400` says where and what is wrong.
-pub fn read_json<T: DeserializeOwned>(
+pub(super) fn read_json<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Option<T>, Problem> {

@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// A request's authenticated caller.
-pub enum ApiCaller {
+pub(super) enum ApiCaller {
     /// An API key: the vendor's backend.
     Key(api_keys::Caller),
     /// A platform's user, through the platform's gateway.
@@ -33,7 +33,7 @@ pub enum ApiCaller {
 impl ApiCaller {
     /// How the audit log and logs name this caller: `api-key:{name}`, or the gateway's
     /// (`merchant-center:{sub}`); never a secret.
-    pub fn actor(&self) -> String {
+    pub(super) fn actor(&self) -> String {
         match self {
             Self::Key(key) => api_keys::actor(key),
             Self::Forwarded(user) => user.actor.clone(),
@@ -41,12 +41,12 @@ impl ApiCaller {
     }
 
     /// Whether this caller is a gateway's user (who may not add connections or revoke).
-    pub fn is_forwarded(&self) -> bool {
+    pub(super) fn is_forwarded(&self) -> bool {
         matches!(self, Self::Forwarded(_))
     }
 
     /// Whether this caller may see `install` at all.
-    pub fn sees(&self, install: &Install) -> bool {
+    pub(super) fn sees(&self, install: &Install) -> bool {
         match self {
             Self::Key(_) => true,
             Self::Forwarded(user) => {
@@ -56,7 +56,7 @@ impl ApiCaller {
     }
 
     /// The one account whose installs this caller may see, when it is limited to one.
-    pub fn only_account(&self) -> Option<(Platform, String)> {
+    pub(super) fn only_account(&self) -> Option<(Platform, String)> {
         match self {
             Self::Key(_) => None,
             Self::Forwarded(user) => Some((user.platform, user.account_id.clone())),

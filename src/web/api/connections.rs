@@ -54,7 +54,7 @@ const MAX_BODY: usize = 16 * 1024;
     ),
     security(("api_key" = []))
 )]
-pub async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
     headers: HeaderMap,

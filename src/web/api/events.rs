@@ -26,7 +26,7 @@ const MAX_LIMIT: i64 = 1000;
 /// The feed's query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct FeedQuery {
+pub(super) struct FeedQuery {
     /// Only this install's events.
     install_id: Option<String>,
     /// The previous page's `next_cursor` (an event id); omit it to start at the beginning.
@@ -53,7 +53,7 @@ pub struct FeedQuery {
     ),
     security(("api_key" = []), ("merchant_center" = []))
 )]
-pub async fn feed(
+pub(super) async fn feed(
     State(state): State<AppState>,
     caller: ApiCaller,
     query: Result<Query<FeedQuery>, QueryRejection>,

@@ -47,7 +47,7 @@ const MAX_REVOKE_BODY: usize = 16 * 1024;
 /// The list's query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ListQuery {
+pub(super) struct ListQuery {
     /// Only installs on this platform.
     #[param(value_type = Option<Platform>)]
     platform: Option<String>,
@@ -75,7 +75,7 @@ pub struct ListQuery {
     ),
     security(("api_key" = []), ("merchant_center" = []))
 )]
-pub async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
     query: Result<Query<ListQuery>, QueryRejection>,
@@ -156,7 +156,7 @@ fn decode_cursor(text: &str) -> Option<Cursor> {
 
 /// The install with this id as `caller` may see it, or a `404` problem: for an id that cannot
 /// exist (refused without a query), one that does not, and one the caller may not see alike.
-pub async fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Install, Problem> {
+pub(super) async fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Install, Problem> {
     if !plausible_id(id) {
         return Err(no_such_install());
     }
@@ -176,7 +176,7 @@ fn no_such_install() -> Problem {
 }
 
 /// [`find`], with the install's sealed access token read in the same query.
-pub async fn find_with_token(
+pub(super) async fn find_with_token(
     state: &AppState,
     caller: &ApiCaller,
     id: &str,
@@ -203,7 +203,7 @@ pub async fn find_with_token(
     ),
     security(("api_key" = []), ("merchant_center" = []))
 )]
-pub async fn get(
+pub(super) async fn get(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -230,7 +230,7 @@ pub async fn get(
     ),
     security(("api_key" = []), ("merchant_center" = []))
 )]
-pub async fn access_token(
+pub(super) async fn access_token(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -288,7 +288,7 @@ pub async fn access_token(
     ),
     security(("api_key" = []))
 )]
-pub async fn revoke(
+pub(super) async fn revoke(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -334,7 +334,7 @@ pub async fn revoke(
 }
 
 /// The problem a platform failure is answered with.
-pub fn platform_problem(error: ApiError) -> Problem {
+pub(super) fn platform_problem(error: ApiError) -> Problem {
     match error {
         ApiError::Token(TokenUnavailable::NotFound) => no_such_install(),
         ApiError::Token(TokenUnavailable::Revoked) => Problem::revoked(),

@@ -8,10 +8,10 @@ mod caller;
 mod connections;
 mod events;
 mod installs;
-pub mod objects;
-pub mod openapi;
+pub(crate) mod objects;
+pub(crate) mod openapi;
 mod params;
-pub mod problem;
+pub(crate) mod problem;
 mod proxy;
 mod responses;
 
@@ -23,7 +23,7 @@ use axum::{
 use crate::state::AppState;
 
 /// The API's routes.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/installs", get(installs::list))
         .route("/api/v1/installs/{id}", get(installs::get))

@@ -4,12 +4,12 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use crate::domain::{InstallObject, rfc3339};
+pub(crate) use crate::domain::{InstallObject, rfc3339};
 use crate::{db::events::Event, domain::OrderStatus};
 
 /// One page of installs.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct InstallList {
+pub(crate) struct InstallList {
     /// The installs, most recently changed first.
     pub data: Vec<InstallObject>,
     /// Pass as `cursor` for the next page; `null` on the last page.
@@ -18,7 +18,7 @@ pub struct InstallList {
 
 /// What the vendor's backend needs to call the platform itself.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct AccessToken {
+pub(crate) struct AccessToken {
     /// The access token (Maropost: the `X_SECRET_KEY` header's value).
     pub access_token: String,
     /// How to send it: `Bearer` (bol.com, OrderCloud, commercetools: `Authorization: Bearer`;
@@ -42,7 +42,7 @@ pub struct AccessToken {
 
 /// An order notification Maropost sent for an install.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct EventObject {
+pub(crate) struct EventObject {
     /// storelink's id for the event: increasing; the feed's cursor.
     pub id: i64,
     /// The install it was sent for.
@@ -80,7 +80,7 @@ impl From<Event> for EventObject {
 
 /// A page of the events feed.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct EventList {
+pub(crate) struct EventList {
     /// Events in the order they were stored, oldest first.
     pub data: Vec<EventObject>,
     /// Pass as `after` to get what came next; it never skips or repeats an event.
@@ -90,7 +90,7 @@ pub struct EventList {
 /// `POST /api/v1/installs/{id}/revoke`'s optional body.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RevokeRequest {
+pub(crate) struct RevokeRequest {
     /// Why, for the audit log (at most 200 characters).
     #[serde(default)]
     pub reason: Option<String>,

@@ -72,7 +72,7 @@ use crate::{
         (name = "meta", description = "This document"),
     )
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 /// The `api_key` security scheme: a bearer token.
 struct BearerKeys;
@@ -119,7 +119,7 @@ fn proxy_base() {}
     tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
 )]
-pub async fn document(State(state): State<AppState>) -> Response {
+pub(crate) async fn document(State(state): State<AppState>) -> Response {
     (
         [(header::CACHE_CONTROL, "no-cache")],
         Json(with_platforms(ApiDoc::openapi(), &state.platforms)),
@@ -130,7 +130,7 @@ pub async fn document(State(state): State<AppState>) -> Response {
 /// The document with what the platforms add: each connection kind's request body (and
 /// `ConnectionRequest`, the one of them `POST /api/v1/connections` takes, told apart by
 /// `platform`), and their own parts (a gateway's security scheme).
-pub fn with_platforms(
+pub(crate) fn with_platforms(
     mut doc: utoipa::openapi::OpenApi,
     platforms: &Registry,
 ) -> utoipa::openapi::OpenApi {

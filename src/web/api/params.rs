@@ -3,7 +3,7 @@
 use super::problem::Problem;
 
 /// A `limit`: `default` when absent, else a whole number from 1 to `max`.
-pub fn limit(value: Option<&str>, default: i64, max: i64) -> Result<i64, Problem> {
+pub(super) fn limit(value: Option<&str>, default: i64, max: i64) -> Result<i64, Problem> {
     let Some(text) = value else {
         return Ok(default);
     };

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
     "status": 404,
     "detail": "There is no install with this id."
 }))]
-pub struct Problem {
+pub(crate) struct Problem {
     /// What kind of problem this is: `urn:storelink:problem:<kind>`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -51,7 +51,7 @@ impl Problem {
 
     /// `401`: no key, or one that is malformed, unknown or revoked; the answer is the same for
     /// each, so it tells a guesser nothing.
-    pub fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -63,7 +63,7 @@ impl Problem {
     /// `401` for a request forwarded by a platform's gateway that could not be verified: the same
     /// kind as [`Problem::unauthorized`], saying what was wrong (a header, the token's algorithm,
     /// issuer, audience, expiry; never the token).
-    pub fn unauthorized_forwarded(gateway: &str, why: &str) -> Self {
+    pub(crate) fn unauthorized_forwarded(gateway: &str, why: &str) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -76,12 +76,12 @@ impl Problem {
     }
 
     /// `403`: the caller is known but may not do this (a Merchant Center user revoking).
-    pub fn forbidden(detail: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
     }
 
     /// `400` naming the query parameter or field at fault.
-    pub fn bad_parameter(parameter: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn bad_parameter(parameter: &'static str, detail: impl Into<String>) -> Self {
         Self {
             parameter: Some(parameter),
             ..Self::new(
@@ -94,7 +94,7 @@ impl Problem {
     }
 
     /// `400` for a request that cannot be read at all.
-    pub fn bad_request(detail: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "bad-request",
@@ -104,12 +104,12 @@ impl Problem {
     }
 
     /// `404`.
-    pub fn not_found(detail: impl Into<String>) -> Self {
+    pub(crate) fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
 
     /// `409`: the install needs to be authorized again before it serves credentials.
-    pub fn needs_attention() -> Self {
+    pub(crate) fn needs_attention() -> Self {
         Self::new(
             StatusCode::CONFLICT,
             "needs-attention",
@@ -120,7 +120,7 @@ impl Problem {
     }
 
     /// `410`: revoked installs serve no credentials.
-    pub fn revoked() -> Self {
+    pub(crate) fn revoked() -> Self {
         Self::new(
             StatusCode::GONE,
             "revoked",
@@ -130,7 +130,7 @@ impl Problem {
     }
 
     /// `405`: the route exists, the method does not (the `Allow` header lists those that do).
-    pub fn method_not_allowed() -> Self {
+    pub(crate) fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method-not-allowed",
@@ -140,7 +140,7 @@ impl Problem {
     }
 
     /// `413`.
-    pub fn too_large(limit: usize) -> Self {
+    pub(crate) fn too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
@@ -150,7 +150,7 @@ impl Problem {
     }
 
     /// `429` with how long to wait.
-    pub fn rate_limited(wait: Duration, detail: impl Into<String>) -> Self {
+    pub(crate) fn rate_limited(wait: Duration, detail: impl Into<String>) -> Self {
         // Round up: a client waiting the whole seconds we say must find room.
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         Self {
@@ -165,7 +165,7 @@ impl Problem {
     }
 
     /// `502`: the platform failed or refused.
-    pub fn bad_gateway(detail: impl Into<String>) -> Self {
+    pub(crate) fn bad_gateway(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_GATEWAY,
             "platform-error",
@@ -175,7 +175,7 @@ impl Problem {
     }
 
     /// `504`: the platform did not answer in time.
-    pub fn gateway_timeout(detail: impl Into<String>) -> Self {
+    pub(crate) fn gateway_timeout(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::GATEWAY_TIMEOUT,
             "platform-timeout",
@@ -185,7 +185,7 @@ impl Problem {
     }
 
     /// `503`: something storelink needs is not there (the database, a platform's settings).
-    pub fn unavailable(detail: impl Into<String>) -> Self {
+    pub(crate) fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -195,7 +195,7 @@ impl Problem {
     }
 
     /// `500`: a failure of ours; `cause` is logged, never answered.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "API request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -56,7 +56,7 @@ fn passed_back(name: &str) -> bool {
     ),
     security(("api_key" = []), ("merchant_center" = []))
 )]
-pub async fn proxy(
+pub(super) async fn proxy(
     State(state): State<AppState>,
     caller: ApiCaller,
     method: Method,

@@ -7,7 +7,7 @@ use super::problem::Problem;
 /// What any endpoint that takes a key may answer.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only its shape is used: the document's answers.
-pub enum Common {
+pub(super) enum Common {
     /// No key, or a malformed, unknown or revoked one (the answer is the same for each).
     #[response(
         status = 401,
@@ -30,7 +30,7 @@ pub enum Common {
 /// Answers about one install.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only its shape is used: the document's answers.
-pub enum ForInstall {
+pub(super) enum ForInstall {
     /// No install has this id.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
@@ -39,7 +39,7 @@ pub enum ForInstall {
 /// Answers of endpoints that use an install's credentials.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only its shape is used: the document's answers.
-pub enum UsesCredentials {
+pub(super) enum UsesCredentials {
     /// The install needs to be authorized again by the merchant.
     #[response(status = 409, content_type = "application/problem+json")]
     NeedsAttention(Problem),
@@ -57,7 +57,7 @@ pub enum UsesCredentials {
 /// A query or body that cannot be used.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only its shape is used: the document's answers.
-pub enum BadInput {
+pub(super) enum BadInput {
     /// A parameter or the body is not valid; `parameter` names it when it is one.
     #[response(status = 400, content_type = "application/problem+json")]
     Invalid(Problem),
@@ -66,7 +66,7 @@ pub enum BadInput {
 /// The proxy's own answers (any other status is the platform's).
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only its shape is used: the document's answers.
-pub enum ProxyRefusals {
+pub(super) enum ProxyRefusals {
     /// No install has this id.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),

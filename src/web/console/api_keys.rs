@@ -62,7 +62,7 @@ struct Created {
 }
 
 /// Keys per page.
-pub const PAGE_SIZE: i64 = 50;
+pub(crate) const PAGE_SIZE: i64 = 50;
 
 #[derive(Template)]
 #[template(path = "console/api_keys.html")]
@@ -110,12 +110,12 @@ impl KeysPage {
 
 /// The list's query: where the page starts.
 #[derive(Debug, Default, Deserialize)]
-pub struct KeysQuery {
+pub(crate) struct KeysQuery {
     after: Option<String>,
 }
 
 /// `GET /console/api-keys[?after=live-42]`: a page of keys.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     operator: Operator,
     query: Result<Query<KeysQuery>, QueryRejection>,
@@ -136,7 +136,7 @@ pub async fn list(
 
 /// The create form's fields.
 #[derive(Debug, Deserialize)]
-pub struct CreateForm {
+pub(crate) struct CreateForm {
     #[serde(default)]
     csrf_token: String,
     #[serde(default)]
@@ -145,7 +145,7 @@ pub struct CreateForm {
 
 /// `POST /console/api-keys`: creates a key and shows it, once. The answer is the page itself
 /// (no redirect), so the key is never in a URL, a session or a reload.
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     operator: Operator,
     Form(form): Form<CreateForm>,
@@ -220,7 +220,7 @@ async fn live_key(state: &AppState, id: &str) -> Result<ApiKey, AppError> {
 }
 
 /// `GET /console/api-keys/{id}/revoke`: the confirmation step.
-pub async fn confirm_revoke(
+pub(crate) async fn confirm_revoke(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
@@ -235,7 +235,7 @@ pub async fn confirm_revoke(
 }
 
 /// `POST /console/api-keys/{id}/revoke`.
-pub async fn revoke(
+pub(crate) async fn revoke(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,

@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// Entries per page.
-pub const PAGE_SIZE: i64 = 50;
+pub(crate) const PAGE_SIZE: i64 = 50;
 
 #[derive(Template)]
 #[template(path = "console/audit.html")]
@@ -38,14 +38,14 @@ struct AuditPage {
 
 /// The page's query.
 #[derive(Debug, Default, Deserialize)]
-pub struct AuditQuery {
+pub(crate) struct AuditQuery {
     install: Option<String>,
     action: Option<String>,
     before: Option<String>,
 }
 
 /// `GET /console/audit`.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     operator: Operator,
     query: Result<Query<AuditQuery>, QueryRejection>,

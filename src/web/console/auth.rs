@@ -24,11 +24,11 @@ const OPERATOR_KEY: &str = "console.operator";
 /// Session key of the CSRF token.
 const CSRF_KEY: &str = "console.csrf";
 /// Idle time after which a console session ends.
-pub const IDLE_TIMEOUT_SECS: i64 = 30 * 60;
+pub(crate) const IDLE_TIMEOUT_SECS: i64 = 30 * 60;
 /// Activity is recorded in the session at most this often.
 const LAST_SEEN_STEP_SECS: i64 = 60;
 /// Time after login at which a console session ends, however busy.
-pub const ABSOLUTE_TIMEOUT_SECS: i64 = 12 * 60 * 60;
+pub(crate) const ABSOLUTE_TIMEOUT_SECS: i64 = 12 * 60 * 60;
 
 /// What the session holds about its operator.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,7 +42,7 @@ struct OperatorSession {
 /// The logged-in operator; extracting it refuses anonymous and timed-out requests with a
 /// redirect to the login page.
 #[derive(Debug, Clone)]
-pub struct Operator {
+pub(crate) struct Operator {
     /// Operator id.
     pub id: i64,
     /// Email.
@@ -57,13 +57,13 @@ pub struct Operator {
 
 impl Operator {
     /// How the audit log names this operator.
-    pub fn actor(&self) -> String {
+    pub(crate) fn actor(&self) -> String {
         format!("operator:{}", self.email)
     }
 }
 
 /// Starts an operator's session (after the session id has been cycled).
-pub async fn log_in(session: &Session, id: i64, email: &str, now: i64) -> anyhow::Result<()> {
+pub(crate) async fn log_in(session: &Session, id: i64, email: &str, now: i64) -> anyhow::Result<()> {
     session.remove_value(CSRF_KEY).await?;
     session
         .insert(
@@ -82,7 +82,7 @@ pub async fn log_in(session: &Session, id: i64, email: &str, now: i64) -> anyhow
 /// The refusal for a request without a (valid) operator session: to the login page, which
 /// returns the operator to the page they asked for (pages only: a form's POST cannot be
 /// repeated by a redirect).
-pub struct LoginRequired {
+pub(crate) struct LoginRequired {
     expired: bool,
     next: Option<String>,
 }
@@ -112,7 +112,7 @@ impl IntoResponse for LoginRequired {
 /// path (never `//host`, a scheme, a backslash, a dot segment, a space or a control character), under
 /// `/console`, and not the login page itself. Anything else would make the login page an
 /// open redirect.
-pub fn local_console_path(next: &str) -> Option<&str> {
+pub(crate) fn local_console_path(next: &str) -> Option<&str> {
     let is_console =
         next == "/console" || next.starts_with("/console/") || next.starts_with("/console?");
     let plain = next.len() <= 2000 && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
@@ -189,14 +189,14 @@ impl FromRequestParts<AppState> for Operator {
 /// The operator's email and the CSRF token of a session that has logged in, read without
 /// changing the session (no activity recorded, nothing ended): for drawing the console's
 /// navigation around an answer a handler already gave. `None` for anyone else.
-pub async fn peek(session: &Session) -> Option<(String, String)> {
+pub(crate) async fn peek(session: &Session) -> Option<(String, String)> {
     let who = session.get::<OperatorSession>(OPERATOR_KEY).await.ok()??;
     let csrf_token = session.get::<String>(CSRF_KEY).await.ok()??;
     Some((who.email, csrf_token))
 }
 
 /// The session's CSRF token, created on first use.
-pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
+pub(crate) async fn csrf_token(session: &Session) -> Result<String, AppError> {
     if let Some(token) = session.get::<String>(CSRF_KEY).await? {
         return Ok(token);
     }
@@ -206,7 +206,7 @@ pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
 }
 
 /// Refuses a form whose `csrf_token` is missing or not this session's.
-pub async fn verify_csrf(session: &Session, submitted: &str) -> Result<(), AppError> {
+pub(crate) async fn verify_csrf(session: &Session, submitted: &str) -> Result<(), AppError> {
     let expected: Option<String> = session.get(CSRF_KEY).await?;
     match expected {
         Some(expected)

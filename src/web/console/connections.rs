@@ -37,7 +37,7 @@ use crate::{
 
 /// `POST /console/installs/{id}/test`: calls the platform's API with the stored credentials,
 /// shows the outcome (the platform's error, named, when it fails) and audits it.
-pub async fn test_connection(
+pub(crate) async fn test_connection(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
@@ -89,7 +89,7 @@ struct ChooserPage {
 }
 
 /// `GET /console/connections/new`: the kinds of connection an operator can add.
-pub async fn choose(State(state): State<AppState>, operator: Operator) -> Response {
+pub(crate) async fn choose(State(state): State<AppState>, operator: Operator) -> Response {
     render_or_plain(&ChooserPage {
         nav: Nav::from(&operator),
         kinds: state
@@ -138,7 +138,7 @@ fn kind<'a>(
 
 /// `GET /console/connections/{kind}/new`: the kind's form, prefilled from the query (the
 /// install page's "Enter new credentials" names the client id and name to renew).
-pub async fn new_connection(
+pub(crate) async fn new_connection(
     State(state): State<AppState>,
     operator: Operator,
     Path(slug): Path<String>,
@@ -184,7 +184,7 @@ fn form_page(
 /// `POST /console/connections/{kind}`: reads the form as the API reads its body, adds the
 /// connection through the same checks, and shows the install (or the form again, with what is
 /// wrong next to its field).
-pub async fn create_connection(
+pub(crate) async fn create_connection(
     State(state): State<AppState>,
     operator: Operator,
     Path(slug): Path<String>,

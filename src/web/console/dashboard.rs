@@ -10,14 +10,14 @@ use crate::{
 };
 
 /// Days the dashboard looks back.
-pub const DAYS: i64 = 30;
+pub(crate) const DAYS: i64 = 30;
 const DAY: i64 = 24 * 60 * 60;
 /// The chart's drawing area, in SVG units: one bar every [`STEP`] across.
 const CHART_HEIGHT: i64 = 60;
 const STEP: i64 = 10;
 
 /// What the dashboard shows.
-pub struct Dashboard {
+pub(crate) struct Dashboard {
     /// New installs in the period.
     pub installs_total: i64,
     /// New installs by platform: `(short name, count)`.
@@ -35,7 +35,7 @@ pub struct Dashboard {
 }
 
 /// One day's bar.
-pub struct Bar {
+pub(crate) struct Bar {
     /// Left edge.
     pub x: i64,
     /// Top edge.
@@ -47,7 +47,7 @@ pub struct Bar {
 }
 
 /// Reads the dashboard's figures at `now`.
-pub async fn read(state: &AppState, needs_attention: i64) -> Result<Dashboard, AppError> {
+pub(crate) async fn read(state: &AppState, needs_attention: i64) -> Result<Dashboard, AppError> {
     let now = state.clock.unix();
     let first_day = now.div_euclid(DAY) - (DAYS - 1);
     let since = first_day * DAY;

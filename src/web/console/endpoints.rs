@@ -115,7 +115,7 @@ fn choices(subscription: &Subscription) -> Vec<TypeChoice> {
 }
 
 /// `GET /console/endpoints`.
-pub async fn list(State(state): State<AppState>, operator: Operator) -> Result<Response, AppError> {
+pub(crate) async fn list(State(state): State<AppState>, operator: Operator) -> Result<Response, AppError> {
     Ok(render_or_plain(
         &EndpointsPage::load(&state, &operator).await?,
     ))
@@ -153,7 +153,7 @@ impl AddForm {
 
 /// `POST /console/endpoints`: adds an endpoint and shows its signing secret, once. The answer
 /// is the page itself (no redirect), so the secret is never in a URL, a session or a reload.
-pub async fn add(
+pub(crate) async fn add(
     State(state): State<AppState>,
     operator: Operator,
     body: Bytes,
@@ -319,7 +319,7 @@ impl EndpointPage {
 }
 
 /// `GET /console/endpoints/{id}`.
-pub async fn detail(
+pub(crate) async fn detail(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
@@ -334,7 +334,7 @@ fn back_to(endpoint: &Endpoint) -> Response {
 }
 
 /// `POST /console/endpoints/{id}/test`: queues a `ping` for this endpoint.
-pub async fn send_test(
+pub(crate) async fn send_test(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
@@ -354,7 +354,7 @@ pub async fn send_test(
 }
 
 /// `POST /console/endpoints/{id}/messages/{message}/send-again`.
-pub async fn send_again(
+pub(crate) async fn send_again(
     State(state): State<AppState>,
     operator: Operator,
     Path((id, message)): Path<(String, String)>,
@@ -378,7 +378,7 @@ pub async fn send_again(
 }
 
 /// `POST /console/endpoints/{id}/rotate`: a new signing secret, shown once on the answer.
-pub async fn rotate(
+pub(crate) async fn rotate(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
@@ -408,7 +408,7 @@ pub async fn rotate(
 }
 
 /// `POST /console/endpoints/{id}/enable` and `.../disable`.
-pub async fn set_enabled(
+pub(crate) async fn set_enabled(
     state: &AppState,
     operator: &Operator,
     id: &str,
@@ -436,7 +436,7 @@ pub async fn set_enabled(
 }
 
 /// `POST /console/endpoints/{id}/enable`.
-pub async fn enable(
+pub(crate) async fn enable(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
@@ -446,7 +446,7 @@ pub async fn enable(
 }
 
 /// `POST /console/endpoints/{id}/disable`.
-pub async fn disable(
+pub(crate) async fn disable(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
@@ -464,7 +464,7 @@ struct ConfirmRemovePage {
 }
 
 /// `GET /console/endpoints/{id}/remove`: the confirmation step.
-pub async fn confirm_remove(
+pub(crate) async fn confirm_remove(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
@@ -478,7 +478,7 @@ pub async fn confirm_remove(
 }
 
 /// `POST /console/endpoints/{id}/remove`.
-pub async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,

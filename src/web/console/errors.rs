@@ -33,12 +33,12 @@ struct ConsoleErrorPage {
 
 /// Any `/console/...` address that is no console page: `404` in the console's layout (after
 /// login, for someone not logged in).
-pub async fn not_found(_operator: Operator) -> AppError {
+pub(crate) async fn not_found(_operator: Operator) -> AppError {
     AppError::NotFound
 }
 
 /// Middleware: redraws an error page inside the console's layout for a logged-in operator.
-pub async fn in_console_layout(request: Request, next: Next) -> Response {
+pub(crate) async fn in_console_layout(request: Request, next: Next) -> Response {
     let session = request.extensions().get::<Session>().cloned();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();

@@ -31,7 +31,7 @@ use crate::{
 };
 
 /// Rows per page.
-pub const PAGE_SIZE: i64 = 50;
+pub(crate) const PAGE_SIZE: i64 = 50;
 /// Events shown on a store's page.
 const RECENT_EVENTS: i64 = 20;
 
@@ -99,7 +99,7 @@ struct ListPage {
 
 /// The list's query: filters and the cursor.
 #[derive(Debug, Default, Deserialize)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     provider: Option<String>,
     status: Option<String>,
     q: Option<String>,
@@ -107,7 +107,7 @@ pub struct ListQuery {
 }
 
 /// `GET /console`.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     operator: Operator,
     query: Result<Query<ListQuery>, QueryRejection>,
@@ -268,7 +268,7 @@ struct WebhookSection {
 }
 
 /// `GET /console/installs/{id}`.
-pub async fn detail(
+pub(crate) async fn detail(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
@@ -456,7 +456,7 @@ struct ConfirmPage {
 }
 
 /// `GET /console/installs/{id}/revoke`: the confirmation step.
-pub async fn confirm_revoke(
+pub(crate) async fn confirm_revoke(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
@@ -469,7 +469,7 @@ pub async fn confirm_revoke(
 }
 
 /// `POST /console/installs/{id}/revoke`: revokes and erases credentials; idempotent.
-pub async fn revoke(
+pub(crate) async fn revoke(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,

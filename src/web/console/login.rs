@@ -43,14 +43,14 @@ struct LoginPage {
 /// `?expired=1` after a timeout, `?logged_out=1` after logging out, `?next=/console/...`: the
 /// page that was asked for.
 #[derive(Debug, Deserialize)]
-pub struct LoginQuery {
+pub(crate) struct LoginQuery {
     expired: Option<String>,
     logged_out: Option<String>,
     next: Option<String>,
 }
 
 /// The login form.
-pub async fn page(
+pub(crate) async fn page(
     session: Session,
     query: Result<Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
@@ -79,7 +79,7 @@ fn return_to(next: Option<&str>) -> String {
 
 /// The login form's fields. The password never gets a `Debug`.
 #[derive(Deserialize)]
-pub struct LoginForm {
+pub(crate) struct LoginForm {
     #[serde(default)]
     email: String,
     #[serde(default = "empty_secret")]
@@ -101,7 +101,7 @@ fn empty_secret() -> SecretString {
 /// checked (see [`login_throttle::reserve`]), so parallel guesses cannot all slip through
 /// before the count catches up; a success gives its reservations back. The check itself waits
 /// for a free slot ([`crate::password::PasswordChecks`]), or is refused with `503`.
-pub async fn submit(
+pub(crate) async fn submit(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
     session: Session,
@@ -273,13 +273,13 @@ async fn login_refused(
 
 /// The logout form's fields.
 #[derive(Debug, Deserialize)]
-pub struct LogoutForm {
+pub(crate) struct LogoutForm {
     #[serde(default)]
     csrf_token: String,
 }
 
 /// Ends the session on the server; the old cookie is worth nothing afterwards.
-pub async fn logout(
+pub(crate) async fn logout(
     State(state): State<AppState>,
     operator: Operator,
     Form(form): Form<LogoutForm>,

@@ -4,18 +4,18 @@
 //! state change is a POST carrying the session's CSRF token. Each page module serves one part of
 //! the console; what they share is in [`shared`].
 
-pub mod api_keys;
-pub mod audit;
-pub mod auth;
-pub mod connections;
-pub mod dashboard;
-pub mod endpoints;
-pub mod errors;
-pub mod installs;
-pub mod login;
-pub mod order_events;
-pub mod rename;
-pub mod shared;
+pub(crate) mod api_keys;
+pub(crate) mod audit;
+pub(crate) mod auth;
+pub(crate) mod connections;
+pub(crate) mod dashboard;
+pub(crate) mod endpoints;
+pub(crate) mod errors;
+pub(crate) mod installs;
+pub(crate) mod login;
+pub(crate) mod order_events;
+pub(crate) mod rename;
+pub(crate) mod shared;
 
 use axum::{
     Router,
@@ -25,7 +25,7 @@ use axum::{
 use crate::state::AppState;
 
 /// The console's routes.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/console/login", get(login::page).post(login::submit))
         .route("/console/logout", post(login::logout))

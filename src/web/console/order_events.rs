@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// Events per page.
-pub const PAGE_SIZE: i64 = 50;
+pub(crate) const PAGE_SIZE: i64 = 50;
 
 #[derive(Template)]
 #[template(path = "console/events.html")]
@@ -46,7 +46,7 @@ struct EventsPage {
 
 /// The page's query.
 #[derive(Debug, Default, Deserialize)]
-pub struct EventsQuery {
+pub(crate) struct EventsQuery {
     install: Option<String>,
     order: Option<String>,
     status: Option<String>,
@@ -54,7 +54,7 @@ pub struct EventsQuery {
 }
 
 /// `GET /console/events`.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     operator: Operator,
     query: Result<Query<EventsQuery>, QueryRejection>,
@@ -121,7 +121,7 @@ pub async fn list(
 
 /// The webhook-key form's fields. The key never gets a `Debug`.
 #[derive(Deserialize)]
-pub struct WebhookKeyForm {
+pub(crate) struct WebhookKeyForm {
     #[serde(default)]
     webhook_key: String,
     #[serde(default)]
@@ -129,7 +129,7 @@ pub struct WebhookKeyForm {
 }
 
 /// `POST /console/installs/{id}/webhook-key`: seals and stores the store's `NETOAPI_KEY`.
-pub async fn set_webhook_key(
+pub(crate) async fn set_webhook_key(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,

@@ -24,7 +24,7 @@ use crate::{
 
 /// The rename form's fields.
 #[derive(Debug, Deserialize)]
-pub struct RenameForm {
+pub(crate) struct RenameForm {
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -32,7 +32,7 @@ pub struct RenameForm {
 }
 
 /// `POST /console/installs/{id}/rename`.
-pub async fn rename(
+pub(crate) async fn rename(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,

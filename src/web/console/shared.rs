@@ -17,7 +17,7 @@ use crate::{
 const FLASH_KEY: &str = "console.flash";
 
 /// What every console page's header needs.
-pub struct Nav {
+pub(crate) struct Nav {
     /// The operator's email.
     pub email: String,
     /// For the logout form.
@@ -40,7 +40,7 @@ impl Nav {
     /// The navigation's `aria-current` for its link to `link`: `page` on that very page,
     /// `true` on a page inside its section (a store's page under "Connected stores"), else
     /// empty (no attribute).
-    pub fn current(&self, link: &str) -> &'static str {
+    pub(crate) fn current(&self, link: &str) -> &'static str {
         let section = match self.path.as_str() {
             p if p.starts_with("/console/installs/") || p.starts_with("/console/connections/") => {
                 "/console"
@@ -61,7 +61,7 @@ impl Nav {
 
 /// A form that carries nothing but its CSRF token (a button: test, revoke, ...).
 #[derive(Debug, serde::Deserialize)]
-pub struct CsrfForm {
+pub(crate) struct CsrfForm {
     /// The session's token, checked with [`super::auth::verify_csrf`].
     #[serde(default)]
     pub csrf_token: String,
@@ -69,7 +69,7 @@ pub struct CsrfForm {
 
 /// One page of a list read by keyset: the rows, and the query strings of the next page and of
 /// the first one (when not on it).
-pub struct Page<T> {
+pub(crate) struct Page<T> {
     /// The page's rows.
     pub rows: Vec<T>,
     /// The next page's query string, when there are more rows.
@@ -82,7 +82,7 @@ impl<T> Page<T> {
     /// Makes a page of `found`, which was read with a limit of `size + 1`: the row past the page
     /// only says that there is a next page. `link` builds the list's query string for a cursor
     /// (`None`: the first page); `cursor_of` gives a row's cursor.
-    pub fn new(
+    pub(crate) fn new(
         mut found: Vec<T>,
         size: i64,
         on_first_page: bool,
@@ -105,7 +105,7 @@ impl<T> Page<T> {
     }
 
     /// The same page with each row turned into what the template shows.
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+    pub(crate) fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             rows: self.rows.into_iter().map(f).collect(),
             next: self.next,
@@ -116,7 +116,7 @@ impl<T> Page<T> {
 
 /// The names pages show for these installs (store name, else domain, else account id), by
 /// id, read in one query: lists show store names rather than 32-character ids.
-pub async fn install_names<'a>(
+pub(crate) async fn install_names<'a>(
     state: &AppState,
     ids: impl Iterator<Item = &'a str>,
 ) -> Result<std::collections::HashMap<String, String>, AppError> {
@@ -130,7 +130,7 @@ pub async fn install_names<'a>(
 }
 
 /// The install with this id, or `404` (ids that cannot exist are refused without a query).
-pub async fn find_install(state: &AppState, id: &str) -> Result<installs::Install, AppError> {
+pub(crate) async fn find_install(state: &AppState, id: &str) -> Result<installs::Install, AppError> {
     // Ids are 32 hex characters; anything else cannot exist, so don't ask the database.
     if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::NotFound);
@@ -144,7 +144,7 @@ pub async fn find_install(state: &AppState, id: &str) -> Result<installs::Instal
 /// words say it too: "Connection test failed: ...").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FlashKind {
+pub(crate) enum FlashKind {
     /// Something was done as asked (saved, revoked, a test passed): green.
     Success,
     /// Something was tried and did not work (a connection test failed): red.
@@ -155,7 +155,7 @@ pub enum FlashKind {
 
 impl FlashKind {
     /// The CSS class's suffix (`notice-success`, ...).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
             Self::Failure => "failure",
@@ -166,7 +166,7 @@ impl FlashKind {
 
 /// A one-time message for the next page, and what kind of news it is.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Flash {
+pub(crate) struct Flash {
     /// Success, failure or warning.
     pub kind: FlashKind,
     /// The sentence shown.
@@ -174,7 +174,7 @@ pub struct Flash {
 }
 
 /// Leaves a one-time message for the next page this operator sees.
-pub async fn flash(operator: &Operator, kind: FlashKind, message: &str) -> Result<(), AppError> {
+pub(crate) async fn flash(operator: &Operator, kind: FlashKind, message: &str) -> Result<(), AppError> {
     let flash = Flash {
         kind,
         text: message.to_owned(),
@@ -188,7 +188,7 @@ pub async fn flash(operator: &Operator, kind: FlashKind, message: &str) -> Resul
 
 /// Takes the one-time message left for this page, if any. One the page cannot read (left by an
 /// older version in a session that outlived it) is dropped rather than failing the page.
-pub async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
+pub(crate) async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
     let value: Option<serde_json::Value> =
         session.remove(FLASH_KEY).await.map_err(AppError::from)?;
     Ok(value.and_then(|v| serde_json::from_value(v).ok()))
@@ -196,7 +196,7 @@ pub async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
 
 /// A moment as lists show it: how long ago, with the exact time on hover and for machines
 /// (`<time datetime="{iso}" title="{exact}">{ago}</time>`).
-pub struct Moment {
+pub(crate) struct Moment {
     /// RFC 3339, for `datetime`.
     pub iso: String,
     /// `2026-11-23 12:07:00 UTC`, for `title`.
@@ -207,7 +207,7 @@ pub struct Moment {
 
 impl Moment {
     /// `unix` seen at `now`.
-    pub fn new(unix: i64, now: i64) -> Self {
+    pub(crate) fn new(unix: i64, now: i64) -> Self {
         Self {
             iso: fmt_iso(unix),
             exact: fmt_time(unix),
@@ -217,15 +217,13 @@ impl Moment {
 }
 
 /// An install as the list and the store pages show it.
-pub struct InstallRow {
+pub(crate) struct InstallRow {
     /// Its id.
     pub id: String,
     /// The platform's short name.
     pub provider: &'static str,
     /// What pages call it: the store's name, else its domain, else the platform's id for it.
     pub title: String,
-    /// The store's name.
-    pub name: String,
     /// Its domain.
     pub domain: String,
     /// The platform's id for it.
@@ -242,12 +240,11 @@ pub struct InstallRow {
 
 impl InstallRow {
     /// `i` as pages show it at `now`.
-    pub fn new(i: &installs::Install, now: i64) -> Self {
+    pub(crate) fn new(i: &installs::Install, now: i64) -> Self {
         Self {
             id: i.id.clone(),
             provider: i.platform.short_name(),
             title: i.display_name().to_owned(),
-            name: i.store_name.clone().unwrap_or_default(),
             domain: i.store_domain.clone().unwrap_or_default(),
             account_id: i.account_id.clone(),
             status: i.status.as_str(),
@@ -259,9 +256,7 @@ impl InstallRow {
 }
 
 /// An audit entry as pages show it.
-pub struct AuditRow {
-    /// Entry id.
-    pub id: i64,
+pub(crate) struct AuditRow {
     /// When.
     pub at: Moment,
     /// Who, in words ("op@example.com").
@@ -280,10 +275,9 @@ pub struct AuditRow {
 
 impl AuditRow {
     /// `e` as pages show it at `now`.
-    pub fn new(e: audit::Entry, now: i64) -> Self {
+    pub(crate) fn new(e: audit::Entry, now: i64) -> Self {
         let fields = e.fields();
         Self {
-            id: e.id,
             at: Moment::new(e.at, now),
             actor: audit::actor_label(&e.actor),
             action: audit::Action::parse(&e.action)
@@ -298,7 +292,7 @@ impl AuditRow {
 }
 
 /// An order notification as pages show it.
-pub struct EventRow {
+pub(crate) struct EventRow {
     /// Its install.
     pub install_id: String,
     /// That install's name (or domain), when the page looked it up; else empty.
@@ -319,7 +313,7 @@ pub struct EventRow {
 
 impl EventRow {
     /// `e` as pages show it at `now`.
-    pub fn new(e: Event, now: i64) -> Self {
+    pub(crate) fn new(e: Event, now: i64) -> Self {
         Self {
             install_id: e.install_id,
             install_name: String::new(),
@@ -335,7 +329,7 @@ impl EventRow {
 
 /// Where a page stands in its list, as the pager says it: "51–100 of 6,412" (`before` rows on
 /// earlier pages, `shown` on this one, `total` in all); empty when the page shows nothing.
-pub fn page_range(before: i64, shown: usize, total: i64) -> String {
+pub(crate) fn page_range(before: i64, shown: usize, total: i64) -> String {
     let shown = i64::try_from(shown).unwrap_or(i64::MAX);
     if shown == 0 {
         return String::new();
@@ -349,7 +343,7 @@ pub fn page_range(before: i64, shown: usize, total: i64) -> String {
 }
 
 /// `6412` as `6,412`.
-pub fn thousands(n: i64) -> String {
+pub(crate) fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
     if n < 0 {
@@ -365,7 +359,7 @@ pub fn thousands(n: i64) -> String {
 }
 
 /// A query string from the pairs whose value is present.
-pub fn query_string(pairs: &[(&str, Option<&str>)]) -> String {
+pub(crate) fn query_string(pairs: &[(&str, Option<&str>)]) -> String {
     let mut serializer = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in pairs {
         if let Some(value) = value.filter(|v| !v.is_empty()) {
@@ -376,12 +370,12 @@ pub fn query_string(pairs: &[(&str, Option<&str>)]) -> String {
 }
 
 /// A list's `before` cursor (an entry id): absent, or a number; `Err` for anything else.
-pub fn id_cursor(value: &Option<String>) -> Result<Option<i64>, std::num::ParseIntError> {
+pub(crate) fn id_cursor(value: &Option<String>) -> Result<Option<i64>, std::num::ParseIntError> {
     non_empty(value).map(|text| text.parse::<i64>()).transpose()
 }
 
 /// An optional query parameter: empty means absent.
-pub fn non_empty(value: &Option<String>) -> Option<String> {
+pub(crate) fn non_empty(value: &Option<String>) -> Option<String> {
     value
         .as_deref()
         .map(str::trim)
