@@ -6,13 +6,18 @@
 //! token directly from bol.com's token endpoint over TLS, so the claims are as trustworthy as the
 //! connection. The Retailer API verifies every token on every call.
 //!
+//! The claims are read by hand here ([`read_claims_unverified`]: split, base64url, JSON) rather
+//! than with [`jsonwebtoken::dangerous::insecure_decode`], which reads the header into
+//! jsonwebtoken's typed header and so refuses any algorithm jsonwebtoken does not implement:
+//! whether storelink can read the account of a token it does not verify should not depend on
+//! the algorithm bol.com signs with.
+//!
 //! The sandbox signs its tokens with HS256 under a key derived from the master key, and its API
-//! verifies them ([`sign_hs256`], [`verify_hs256`]).
+//! verifies them ([`sign_hs256`], [`verify_hs256`]), both with [`jsonwebtoken`].
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde_json::{Map, Value};
-
-use crate::crypto::{constant_time_eq, hmac_sha256};
 
 /// Longest token we look into; bol.com's are around a kilobyte.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -81,27 +86,41 @@ pub fn read_claims_unverified(token: &str) -> Result<Claims, JwtError> {
 
 /// Signs `claims` (a JSON object) with HS256 under `key`. Only the sandbox issues tokens.
 pub fn sign_hs256(key: &[u8], claims: &Map<String, Value>) -> String {
-    let header = B64URL.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = B64URL.encode(Value::Object(claims.clone()).to_string());
-    let signing_input = format!("{header}.{payload}");
-    let signature = B64URL.encode(hmac_sha256(key, signing_input.as_bytes()).as_ref());
-    format!("{signing_input}.{signature}")
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(key),
+    )
+    // HMAC takes a key of any length, and a JSON object always serializes.
+    .expect("HS256 signs any claims under any key")
 }
 
 /// Verifies an HS256 token signed under `key` and returns its claims. Checks the signature
-/// only: the caller checks `exp` against its own clock.
+/// only: the caller checks `exp` against its own clock (the app's, which tests move).
 pub fn verify_hs256(key: &[u8], token: &str) -> Result<Claims, JwtError> {
-    let (header, payload, signature) = split(token)?;
-    let header_json = decode_object(header)?;
-    if header_json.get("alg").and_then(Value::as_str) != Some("HS256") {
+    let (header, _payload, _signature) = split(token)?;
+    // Read here first so that a token of another algorithm, `none` included (which
+    // jsonwebtoken's header cannot hold), is named as such rather than as no JWT.
+    if decode_object(header)?.get("alg").and_then(Value::as_str) != Some("HS256") {
         return Err(JwtError::WrongAlgorithm);
     }
-    let signing_input = &token[..header.len() + 1 + payload.len()];
-    let expected = B64URL.encode(hmac_sha256(key, signing_input.as_bytes()).as_ref());
-    if !constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
-        return Err(JwtError::BadSignature);
-    }
-    Ok(Claims(decode_object(payload)?))
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_required_spec_claims::<&str>(&[]);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    let claims = jsonwebtoken::decode::<Map<String, Value>>(
+        token,
+        &DecodingKey::from_secret(key),
+        &validation,
+    )
+    .map_err(|e| match e.kind() {
+        ErrorKind::InvalidSignature => JwtError::BadSignature,
+        ErrorKind::InvalidAlgorithm => JwtError::WrongAlgorithm,
+        _ => JwtError::NotAJwt,
+    })?
+    .claims;
+    Ok(Claims(claims))
 }
 
 /// The three dot-separated parts of a compact JWS.

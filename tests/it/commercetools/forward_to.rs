@@ -430,6 +430,63 @@ async fn every_bad_forwarded_request_is_refused_with_401() {
     ok_json(f.send(reqwest::Method::GET, route, &token).await).await;
 }
 
+/// Keys named by the token itself (`jwk`, `jku`, `x5u`, `x5c`) are never fetched nor used: a
+/// token signed by another key that carries or points at that key is refused, and the place it
+/// points at is never asked; the gateway's own token with such headers still verifies with the
+/// gateway's key. A `crit` header is refused even over a good signature.
+#[tokio::test]
+async fn keys_named_by_the_token_are_never_fetched_or_used() {
+    let f = spawn_forwarding().await;
+    let route = "/api/v1/installs";
+    let key = gateway_key().await;
+    let other = other_key().await;
+    let attacker = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(other.jwks()))
+        .mount(&attacker)
+        .await;
+    let pointed = format!("{}{JWKS_PATH}", attacker.uri());
+    let claims = f.claims(route, PROJECT);
+    let own_jwk = other.jwks()["keys"][0].clone();
+    let carrying = |kid: &str| {
+        json!({
+            "alg": "RS256",
+            "typ": "JWT",
+            "kid": kid,
+            "jwk": own_jwk,
+            "jku": pointed,
+            "x5u": pointed,
+            "x5c": [STANDARD.encode(b"not a certificate")],
+        })
+    };
+    for (case, kid) in [
+        ("its own kid", other.kid()),
+        ("the gateway's kid", key.kid()),
+    ] {
+        let token = other.sign_with_header(&carrying(kid), &claims);
+        let body = problem(f.send(reqwest::Method::GET, route, &token).await, 401).await;
+        assert_eq!(body["type"], "urn:storelink:problem:unauthorized", "{case}");
+    }
+    assert!(
+        attacker
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "a key URL in the token is never fetched"
+    );
+
+    // The gateway's own token, the same headers added: they are ignored.
+    let token = key.sign_with_header(&carrying(key.kid()), &claims);
+    ok_json(f.send(reqwest::Method::GET, route, &token).await).await;
+
+    let critical = key.sign_with_header(
+        &json!({"alg": "RS256", "typ": "JWT", "kid": key.kid(), "crit": ["exp"]}),
+        &claims,
+    );
+    problem(f.send(reqwest::Method::GET, route, &critical).await, 401).await;
+}
+
 #[tokio::test]
 async fn a_flood_of_unknown_keys_fetches_the_key_set_a_few_times_a_minute() {
     let f = spawn_forwarding().await;

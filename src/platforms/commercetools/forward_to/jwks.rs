@@ -14,9 +14,9 @@ use std::{
 };
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
-use rsa::{BigUint, RsaPublicKey, pkcs1v15::VerifyingKey, traits::PublicKeyParts as _};
+use jsonwebtoken::DecodingKey;
+use rsa::{BigUint, RsaPublicKey, traits::PublicKeyParts as _};
 use serde::Deserialize;
-use sha2::Sha256;
 
 use super::Refusal;
 use crate::platforms::kit::http::{Transport, read_limited};
@@ -40,8 +40,8 @@ const MIN_MODULUS_BITS: usize = 2048;
 pub struct Key {
     /// Its `kid`, when the set gives one.
     pub kid: Option<String>,
-    /// The key, ready to verify RS256 signatures.
-    pub verifier: VerifyingKey<Sha256>,
+    /// The key, ready to verify RS256 signatures ([`jsonwebtoken::decode`]).
+    pub verifier: DecodingKey,
 }
 
 #[derive(Deserialize)]
@@ -75,13 +75,18 @@ pub fn parse_jwks(body: &[u8]) -> Option<Vec<Key>> {
                     && jwk.kid.as_deref().is_none_or(|k| k.len() <= 256)
             })
             .filter_map(|jwk| {
+                // The key is checked here, once, rather than at each token (jsonwebtoken takes
+                // any components): `new` refuses moduli over 4096 bits and unusable exponents,
+                // and moduli under 2048 bits are skipped.
                 let n = BigUint::from_bytes_be(&B64URL.decode(&jwk.n).ok()?);
                 let e = BigUint::from_bytes_be(&B64URL.decode(&jwk.e).ok()?);
-                // `new` also refuses moduli over 4096 bits and unusable exponents.
                 let key = RsaPublicKey::new(n, e).ok()?;
-                (key.n().bits() >= MIN_MODULUS_BITS).then(|| Key {
+                if key.n().bits() < MIN_MODULUS_BITS {
+                    return None;
+                }
+                Some(Key {
+                    verifier: DecodingKey::from_rsa_components(&jwk.n, &jwk.e).ok()?,
                     kid: jwk.kid,
-                    verifier: VerifyingKey::new(key),
                 })
             })
             .take(MAX_KEYS)

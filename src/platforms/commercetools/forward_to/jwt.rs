@@ -1,18 +1,23 @@
-//! The forward-to JWT itself: reading its three parts, refusing every algorithm but RS256
-//! before anything else is looked at, checking the RS256 signature with a key from the
-//! gateway's key set, and then the claims (`iss`, `aud`, `exp`, `nbf`, `sub`, the project).
+//! The forward-to JWT itself. [`jsonwebtoken`] reads the header and checks the RS256 signature
+//! and the claims it knows (`iss`, `aud`, which claims must be there); storelink adds what it
+//! cannot do:
 //!
-//! Nothing here trusts the token's header beyond `alg` and `kid`: keys are never taken from
-//! the token (`jwk`, `jku`, `x5u` are ignored) and a `crit` extension is refused, since none is
-//! understood.
+//! - the time: `exp` and `nbf` are checked against the app's clock (the `now` passed in, which
+//!   tests move), not the system clock that `jsonwebtoken` would read;
+//! - every algorithm but RS256 is refused before a key is looked for, named in the refusal even
+//!   when `jsonwebtoken` has no name for it (`none`);
+//! - a `crit` header is refused, since no extension is understood (`jsonwebtoken` reads `crit`
+//!   but does not act on it);
+//! - `iss` must be one string (`jsonwebtoken` also takes a list holding it), `aud` a string or a
+//!   list of at most [`MAX_AUDIENCES`], `sub` a short printable name, and the project claim
+//!   `{iss}/claims/project_key` a project key.
+//!
+//! Keys are never taken from the token: `jwk`, `jku`, `x5u` and `x5c` are ignored, and only the
+//! header's `kid` is used, to pick a key of the gateway's own set ([`super::jwks`]).
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
-use rsa::{
-    pkcs1v15::{Signature, VerifyingKey},
-    signature::Verifier as _,
-};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use serde_json::{Map, Value};
-use sha2::Sha256;
 
 use super::Refusal;
 use crate::platforms::commercetools::cloud::is_project_key;
@@ -26,18 +31,16 @@ pub const LEEWAY_SECS: i64 = 10;
 const MAX_SUBJECT_LEN: usize = 128;
 /// The most audiences one token may list.
 const MAX_AUDIENCES: usize = 16;
+/// The longest `kid` looked up.
+const MAX_KID_LEN: usize = 256;
 
-/// A token split into its parts, its algorithm already known to be RS256.
+/// A token whose header has been read, its algorithm already known to be RS256.
 #[derive(Debug)]
 pub struct Token<'a> {
     /// The header's `kid`, when it has one.
     pub kid: Option<String>,
-    /// `header.payload`, the bytes the signature covers.
-    signed: &'a str,
-    /// The payload, not yet trusted.
-    payload: &'a str,
-    /// The signature's bytes.
-    signature: Vec<u8>,
+    /// The whole token, for [`jsonwebtoken::decode`].
+    text: &'a str,
 }
 
 /// What the claims must say.
@@ -59,72 +62,118 @@ pub struct Verified {
     pub project_key: String,
 }
 
-fn decode_json(part: &str) -> Result<Map<String, Value>, Refusal> {
-    let bytes = B64URL.decode(part).map_err(|_| Refusal::Malformed)?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(Refusal::Malformed),
-    }
-}
-
 impl<'a> Token<'a> {
-    /// Splits `text` into its parts and reads its header: only `alg: RS256` gets further, so
-    /// `none`, `HS256` (an RSA public key used as an HMAC secret) and anything else are refused
-    /// before a key is looked for.
+    /// Reads the header of `text` ([`jsonwebtoken::decode_header`]): only `alg: RS256` gets
+    /// further, so `none`, `HS256` (an RSA public key used as an HMAC secret) and anything else
+    /// are refused before a key is looked for.
     pub fn parse(text: &'a str) -> Result<Self, Refusal> {
         if text.len() > MAX_TOKEN_LEN {
             return Err(Refusal::Malformed);
         }
         let mut parts = text.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
+        let (Some(header), Some(_payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(Refusal::Malformed);
         };
-        let header_json = decode_json(header)?;
-        match header_json.get("alg") {
-            Some(Value::String(alg)) if alg == "RS256" => {}
-            Some(Value::String(alg)) => {
-                return Err(Refusal::Algorithm(crate::domain::text::shorten(alg, 20)));
-            }
-            _ => return Err(Refusal::Algorithm("(none given)".to_owned())),
+        let parsed = match jsonwebtoken::decode_header(text) {
+            Ok(parsed) => parsed,
+            // jsonwebtoken's header has no room for an algorithm it does not implement (`none`,
+            // `rs256`) or for no algorithm at all: such a header is refused for its algorithm,
+            // as the others are, rather than as merely malformed.
+            Err(_) => return Err(unreadable_header(header)),
+        };
+        if parsed.alg != Algorithm::RS256 {
+            return Err(Refusal::Algorithm(format!("{:?}", parsed.alg)));
         }
-        if header_json.contains_key("crit") {
+        // RFC 7515 4.1.11: a recipient that does not understand every extension `crit` lists
+        // must refuse the token. storelink understands none; jsonwebtoken reads the field but
+        // leaves acting on it to its caller. (A `"crit": null` reads as absent: it names no
+        // extension.)
+        if parsed.crit.is_some() {
             return Err(Refusal::Malformed);
         }
-        let kid = match header_json.get("kid") {
-            None => None,
-            Some(Value::String(kid)) if kid.len() <= 256 => Some(kid.clone()),
-            Some(_) => return Err(Refusal::Malformed),
-        };
+        if parsed
+            .kid
+            .as_ref()
+            .is_some_and(|kid| kid.len() > MAX_KID_LEN)
+        {
+            return Err(Refusal::Malformed);
+        }
         if signature.is_empty() {
             return Err(Refusal::BadSignature);
         }
-        let signature = B64URL.decode(signature).map_err(|_| Refusal::Malformed)?;
         Ok(Self {
-            kid,
-            signed: &text[..header.len() + 1 + payload.len()],
-            payload,
-            signature,
+            kid: parsed.kid,
+            text,
         })
     }
 
-    /// Checks the signature with `key`, then the claims against `expected`.
-    pub fn verify(
-        &self,
-        key: &VerifyingKey<Sha256>,
-        expected: &Expected<'_>,
-    ) -> Result<Verified, Refusal> {
-        let signature =
-            Signature::try_from(self.signature.as_slice()).map_err(|_| Refusal::BadSignature)?;
-        key.verify(self.signed.as_bytes(), &signature)
-            .map_err(|_| Refusal::BadSignature)?;
-        let claims = decode_json(self.payload)?;
+    /// Checks the signature with `key` and the claims against `expected`
+    /// ([`jsonwebtoken::decode`]), then what storelink asks of the claims beyond that
+    /// ([`check_claims`]).
+    pub fn verify(&self, key: &DecodingKey, expected: &Expected<'_>) -> Result<Verified, Refusal> {
+        let claims =
+            jsonwebtoken::decode::<Map<String, Value>>(self.text, key, &validation(expected))
+                .map_err(|e| refusal(e.kind()))?
+                .claims;
         check_claims(&claims, expected)
     }
 }
 
-/// The claims of a token whose signature verified.
+/// What [`jsonwebtoken::decode`] checks: RS256 only; `exp`, `iss`, `aud` and `sub` present;
+/// `iss` and `aud` the expected ones.
+fn validation(expected: &Expected<'_>) -> Validation {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[expected.issuer]);
+    validation.set_audience(&[expected.audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    // jsonwebtoken compares `exp` and `nbf` with the system clock (and has no way to be given
+    // another); storelink's clock is the app's (tests move it), so its time checks are off and
+    // [`check_claims`] checks both against `expected.now`, with [`LEEWAY_SECS`]. The leeway is
+    // set here all the same, so that this says what a token is held to; it is inert while
+    // jsonwebtoken's time checks are off.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.leeway = LEEWAY_SECS.unsigned_abs();
+    validation
+}
+
+/// The refusal for what [`jsonwebtoken::decode`] found wrong. (When several required claims
+/// are missing, which one it names first is not fixed.)
+fn refusal(kind: &ErrorKind) -> Refusal {
+    match kind {
+        ErrorKind::InvalidSignature => Refusal::BadSignature,
+        ErrorKind::InvalidIssuer => Refusal::WrongIssuer,
+        ErrorKind::InvalidAudience => Refusal::WrongAudience,
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "iss" => Refusal::WrongIssuer,
+            "aud" => Refusal::WrongAudience,
+            "sub" => Refusal::NoSubject,
+            _ => Refusal::Malformed,
+        },
+        _ => Refusal::Malformed,
+    }
+}
+
+/// The refusal for a header [`jsonwebtoken::decode_header`] could not read: for its algorithm
+/// when it names none or another than RS256, otherwise as malformed.
+fn unreadable_header(part: &str) -> Refusal {
+    let header = B64URL
+        .decode(part)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Map<String, Value>>(&bytes).ok());
+    match header.as_ref().map(|header| header.get("alg")) {
+        None => Refusal::Malformed,
+        Some(Some(Value::String(alg))) if alg == "RS256" => Refusal::Malformed,
+        Some(Some(Value::String(alg))) => Refusal::Algorithm(crate::domain::text::shorten(alg, 20)),
+        Some(_) => Refusal::Algorithm("(none given)".to_owned()),
+    }
+}
+
+/// The claims of a token whose signature verified, on storelink's terms: `iss` and `aud` again
+/// (stricter than jsonwebtoken: one issuer string, a bounded audience list), `exp` and `nbf` on
+/// the app's clock, `sub` and the project.
 fn check_claims(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<Verified, Refusal> {
     match claims.get("iss") {
         Some(Value::String(iss)) if iss == expected.issuer => {}
