@@ -31,8 +31,8 @@ use crate::{
         driver::SandboxKit,
         kit::{
             http,
-            single_flight::{RefreshPolicy, Tokens},
             outbound::Outbound,
+            single_flight::{RefreshPolicy, Tokens},
         },
     },
     sandbox::{self, Sandbox},

@@ -331,4 +331,3 @@ pub(crate) async fn page_for_bare_failures(
     );
     AppError::Unavailable.into_response()
 }
-

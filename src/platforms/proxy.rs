@@ -7,12 +7,7 @@ use reqwest::header::HeaderMap;
 
 use super::{
     driver::{Handoff, PlatformDriver, ProxyCall, ProxyRequest},
-    kit::{
-        api_call::ApiError,
-        context::Context,
-        outbound::Outbound,
-        proxy::target_url,
-    },
+    kit::{api_call::ApiError, context::Context, outbound::Outbound, proxy::target_url},
 };
 use crate::db::installs::Install;
 

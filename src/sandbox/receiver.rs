@@ -92,7 +92,9 @@ impl SandboxReceiver {
 }
 
 /// The receiver's routes.
-pub(crate) fn router<S: Clone + Send + Sync + 'static>(receiver: Arc<SandboxReceiver>) -> Router<S> {
+pub(crate) fn router<S: Clone + Send + Sync + 'static>(
+    receiver: Arc<SandboxReceiver>,
+) -> Router<S> {
     Router::new()
         .route(PATH, get(page).post(receive))
         .with_state(receiver)

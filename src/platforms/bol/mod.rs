@@ -1,6 +1,6 @@
 //! bol.com Retailer API: the intermediary code flow ([`oauth`]), a retailer's own credentials
 //! added as a connection ([`connection`]), the token lifecycle ([`renewal`]), the Retailer API
-//! ([`retailer`]), its access tokens' claims ([`jwt`]), its settings ([`settings`]) and its
+//! ([`retailer`]), its settings ([`settings`]) and its
 //! sandbox stand-in ([`sandbox`]).
 //!
 //! See PROVIDERS.md: every token request is a form POST with `Authorization: Basic` and
@@ -10,7 +10,6 @@
 //! fresh, and every user of a bol.com token goes through it.
 
 pub mod connection;
-pub mod jwt;
 pub mod oauth;
 pub mod renewal;
 pub mod retailer;

@@ -7,10 +7,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{
-    jwt,
-    settings::{BolClient, BolConfig},
-};
+use super::settings::{BolClient, BolConfig};
+use crate::platforms::kit::jwt;
 use crate::{
     db::{
         installs::NewInstall,

@@ -187,9 +187,9 @@ impl Renewal for BolRenewal<'_> {
         if state.auth_kind != AuthKind::Code {
             return Ok(());
         }
-        let account = super::jwt::read_claims_unverified(secrecy::ExposeSecret::expose_secret(
-            &token.access_token,
-        ))
+        let account = crate::platforms::kit::jwt::read_claims_unverified(
+            secrecy::ExposeSecret::expose_secret(&token.access_token),
+        )
         .ok()
         .and_then(|claims| claims.string(&self.config.account_claim));
         if account.as_deref() == Some(state.account_id.as_str()) {

@@ -13,6 +13,7 @@ pub mod context;
 pub mod endpoints;
 pub mod forms;
 pub mod http;
+pub mod jwt;
 pub mod lifecycle;
 pub mod outbound;
 pub mod proxy;

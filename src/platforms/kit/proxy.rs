@@ -6,7 +6,6 @@ use url::Url;
 
 use super::api_call::ApiError;
 
-
 /// Why a path was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
@@ -193,5 +192,4 @@ mod tests {
                 .is_ok_and(|u| u.host_str() == Some("api.bol.com"))
         );
     }
-
 }

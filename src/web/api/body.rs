@@ -13,7 +13,11 @@ use crate::domain::text::shorten;
 
 /// The body, refused with `413` from its declared length when it has one, else as soon as more
 /// than `limit` bytes have arrived.
-pub(super) async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
+pub(super) async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, Problem> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

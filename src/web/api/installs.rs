@@ -156,7 +156,11 @@ fn decode_cursor(text: &str) -> Option<Cursor> {
 
 /// The install with this id as `caller` may see it, or a `404` problem: for an id that cannot
 /// exist (refused without a query), one that does not, and one the caller may not see alike.
-pub(super) async fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Install, Problem> {
+pub(super) async fn find(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: &str,
+) -> Result<Install, Problem> {
     if !plausible_id(id) {
         return Err(no_such_install());
     }

@@ -15,11 +15,7 @@ use super::{
     problem::Problem,
 };
 use crate::{
-    platforms::{
-        ProxyRequest,
-        kit::proxy::checked_path,
-        proxy::forward,
-    },
+    platforms::{ProxyRequest, kit::proxy::checked_path, proxy::forward},
     state::AppState,
 };
 

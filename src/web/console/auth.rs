@@ -63,7 +63,12 @@ impl Operator {
 }
 
 /// Starts an operator's session (after the session id has been cycled).
-pub(crate) async fn log_in(session: &Session, id: i64, email: &str, now: i64) -> anyhow::Result<()> {
+pub(crate) async fn log_in(
+    session: &Session,
+    id: i64,
+    email: &str,
+    now: i64,
+) -> anyhow::Result<()> {
     session.remove_value(CSRF_KEY).await?;
     session
         .insert(

@@ -115,7 +115,10 @@ fn choices(subscription: &Subscription) -> Vec<TypeChoice> {
 }
 
 /// `GET /console/endpoints`.
-pub(crate) async fn list(State(state): State<AppState>, operator: Operator) -> Result<Response, AppError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    operator: Operator,
+) -> Result<Response, AppError> {
     Ok(render_or_plain(
         &EndpointsPage::load(&state, &operator).await?,
     ))

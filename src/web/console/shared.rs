@@ -130,7 +130,10 @@ pub(crate) async fn install_names<'a>(
 }
 
 /// The install with this id, or `404` (ids that cannot exist are refused without a query).
-pub(crate) async fn find_install(state: &AppState, id: &str) -> Result<installs::Install, AppError> {
+pub(crate) async fn find_install(
+    state: &AppState,
+    id: &str,
+) -> Result<installs::Install, AppError> {
     // Ids are 32 hex characters; anything else cannot exist, so don't ask the database.
     if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::NotFound);
@@ -174,7 +177,11 @@ pub(crate) struct Flash {
 }
 
 /// Leaves a one-time message for the next page this operator sees.
-pub(crate) async fn flash(operator: &Operator, kind: FlashKind, message: &str) -> Result<(), AppError> {
+pub(crate) async fn flash(
+    operator: &Operator,
+    kind: FlashKind,
+    message: &str,
+) -> Result<(), AppError> {
     let flash = Flash {
         kind,
         text: message.to_owned(),

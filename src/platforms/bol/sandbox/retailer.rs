@@ -15,7 +15,7 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::state::{RETAILERS, SandboxBol};
-use crate::platforms::bol::{API_MEDIA_TYPE, jwt};
+use crate::platforms::{bol::API_MEDIA_TYPE, kit::jwt};
 
 /// The Retailer API's endpoints.
 pub(super) fn routes() -> Router<Arc<SandboxBol>> {

@@ -14,8 +14,9 @@ use crate::{
     clock::Clock,
     crypto::{Keyring, constant_time_eq, hex, hmac_sha256, random_hex},
     platforms::{
-        bol::{BolClient, BolConfig, jwt, settings::SANDBOX_ISSUER_PATH},
+        bol::{BolClient, BolConfig, settings::SANDBOX_ISSUER_PATH},
         kit::endpoints::sandbox_issuer,
+        kit::jwt,
     },
     sandbox::codes::CodeStore,
 };
@@ -182,7 +183,7 @@ mod tests {
     use crate::{
         clock::SystemClock,
         crypto::MasterKey,
-        platforms::bol::{jwt, settings::BolSettings},
+        platforms::{bol::settings::BolSettings, kit::jwt},
     };
 
     fn sandbox() -> SandboxBol {

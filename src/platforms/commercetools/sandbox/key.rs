@@ -201,7 +201,7 @@ mod tests {
             claims.as_object_mut().unwrap().remove(name);
             verify(&claims)
         };
-        let leeway = crate::providers::commercetools::forward_to::jwt::LEEWAY_SECS;
+        let leeway = crate::platforms::commercetools::forward_to::jwt::LEEWAY_SECS;
         let many: Vec<String> = (0..16)
             .map(|n| format!("https://{n}.example.com"))
             .collect();

@@ -30,8 +30,8 @@ use zeroize::Zeroizing;
 use crate::{
     clock::Clock,
     crypto::{Keyring, constant_time_eq, random_hex},
+    platforms::{commercetools::cloud::CloudIdentifier, kit::jwt},
     render::render_or_plain,
-    platforms::{bol::jwt, commercetools::cloud::CloudIdentifier},
     sandbox::pages::oauth_error,
 };
 

@@ -31,11 +31,11 @@ use crate::{
     clock::Clock,
     crypto::{Keyring, constant_time_eq, hex, hmac_sha256, random_hex},
     domain::StoreDomain,
-    render::render_or_plain,
     platforms::{
         kit::endpoints::sandbox_issuer,
         maropost::settings::{MaropostConfig, SANDBOX_ISSUER_PATH},
     },
+    render::render_or_plain,
 };
 
 const PLATFORM: &str = "Maropost";

@@ -32,8 +32,8 @@ use crate::sandbox::pages::oauth_error;
 use crate::{
     clock::Clock,
     crypto::{Keyring, constant_time_eq, random_hex},
+    platforms::kit::jwt,
     render::render_or_plain,
-    platforms::bol::jwt,
 };
 
 /// The platform's name on the stand-in's pages.

@@ -1,4 +1,5 @@
-//! JSON Web Tokens, as far as storelink needs them.
+//! JSON Web Tokens, as far as the platforms need them: reading a token's claims, and the
+//! sandboxes' own tokens.
 //!
 //! bol.com's access tokens are JWTs. storelink reads two claims from them: `exp` and the claim
 //! that names the retailer account (`BOL_ACCOUNT_CLAIM`). It does **not** verify their signature:
@@ -12,7 +13,7 @@
 //! whether storelink can read the account of a token it does not verify should not depend on
 //! the algorithm bol.com signs with.
 //!
-//! The sandbox signs its tokens with HS256 under a key derived from the master key, and its API
+//! The sandboxes sign their tokens with HS256 under a key derived from the master key, and its API
 //! verifies them ([`sign_hs256`], [`verify_hs256`]), both with [`jsonwebtoken`].
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
