@@ -21,7 +21,9 @@ use crate::{
     clock::Clock,
     config::{ServerLimits, Settings},
     db::{self, oauth_states, sessions::HashedSessionStore},
-    flow, keys,
+    flow,
+    health::{Checker, HealthContext},
+    keys,
     limits::InstallLimits,
     measure,
     notify::{self, NotifyContext, worker::Notifier},
@@ -97,7 +99,7 @@ impl Application {
         session_store.migrate().await?;
 
         let platform_client = http::client(settings.http_timeout)?;
-        let platforms = Registry::from_env(
+        let platforms = Arc::new(Registry::from_env(
             &settings.env,
             &Setup {
                 sandbox: settings.sandbox,
@@ -107,7 +109,7 @@ impl Application {
                 clock: clock.clone(),
                 http: platform_client.clone(),
             },
-        )?;
+        )?);
         let mut sandbox = match settings.sandbox {
             true => Some(Sandbox {
                 platforms: platforms.sandbox(&SandboxKit {
@@ -132,6 +134,17 @@ impl Application {
             sandbox.receiver = Some(sandbox_receiver(&notify, &public_url).await?);
         }
         let notifier = Notifier::start(notify, settings.notify.clone());
+        let tokens = Arc::new(Tokens::new(RefreshPolicy::default()));
+        let checker = Checker::start(HealthContext {
+            db: db.clone(),
+            keyring: keyring.clone(),
+            clock: clock.clone(),
+            http: platform_client.clone(),
+            outbound: outbound.clone(),
+            tokens: tokens.clone(),
+            platforms: platforms.clone(),
+            settings: settings.health.clone(),
+        });
         let state = AppState(Arc::new(App {
             db,
             keyring,
@@ -141,7 +154,10 @@ impl Application {
             public_url: public_url.clone(),
             sandbox: sandbox.is_some(),
             platforms,
-            tokens: Tokens::new(RefreshPolicy::default()),
+            tokens,
+            health: settings.health.clone(),
+            health_calls: Default::default(),
+            checker,
             api: ApiAccess::new(settings.api.rate_limit),
             proxy_max_response: settings.api.proxy_max_response,
             trusted_proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
@@ -243,6 +259,8 @@ impl Application {
         self.state.platforms.shutdown().await;
         // Sends in flight finish (within a bound); what is not sent stays queued for later.
         self.state.notifier.shutdown().await;
+        // Checks in flight finish; an unfinished one's claim runs out for another instance.
+        self.state.checker.shutdown().await;
         self.state.db.close().await;
         tracing::info!("storelink has stopped");
         served.context("the HTTP server failed")

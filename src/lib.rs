@@ -19,6 +19,7 @@ pub mod db;
 pub mod domain;
 pub(crate) mod error;
 pub mod flow;
+pub mod health;
 pub(crate) mod keys;
 pub(crate) mod limits;
 pub(crate) mod measure;

@@ -61,22 +61,64 @@ pub(crate) async fn render(db: &Db) -> String {
     let Some(handle) = install() else {
         return String::new();
     };
+    install_gauges(db).await;
+    metrics::gauge!("storelink_db_pool_connections").set(f64::from(db.size()));
+    metrics::gauge!("storelink_db_pool_idle_connections").set(db.num_idle() as f64);
+    handle.render()
+}
+
+/// Sets the install gauges from `db`: every combination of platform, status (and health) is
+/// set, to 0 when no install has it, so a series whose last install moved on drops to 0
+/// instead of keeping its last count.
+async fn install_gauges(db: &Db) {
+    use crate::domain::{HealthState, InstallStatus, Platform};
     match crate::db::installs::count_by_platform_and_status(db).await {
         Ok(counts) => {
-            for (platform, status, n) in counts {
-                metrics::gauge!(
-                    "storelink_installs",
-                    "platform" => platform.as_str(),
-                    "status" => status.as_str()
-                )
-                .set(n as f64);
+            for platform in Platform::ALL {
+                for status in InstallStatus::ALL {
+                    let n = counts
+                        .iter()
+                        .find(|(p, s, _)| p == platform && s == status)
+                        .map_or(0, |(_, _, n)| *n);
+                    metrics::gauge!(
+                        "storelink_installs",
+                        "platform" => platform.as_str(),
+                        "status" => status.as_str()
+                    )
+                    .set(n as f64);
+                }
             }
         }
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count installs"),
     }
-    metrics::gauge!("storelink_db_pool_connections").set(f64::from(db.size()));
-    metrics::gauge!("storelink_db_pool_idle_connections").set(db.num_idle() as f64);
-    handle.render()
+    match crate::db::health::count_by_platform_status_and_health(db).await {
+        Ok(counts) => {
+            for platform in Platform::ALL {
+                for status in InstallStatus::ALL {
+                    for health in HealthState::ALL {
+                        let n: i64 = counts
+                            .iter()
+                            .filter(|(p, s, h, _)| {
+                                p == platform.as_str()
+                                    && s == status.as_str()
+                                    && HealthState::parse(h).unwrap_or(HealthState::Unknown)
+                                        == *health
+                            })
+                            .map(|(_, _, _, n)| n)
+                            .sum();
+                        metrics::gauge!(
+                            "storelink_installs_by_health",
+                            "platform" => platform.as_str(),
+                            "status" => status.as_str(),
+                            "health" => health.as_str()
+                        )
+                        .set(n as f64);
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count installs by health"),
+    }
 }
 
 /// Counts every request by route (the matched pattern, never the raw path), method and status,
@@ -164,6 +206,17 @@ pub(crate) fn webhook_answered(status: u16) {
 pub(crate) fn webhook_batch(events: usize, seconds: f64) {
     metrics::histogram!("storelink_webhook_batch_size").record(events as f64);
     metrics::histogram!("storelink_webhook_commit_seconds").record(seconds);
+}
+
+/// A health check of a `platform` install ended with `outcome` (`ok`, `failed`, `rejected`,
+/// `needs_attention`).
+pub(crate) fn health_check(platform: &'static str, outcome: &'static str) {
+    metrics::counter!(
+        "storelink_health_checks_total",
+        "platform" => platform,
+        "outcome" => outcome
+    )
+    .increment(1);
 }
 
 /// A notification attempt ended: delivered (a 2xx) or not.

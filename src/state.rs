@@ -9,9 +9,11 @@ use crate::{
     api_access::ApiAccess,
     client_addr::TrustedProxies,
     clock::Clock,
+    config::HealthSettings,
     crypto::Keyring,
     db::Db,
     flow::FlowContext,
+    health::{CallWatch, Checker, HealthContext},
     limits::InstallLimits,
     notify::{NotifyContext, worker::Notifier},
     password::PasswordChecks,
@@ -42,10 +44,17 @@ pub struct App {
     /// Whether the built-in sandbox providers are served (pages say so).
     pub sandbox: bool,
     /// Every platform (see [`crate::platforms`]).
-    pub platforms: Registry,
+    pub platforms: Arc<Registry>,
     /// The in-process half of the token lifecycle of every platform whose tokens expire (see
     /// [`crate::platforms::kit::lifecycle`]).
-    pub tokens: Tokens,
+    pub tokens: Arc<Tokens>,
+    /// How install health is kept (the checker's settings).
+    pub health: HealthSettings,
+    /// The installs whose calls through this instance failed lately (see
+    /// [`crate::health::record_call`]).
+    pub health_calls: CallWatch,
+    /// The health checker of this instance.
+    pub checker: Checker,
     /// The vendor API's gate: keys, rate limit, throttled audit.
     pub api: ApiAccess,
     /// The largest platform answer the vendor API's proxy passes back, in bytes.
@@ -82,6 +91,20 @@ impl App {
             http: &self.http,
             outbound: &self.outbound,
             tokens: &self.tokens,
+        }
+    }
+
+    /// What health checks need.
+    pub fn health_context(&self) -> HealthContext {
+        HealthContext {
+            db: self.db.clone(),
+            keyring: self.keyring.clone(),
+            clock: self.clock.clone(),
+            http: self.http.clone(),
+            outbound: self.outbound.clone(),
+            tokens: self.tokens.clone(),
+            platforms: self.platforms.clone(),
+            settings: self.health.clone(),
         }
     }
 

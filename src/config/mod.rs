@@ -68,6 +68,8 @@ pub struct Settings {
     /// In sandbox mode, whether the built-in receiver is added as an endpoint (on with
     /// `STORELINK_SANDBOX`; off in tests' defaults, which add endpoints of their own).
     pub sandbox_receiver: bool,
+    /// How install health is kept.
+    pub health: HealthSettings,
     /// The environment, for the platforms to read their own settings from.
     pub env: Env,
 }
@@ -168,6 +170,37 @@ impl Default for NotifyConfig {
             poll: Duration::from_millis(250),
             drain: Duration::from_secs(10),
         }
+    }
+}
+
+/// How install health is kept: `STORELINK_HEALTH_CHECK_INTERVAL` (default `6h`, `0` turns
+/// checks off) and `STORELINK_HEALTH_CHECK_CONCURRENCY` (default 4).
+#[derive(Debug, Clone)]
+pub struct HealthSettings {
+    /// Every checked install is checked at least this often; `None`: checks are off.
+    pub interval: Option<Duration>,
+    /// Checks running at once on an instance.
+    pub concurrency: usize,
+    /// How often the checker looks for due checks (not an environment variable: tests shorten
+    /// it).
+    pub poll: Duration,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self {
+            interval: Some(Duration::from_secs(6 * 3600)),
+            concurrency: 4,
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+impl HealthSettings {
+    /// The interval in whole seconds (at least 1), when checks are on.
+    pub fn interval_secs(&self) -> Option<i64> {
+        self.interval
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX).max(1))
     }
 }
 
@@ -319,6 +352,18 @@ impl Settings {
                 .unwrap_or_default(),
             ..NotifyConfig::default()
         };
+        let defaults = HealthSettings::default();
+        let health = HealthSettings {
+            interval: match env.get("STORELINK_HEALTH_CHECK_INTERVAL") {
+                Some("0") => None,
+                Some(_) => env.parse("STORELINK_HEALTH_CHECK_INTERVAL", values::long_duration)?,
+                None => defaults.interval,
+            },
+            concurrency: env
+                .count("STORELINK_HEALTH_CHECK_CONCURRENCY", 1, 64)?
+                .map_or(defaults.concurrency, |n| n as usize),
+            poll: defaults.poll,
+        };
         Ok(Self {
             bind,
             public_url,
@@ -338,6 +383,7 @@ impl Settings {
             busy_timeout: crate::db::BUSY_TIMEOUT,
             notify,
             sandbox_receiver: sandbox,
+            health,
             env,
         })
     }
@@ -363,6 +409,10 @@ impl Settings {
             busy_timeout: crate::db::BUSY_TIMEOUT,
             notify: NotifyConfig::default(),
             sandbox_receiver: false,
+            health: HealthSettings {
+                interval: None,
+                ..HealthSettings::default()
+            },
             env: Env::default(),
         }
     }
@@ -392,6 +442,29 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.var, "STORELINK_MASTER_KEY");
+    }
+
+    #[test]
+    fn health_checks_are_every_six_hours_unless_set() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.health.interval, Some(Duration::from_secs(6 * 3600)));
+        assert_eq!(s.health.concurrency, 4);
+        let s = settings(&[("STORELINK_HEALTH_CHECK_INTERVAL", "0")]).unwrap();
+        assert_eq!(s.health.interval, None, "0 turns checks off");
+        let s = settings(&[
+            ("STORELINK_HEALTH_CHECK_INTERVAL", "90s"),
+            ("STORELINK_HEALTH_CHECK_CONCURRENCY", "8"),
+        ])
+        .unwrap();
+        assert_eq!(s.health.interval, Some(Duration::from_secs(90)));
+        assert_eq!(s.health.concurrency, 8);
+        for (name, value) in [
+            ("STORELINK_HEALTH_CHECK_INTERVAL", "six hours"),
+            ("STORELINK_HEALTH_CHECK_INTERVAL", "40d"),
+            ("STORELINK_HEALTH_CHECK_CONCURRENCY", "0"),
+        ] {
+            assert_eq!(settings(&[(name, value)]).unwrap_err().var, name, "{value}");
+        }
     }
 
     #[test]

@@ -171,3 +171,27 @@ pub(crate) fn parse_duration(var: &'static str, value: &str) -> Result<Duration,
     }
     Ok(duration)
 }
+
+/// A duration of seconds to days: `30s`, `15m`, `6h`, `1d`, or a number of seconds; at least one
+/// second, at most 30 days.
+pub(crate) fn long_duration(value: &str) -> Result<Duration, String> {
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let bad = || format!("expected a duration such as 30s, 15m, 6h or 1d, got {value:?}");
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit.trim() {
+        "" | "s" => number,
+        "m" => number.saturating_mul(60),
+        "h" => number.saturating_mul(3600),
+        "d" => number.saturating_mul(86_400),
+        _ => return Err(bad()),
+    };
+    if !(1..=30 * 86_400).contains(&seconds) {
+        return Err(format!(
+            "must be between 1s and 30d (or 0 for off), got {value:?}"
+        ));
+    }
+    Ok(Duration::from_secs(seconds))
+}

@@ -25,7 +25,8 @@ pub enum Action {
     Logout,
     /// An operator (or, on the success page, the merchant) set a store's webhook key.
     WebhookKeySet,
-    /// The platform refused to renew a connection's token: it needs re-authorization.
+    /// The platform refused a connection's credentials: it needs attention (the reason says
+    /// why).
     NeedsAttention,
     /// An operator tested a connection (the detail says how it went).
     TestConnection,
@@ -50,6 +51,10 @@ pub enum Action {
     NotificationSent,
     /// An operator renamed a store.
     Rename,
+    /// Three checks or calls in a row failed for a reason that may pass.
+    Degraded,
+    /// A degraded install, or one that needed attention, works again.
+    Recovered,
 }
 
 impl Action {
@@ -77,6 +82,8 @@ impl Action {
             Self::EndpointDisabled => "endpoint_disabled",
             Self::NotificationSent => "notification_sent",
             Self::Rename => "rename",
+            Self::Degraded => "degraded",
+            Self::Recovered => "recovered",
         }
     }
 
@@ -104,11 +111,13 @@ impl Action {
             Self::EndpointDisabled => "Notification endpoint disabled",
             Self::NotificationSent => "Notification sent by hand",
             Self::Rename => "Renamed",
+            Self::Degraded => "Degraded",
+            Self::Recovered => "Recovered",
         }
     }
 
     /// Every action, for the audit page's filter.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 23] = [
         Self::Install,
         Self::Reinstall,
         Self::Revoke,
@@ -130,6 +139,8 @@ impl Action {
         Self::EndpointDisabled,
         Self::NotificationSent,
         Self::Rename,
+        Self::Degraded,
+        Self::Recovered,
     ];
 
     /// The action stored as `name`.

@@ -15,6 +15,7 @@ pub mod credentials;
 pub mod dialect;
 pub mod endpoints;
 pub mod events;
+pub mod health;
 pub mod installs;
 pub mod login_throttle;
 pub mod oauth_states;

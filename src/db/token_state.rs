@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     crypto::Keyring,
-    domain::{AuthKind, EventType, InstallStatus, Platform},
+    domain::{AuthKind, EventType, InstallStatus, Platform, Reason},
 };
 
 /// An install's token state.
@@ -53,9 +53,35 @@ pub struct TokenState {
     pub token_version: i64,
     /// Until when a refresh claim holds, Unix seconds.
     pub refresh_lease_until: Option<i64>,
+    /// The SHA-256 of a refresh token sent to the platform whose answer was never read.
+    #[sqlx(default)]
+    pub refresh_in_flight: Option<String>,
+    /// Why the install needs attention, when it does.
+    #[sqlx(default)]
+    pub attention_reason: Option<Reason>,
+}
+
+/// The SQL condition for the installs whose tokens may be renewed and used: the active ones,
+/// and those needing attention for a reason that may heal (their credentials are kept, and
+/// checks go on using them). Kept in step with [`Reason::may_heal`] by a test. A macro, so
+/// that the queries stay literals.
+macro_rules! usable {
+    () => {
+        "(status = 'active' OR (status = 'needs_attention' \
+          AND attention_reason = 'credentials_rejected'))"
+    };
 }
 
 impl TokenState {
+    /// Whether its tokens may be renewed and used (the Rust side of `usable!`).
+    pub fn usable(&self) -> bool {
+        match self.status {
+            InstallStatus::Active => true,
+            InstallStatus::NeedsAttention => self.attention_reason.is_some_and(Reason::may_heal),
+            InstallStatus::Revoked => false,
+        }
+    }
+
     /// Whether another refresh holds the claim at `now`.
     pub fn claimed_at(&self, now: i64) -> bool {
         self.refresh_lease_until.is_some_and(|until| until > now)
@@ -66,7 +92,8 @@ impl TokenState {
 pub async fn load(db: &Db, id: &str) -> sqlx::Result<Option<TokenState>> {
     sqlx::query_as(
         "SELECT id, provider, account_id, status, auth_kind, client_id, username, api_url,
-                token_url, scope, token_expires_at, token_refreshed_at, token_version, refresh_lease_until
+                token_url, scope, token_expires_at, token_refreshed_at, token_version,
+                refresh_lease_until, refresh_in_flight, attention_reason
          FROM installs WHERE id = $1",
     )
     .bind(id)
@@ -204,11 +231,12 @@ pub async fn claim_refresh(
     now: i64,
     lease_until: i64,
 ) -> sqlx::Result<bool> {
-    let claimed = sqlx::query(
+    let claimed = sqlx::query(concat!(
         "UPDATE installs SET token_version = token_version + 1, refresh_lease_until = $1
-         WHERE id = $2 AND token_version = $3 AND status = 'active'
-           AND (refresh_lease_until IS NULL OR refresh_lease_until <= $4)",
-    )
+         WHERE id = $2 AND token_version = $3 AND ",
+        usable!(),
+        " AND (refresh_lease_until IS NULL OR refresh_lease_until <= $4)"
+    ))
     .bind(lease_until)
     .bind(id)
     .bind(version)
@@ -231,11 +259,13 @@ pub async fn store_refreshed(
     now: i64,
 ) -> anyhow::Result<bool> {
     let mut tx = super::begin_write(db).await?;
-    let updated = sqlx::query(
+    let updated = sqlx::query(concat!(
         "UPDATE installs SET token_version = token_version + 1, refresh_lease_until = NULL,
-             token_expires_at = $1, token_refreshed_at = $2, scope = COALESCE($5, scope)
-         WHERE id = $3 AND token_version = $4 AND status = 'active'",
-    )
+             token_expires_at = $1, token_refreshed_at = $2, scope = COALESCE($5, scope),
+             refresh_in_flight = NULL
+         WHERE id = $3 AND token_version = $4 AND ",
+        usable!()
+    ))
     .bind(tokens.expires_at)
     .bind(now)
     .bind(id)
@@ -270,25 +300,60 @@ pub async fn release_claim(db: &Db, id: &str, claimed_version: i64) -> sqlx::Res
     Ok(())
 }
 
+/// Notes, before a refresh token (SHA-256 `sent`) is sent under the claim `claimed_version`,
+/// that its answer is awaited; cleared when a definitive answer arrives ([`answer_read`]) or
+/// the new tokens are stored. Left behind by an answer that never arrived, it tells a later
+/// refusal of the same refresh token apart: the platform had rotated it ([`Reason::RotationLost`]).
+pub async fn note_refresh_sent(
+    db: &Db,
+    id: &str,
+    claimed_version: i64,
+    sent: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE installs SET refresh_in_flight = $1 WHERE id = $2 AND token_version = $3")
+        .bind(sent)
+        .bind(id)
+        .bind(claimed_version)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The platform answered the refresh noted by [`note_refresh_sent`]: nothing is in flight.
+pub async fn answer_read(db: &Db, id: &str, claimed_version: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE installs SET refresh_in_flight = NULL WHERE id = $1 AND token_version = $2",
+    )
+    .bind(id)
+    .bind(claimed_version)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// The platform refused the connection for good (`invalid_grant`): marks the install as
-/// needing re-authorization, erases its tokens (they no longer work) and audits why, if the
-/// claim `claimed_version` still holds. Returns whether it did.
+/// needing re-authorization for `why`, erases its tokens (they no longer work) and audits why,
+/// if the claim `claimed_version` still holds. Returns whether it did.
 pub async fn mark_needs_attention(
     db: &Db,
     id: &str,
     claimed_version: i64,
+    why: Reason,
     reason: &str,
     now: i64,
 ) -> anyhow::Result<bool> {
     let mut tx = super::begin_write(db).await?;
-    let updated = sqlx::query(
+    let updated = sqlx::query(concat!(
         "UPDATE installs SET status = 'needs_attention', token_version = token_version + 1,
-             refresh_lease_until = NULL, token_expires_at = NULL, updated_at = $1
-         WHERE id = $2 AND token_version = $3 AND status = 'active'",
-    )
+             refresh_lease_until = NULL, token_expires_at = NULL, updated_at = $1,
+             attention_reason = $4, refresh_in_flight = NULL
+         WHERE id = $2 AND token_version = $3 AND ",
+        usable!()
+    ))
     .bind(now)
     .bind(id)
     .bind(claimed_version)
+    .bind(why.as_str())
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -306,9 +371,23 @@ pub async fn mark_needs_attention(
         Action::NeedsAttention,
         Some(id),
         "needs re-authorization",
-        &[("reason", reason)],
+        &[("reason", why.as_str()), ("error", reason)],
     )
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sql_and_the_rust_agree_on_which_installs_are_usable() {
+        let sql: &str = usable!();
+        for reason in Reason::ALL {
+            let named = sql.contains(&format!("'{}'", reason.as_str()));
+            assert_eq!(named, reason.may_heal(), "{reason}");
+        }
+    }
 }

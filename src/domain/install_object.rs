@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use utoipa::ToSchema;
 
-use super::{AuthKind, InstallStatus, Platform};
+use super::{AuthKind, HealthState, InstallStatus, Platform, Reason};
 
 /// Unix seconds as RFC 3339 (UTC).
 pub fn rfc3339(unix: i64) -> String {
@@ -45,4 +45,42 @@ pub struct InstallObject {
     /// Last changed (RFC 3339); lists are ordered by it, newest first.
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// Why it needs attention, when `status` is `needs_attention`; `null` otherwise.
+    #[schema(value_type = Option<Reason>)]
+    pub reason: Option<String>,
+    /// How its credentials are doing, as its checks (and calls through storelink) say.
+    pub health: HealthObject,
+}
+
+/// An install's health, in the install object.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HealthObject {
+    /// `ok`, `degraded` (three checks or calls in a row failed for a reason that may pass) or
+    /// `unknown` (not checked yet).
+    #[schema(value_type = HealthState)]
+    pub state: String,
+    /// The last check (RFC 3339), `null` before the first.
+    #[schema(format = DateTime)]
+    pub checked_at: Option<String>,
+    /// The last check or call that worked (RFC 3339).
+    #[schema(format = DateTime)]
+    pub last_ok_at: Option<String>,
+    /// Checks or calls that failed in a row.
+    pub consecutive_failures: i64,
+    /// The last failure in a line, for operators (storelink's words and the platform's status,
+    /// never a secret nor a raw body); `null` once a check or call works.
+    pub last_error: Option<String>,
+}
+
+impl HealthObject {
+    /// Before the first check.
+    pub fn unknown() -> Self {
+        Self {
+            state: HealthState::Unknown.as_str().to_owned(),
+            checked_at: None,
+            last_ok_at: None,
+            consecutive_failures: 0,
+            last_error: None,
+        }
+    }
 }

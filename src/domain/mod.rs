@@ -7,6 +7,7 @@
 
 pub mod api_key;
 mod client_auth;
+mod health;
 mod install;
 mod install_object;
 mod notification;
@@ -17,8 +18,9 @@ mod store_domain;
 pub mod text;
 
 pub use client_auth::ClientAuth;
+pub use health::{HealthState, Reason};
 pub use install::{AuthKind, Initiator, InstallStatus, InstallingUser};
-pub use install_object::{InstallObject, rfc3339};
+pub use install_object::{HealthObject, InstallObject, rfc3339};
 pub use notification::{EventType, MessageStatus};
 pub use order::OrderStatus;
 pub use platform::Platform;

@@ -10,8 +10,15 @@ vocabulary! {
         InstallCreated = "install.created",
         /// A known store installed again, was reconnected or had its credentials replaced.
         InstallUpdated = "install.updated",
-        /// The platform refused to renew a connection's token: it needs re-authorization.
+        /// The platform refused a connection's credentials: it needs attention (its `reason`
+        /// says why).
         InstallNeedsAttention = "install.needs_attention",
+        /// Three checks or calls in a row failed for a reason that may pass: the platform is
+        /// not answering as it should for this install.
+        InstallDegraded = "install.degraded",
+        /// A degraded install works again, or one that needed attention works again by itself
+        /// (a check that succeeded).
+        InstallRecovered = "install.recovered",
         /// The install was revoked: stop using it.
         InstallRevoked = "install.revoked",
         /// Maropost sent an order notification, and storelink stored it.

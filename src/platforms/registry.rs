@@ -13,7 +13,7 @@ use super::{
     commercetools::Commercetools,
     driver::{ConnectionKind, ForwardedCallers, Handoff, PlatformDriver, SandboxKit},
     kit::{
-        api_call::{ApiError, TokenUnavailable},
+        api_call::{ApiError, CheckFailure, TokenUnavailable},
         context::{Context, TestOutcome},
     },
     maropost::Maropost,
@@ -126,7 +126,9 @@ impl Registry {
     /// says how it went.
     pub async fn test_connection(&self, ctx: &Context<'_>, install: &Install) -> TestOutcome {
         if install.status == InstallStatus::Revoked {
-            return Err("the install is revoked and holds no credentials".to_owned());
+            return Err(CheckFailure::other(
+                "the install is revoked and holds no credentials",
+            ));
         }
         self.get(install.platform)
             .test_connection(ctx, install)

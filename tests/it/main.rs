@@ -17,6 +17,7 @@ mod bol;
 mod commercetools;
 mod connections;
 mod console;
+mod health;
 mod install_flow;
 mod instances;
 mod interop;

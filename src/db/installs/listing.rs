@@ -4,7 +4,7 @@
 use super::Install;
 use crate::{
     db::{Db, QueryBuilder, dialect},
-    domain::{InstallStatus, Platform},
+    domain::{HealthState, InstallStatus, Platform},
 };
 
 /// What the connected-stores page filters by.
@@ -19,6 +19,8 @@ pub struct ListFilter {
     /// Only this platform's account (a Merchant Center caller's project): with `platform`, at
     /// most one install.
     pub account: Option<(Platform, String)>,
+    /// Only installs whose health is this.
+    pub health: Option<HealthState>,
 }
 
 /// A position in the list: the last row of the previous page.
@@ -126,7 +128,7 @@ pub async fn position(
             query.build_query_scalar::<i64>().fetch_one(db).await
         }
     };
-    let total = if searching || filter.account.is_some() {
+    let total = if searching || filter.account.is_some() || filter.health.is_some() {
         count(None).await?
     } else {
         // By platform and status only: the counts the database keeps.
@@ -185,6 +187,22 @@ async fn push_filter(
             .push_bind(*platform)
             .push(" AND account_id = ")
             .push_bind(account_id.clone());
+    }
+    match filter.health {
+        None => {}
+        // An install without a health row has not been checked.
+        Some(HealthState::Unknown) => {
+            query.push(
+                " AND NOT EXISTS (SELECT 1 FROM install_health h WHERE h.install_id = installs.id
+                     AND h.state <> 'unknown')",
+            );
+        }
+        Some(state) => {
+            query
+                .push(" AND EXISTS (SELECT 1 FROM install_health h WHERE h.install_id = installs.id AND h.state = ")
+                .push_bind(state.as_str())
+                .push(")");
+        }
     }
     let search = filter
         .search

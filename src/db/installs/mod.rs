@@ -20,8 +20,8 @@ use super::{
 use crate::{
     crypto::{Keyring, Sealed, random_hex},
     domain::{
-        AuthKind, EventType, Initiator, InstallObject, InstallStatus, InstallingUser, Platform,
-        StoreName, rfc3339,
+        AuthKind, EventType, HealthObject, Initiator, InstallObject, InstallStatus, InstallingUser,
+        Platform, Reason, StoreName, rfc3339,
     },
 };
 
@@ -105,6 +105,9 @@ pub struct Install {
     pub last_installed_at: i64,
     /// Last change, Unix seconds.
     pub updated_at: i64,
+    /// Why it needs attention, when it does (`refresh_rejected`, `credentials_rejected`, ...).
+    #[sqlx(default)]
+    pub attention_reason: Option<String>,
 }
 
 impl From<&Install> for InstallObject {
@@ -126,6 +129,13 @@ impl From<&Install> for InstallObject {
                 .collect(),
             installed_at: rfc3339(i.installed_at),
             updated_at: rfc3339(i.updated_at),
+            reason: i
+                .attention_reason
+                .as_deref()
+                .filter(|_| i.status == InstallStatus::NeedsAttention)
+                .and_then(Reason::parse)
+                .map(|r| r.as_str().to_owned()),
+            health: HealthObject::unknown(),
         }
     }
 }
@@ -168,8 +178,18 @@ pub async fn announce(
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    let data = serde_json::to_value(InstallObject::from(&install))
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let health: Option<super::health::Health> = sqlx::query_as(
+        "SELECT state, checked_at, last_ok_at, consecutive_failures, last_error, next_check_at
+         FROM install_health WHERE install_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let mut object = InstallObject::from(&install);
+    if let Some(health) = health {
+        object.health = health.object();
+    }
+    let data = serde_json::to_value(object).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let change = outbox::Change {
         install_id: id.to_owned(),
         data,
@@ -261,7 +281,8 @@ pub async fn save_in(
              timezone = $3, scope = $4,
              user_id = $5, user_first_name = $6, user_last_name = $7, user_email = $8,
              billing_address = $9, status = 'active', initiated_by = $10,
-             last_installed_at = $11, updated_at = $11
+             last_installed_at = $11, updated_at = $11, attention_reason = NULL,
+             refresh_in_flight = NULL
          WHERE id = $12",
     )
     .bind(new.store_domain)
@@ -288,6 +309,8 @@ pub async fn save_in(
         now,
     )
     .await?;
+    // New credentials: unchecked, and scheduled afresh by the checker.
+    reset_health(&mut *tx, &id).await?;
     let action = if reinstall {
         Action::Reinstall
     } else {
@@ -295,6 +318,20 @@ pub async fn save_in(
     };
     audit::record(&mut *tx, now, actor, action, Some(&id), &detail, &fields).await?;
     Ok(Saved { id, reinstall })
+}
+
+/// A health row for install `id` as it is before its first check, on a new install and after
+/// a re-install (new credentials); the checker schedules it.
+async fn reset_health(conn: &mut AnyConnection, id: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO install_health (install_id) VALUES ($1)
+         ON CONFLICT (install_id) DO UPDATE SET state = 'unknown', consecutive_failures = 0,
+             last_error = NULL, next_check_at = NULL, claim_until = NULL, parked = 0",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Why [`rename`] changed nothing.

@@ -182,6 +182,10 @@ impl Renewal for BolRenewal<'_> {
         is_permanent(kind, failure)
     }
 
+    fn refresh_token<'a>(&self, request: &'a TokenRequest) -> Option<&'a SecretString> {
+        request.refresh_token.as_ref()
+    }
+
     /// A refreshed code-flow token must name the install's account.
     fn check(&self, state: &TokenState, token: &Renewed) -> Result<(), TokenError> {
         if state.auth_kind != AuthKind::Code {

@@ -16,6 +16,7 @@ use crate::{
     db::installs::Install,
     domain::StoreName,
     platforms::{
+        kit::api_call::CheckFailure,
         kit::api_call::{self as api, ApiError},
         kit::context::TestOutcome,
         kit::http,
@@ -158,6 +159,6 @@ pub async fn test_connection(ctx: &BolContext<'_>, install: &Install) -> TestOut
                 "bol.com answered GET /orders ({orders} order(s) on the first page)"
             ))
         }
-        Err(e) => Err(format!("bol.com: {e}")),
+        Err(e) => Err(CheckFailure::api("bol.com", &e)),
     }
 }

@@ -13,7 +13,7 @@ use crate::{
     },
     domain::{AuthKind, Platform, text::shorten},
     platforms::{
-        kit::api_call::{TokenUnavailable, stored_api_base},
+        kit::api_call::{CheckFailure, TokenUnavailable, stored_api_base},
         kit::bearer,
         kit::context::{Context, TestOutcome},
         kit::lifecycle::{Renewal, Renewed, credentials_refused, stored_url},
@@ -122,7 +122,7 @@ pub async fn test_connection(ctx: &Context<'_>, install: &Install) -> TestOutcom
         bearer::get_json(ctx, &CommercetoolsRenewal, &install.id, &url).await
     }
     .await
-    .map_err(|e| format!("{platform}: {e}"))?;
+    .map_err(|e| CheckFailure::api(platform, &e))?;
     let field = |name: &str| {
         project
             .get(name)

@@ -69,6 +69,19 @@ impl From<Transport> for ApiError {
 }
 
 impl ApiError {
+    /// What kind of failure this is for an install's health: the platform refusing the
+    /// credentials (401/403, or an API's own refusal of them), the lifecycle having given up on
+    /// them, or one that may pass.
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            Self::Status {
+                status: 401 | 403, ..
+            } => FailureKind::Rejected,
+            Self::Token(TokenUnavailable::NeedsReauthorization) => FailureKind::NeedsAttention,
+            _ => FailureKind::MayPass,
+        }
+    }
+
     /// Names a transport failure.
     pub fn from_transport(err: &reqwest::Error) -> Self {
         Transport::of(err).into()
@@ -176,5 +189,50 @@ mod tests {
             assert!(!shown.contains("no longer accepts"), "{shown}");
         }
         assert!(repeats_itself("no access token: no access token"));
+    }
+}
+
+/// Why a check failed: in words, and of what kind (what follows for the install's health).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFailure {
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// What happened, naming the platform (never a secret).
+    pub message: String,
+}
+
+/// What kind of failure a check met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// One that may pass: no answer, the platform's 5xx or 429, a refused connection, or
+    /// anything else that is not a refusal of the credentials.
+    MayPass,
+    /// The platform refused the current token or API key (401/403).
+    Rejected,
+    /// The token lifecycle found the credentials refused for good (and marked the install).
+    NeedsAttention,
+}
+
+impl CheckFailure {
+    /// A failed API call to `platform` (its display name).
+    pub fn api(platform: &str, e: &ApiError) -> Self {
+        Self {
+            kind: e.failure_kind(),
+            message: format!("{platform}: {e}"),
+        }
+    }
+
+    /// A failure of kind [`FailureKind::MayPass`] with `message`.
+    pub fn other(message: impl Into<String>) -> Self {
+        Self {
+            kind: FailureKind::MayPass,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }

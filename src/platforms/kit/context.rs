@@ -1,7 +1,7 @@
 //! What calls to platforms need from the application, handed down as borrowed parts (as
 //! [`crate::flow::FlowContext`] is), never the whole application state.
 
-use super::{outbound::Outbound, single_flight::Tokens};
+use super::{api_call::CheckFailure, outbound::Outbound, single_flight::Tokens};
 use crate::{clock::Clock, crypto::Keyring, db::Db};
 
 /// The parts every platform's calls share: stored credentials, the time, the HTTP client.
@@ -22,5 +22,5 @@ pub struct Context<'a> {
     pub tokens: &'a Tokens,
 }
 
-/// How a connection test went: what passed, or why it failed (never a secret).
-pub type TestOutcome = Result<String, String>;
+/// How a connection test (a check) went: what passed, or why it failed (never a secret).
+pub type TestOutcome = Result<String, CheckFailure>;

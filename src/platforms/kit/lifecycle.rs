@@ -32,7 +32,7 @@ use crate::{
         credentials::{self, Kind},
         token_state::{self as tokens, FreshTokens, TokenState},
     },
-    domain::{AuthKind, InstallStatus, Platform},
+    domain::{AuthKind, InstallStatus, Platform, Reason},
     platforms::{kit::api_call::TokenUnavailable, kit::context::Context, kit::token::TokenError},
 };
 
@@ -117,6 +117,28 @@ pub trait Renewal: Sync {
     /// Checks a new token against the install before it is stored (bol.com: the same account).
     fn check(&self, _state: &TokenState, _token: &Renewed) -> Result<(), TokenError> {
         Ok(())
+    }
+
+    /// The refresh token `request` sends, when it sends one (its answer may rotate it).
+    fn refresh_token<'a>(&self, _request: &'a Self::Request) -> Option<&'a SecretString> {
+        None
+    }
+}
+
+/// Why a connection whose renewal was refused for good needs attention: the client credentials
+/// themselves (`invalid_client`, or a grant of the client's own: client credentials, password),
+/// else the refresh token, told apart from a rotation whose answer was lost (`lost`).
+fn refusal_reason(kind: AuthKind, failure: &TokenError, used_refresh: bool, lost: bool) -> Reason {
+    if failure.oauth_error() == Some("invalid_client") || matches!(failure, TokenError::Status(401))
+    {
+        return Reason::ClientRejected;
+    }
+    match kind {
+        AuthKind::Code if used_refresh && lost => Reason::RotationLost,
+        AuthKind::Code => Reason::RefreshRejected,
+        _ if used_refresh && lost => Reason::RotationLost,
+        _ if used_refresh => Reason::RefreshRejected,
+        _ => Reason::ClientRejected,
     }
 }
 
@@ -252,12 +274,24 @@ impl<R: Renewal> Lifecycle<'_, R> {
         claimed: i64,
     ) -> Result<FreshToken, TokenUnavailable> {
         let ctx = self.ctx;
-        let outcome = match self.renewal.prepare(ctx, state).await {
-            Ok(request) => self.with_retries(state, claimed, &request).await,
+        let (outcome, used_refresh, lost) = match self.renewal.prepare(ctx, state).await {
+            Ok(request) => {
+                let sent = self
+                    .renewal
+                    .refresh_token(&request)
+                    .map(|t| crate::crypto::sha256_hex(t.expose_secret().as_bytes()));
+                // An earlier send of this same refresh token whose answer never arrived.
+                let mut lost = sent.is_some() && sent == state.refresh_in_flight;
+                let outcome = self
+                    .with_retries(state, claimed, &request, sent.as_deref(), &mut lost)
+                    .await;
+                (outcome, sent.is_some(), lost)
+            }
             Err(TokenUnavailable::NeedsReauthorization) => {
                 let reason = "nothing stored can renew the access token";
                 let now = ctx.clock.unix();
-                tokens::mark_needs_attention(ctx.db, &state.id, claimed, reason, now).await?;
+                let why = Reason::RefreshRejected;
+                tokens::mark_needs_attention(ctx.db, &state.id, claimed, why, reason, now).await?;
                 return Err(TokenUnavailable::NeedsReauthorization);
             }
             Err(e) => {
@@ -273,9 +307,10 @@ impl<R: Renewal> Lifecycle<'_, R> {
                     "{} token endpoint {failure}",
                     self.renewal.platform().possessive()
                 );
+                let why = refusal_reason(state.auth_kind, &failure, used_refresh, lost);
                 let now = ctx.clock.unix();
-                tokens::mark_needs_attention(ctx.db, &state.id, claimed, &reason, now).await?;
-                tracing::warn!(install_id = %state.id, platform, reason, "connection needs re-authorization");
+                tokens::mark_needs_attention(ctx.db, &state.id, claimed, why, &reason, now).await?;
+                tracing::warn!(install_id = %state.id, platform, reason, why = why.as_str(), "connection needs re-authorization");
                 crate::measure::token_refresh(platform, "needs_attention");
                 Err(TokenUnavailable::NeedsReauthorization)
             }
@@ -289,17 +324,42 @@ impl<R: Renewal> Lifecycle<'_, R> {
     }
 
     /// Sends the token request, again after a backoff while failures are transient and the
-    /// claim still holds.
+    /// claim still holds. A refresh token (SHA-256 `sent`) is noted as in flight before each
+    /// send; an answer that never arrives leaves it so (and sets `lost` for the next attempt),
+    /// any answer clears it.
     async fn with_retries(
         &self,
         state: &TokenState,
         claimed: i64,
         request: &R::Request,
+        sent: Option<&str>,
+        lost: &mut bool,
     ) -> Result<Renewed, TokenError> {
         let mut backoff = self.policy.first_backoff;
         let mut attempt = 1;
         loop {
-            match self.renewal.send(self.ctx, request).await {
+            if let Some(sent) = sent {
+                tokens::note_refresh_sent(self.ctx.db, &state.id, claimed, sent)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "token lifecycle: cannot note a refresh");
+                        TokenError::Unreachable
+                    })?;
+            }
+            let answer = self.renewal.send(self.ctx, request).await;
+            let unanswered = matches!(answer, Err(TokenError::Timeout | TokenError::Unreachable));
+            if sent.is_some() {
+                if unanswered {
+                    // Possibly received and rotated by the platform: a refusal of this same
+                    // token from now on is a lost rotation.
+                    *lost = matches!(answer, Err(TokenError::Timeout)) || *lost;
+                } else if answer.is_err()
+                    && let Err(e) = tokens::answer_read(self.ctx.db, &state.id, claimed).await
+                {
+                    tracing::warn!(error = %e, "token lifecycle: cannot note an answer");
+                }
+            }
+            match answer {
                 Err(e) if e.is_transient() && attempt < self.policy.attempts => {
                     tracing::info!(install_id = %state.id, platform = self.platform(), attempt, error = %e, "token request failed; retrying");
                     tokio::time::sleep(backoff + jitter(backoff)).await;
@@ -384,16 +444,19 @@ impl<R: Renewal> Lifecycle<'_, R> {
             .map(|secret| FreshToken { secret, expires_at }))
     }
 
-    /// The token state of an active install of this platform, or why there is none.
+    /// The token state of a usable install of this platform (active, or needing attention for
+    /// a reason that may heal), or why there is none.
     async fn active_state(&self, id: &str) -> Result<TokenState, TokenUnavailable> {
         let state = tokens::load(self.ctx.db, id)
             .await?
             .filter(|s| s.platform == self.renewal.platform())
             .ok_or(TokenUnavailable::NotFound)?;
         match state.status {
-            InstallStatus::Active => Ok(state),
+            _ if state.usable() => Ok(state),
             InstallStatus::Revoked => Err(TokenUnavailable::Revoked),
-            InstallStatus::NeedsAttention => Err(TokenUnavailable::NeedsReauthorization),
+            InstallStatus::Active | InstallStatus::NeedsAttention => {
+                Err(TokenUnavailable::NeedsReauthorization)
+            }
         }
     }
 
@@ -401,7 +464,7 @@ impl<R: Renewal> Lifecycle<'_, R> {
     async fn claim_holds(&self, id: &str, claimed: i64) -> bool {
         matches!(
             tokens::load(self.ctx.db, id).await,
-            Ok(Some(s)) if s.token_version == claimed && s.status == InstallStatus::Active
+            Ok(Some(s)) if s.token_version == claimed && s.usable()
         )
     }
 }

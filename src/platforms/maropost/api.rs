@@ -14,7 +14,7 @@ use crate::{
     },
     domain::{AuthKind, text::shorten},
     platforms::kit::{
-        api_call::{ApiError, TokenUnavailable, parse_json, read_body},
+        api_call::{ApiError, CheckFailure, TokenUnavailable, parse_json, read_body},
         context::{Context, TestOutcome},
         outbound::Outbound,
     },
@@ -138,18 +138,19 @@ pub async fn test_connection(
     let platform = "Maropost";
     let url = api
         .store_url(install)
-        .map_err(|e| format!("{platform}: {e}"))?;
+        .map_err(|e| CheckFailure::api(platform, &e))?;
     let secret = access_token(ctx, install)
         .await
-        .map_err(|e| format!("{platform}: {e}"))?;
+        .map_err(|e| CheckFailure::api(platform, &e))?;
     let auth = if install.auth_kind == AuthKind::ApiKey {
         NetoAuth::ApiKey {
             key: &secret,
             username: install.username.as_deref(),
         }
     } else {
-        let config =
-            config.ok_or_else(|| format!("{platform} is not configured on this storelink"))?;
+        let config = config.ok_or_else(|| {
+            CheckFailure::other(format!("{platform} is not configured on this storelink"))
+        })?;
         NetoAuth::AddOn {
             client_id: &config.client_id,
             access_token: &secret,
@@ -161,7 +162,7 @@ pub async fn test_connection(
             "{platform} answered GetOrder with Ack Success ({found} order(s) placed in the last \
              {RECENT_ORDER_DAYS} days, at most 1 asked for)"
         )),
-        Err(e) => Err(format!("{platform}: {e}")),
+        Err(e) => Err(CheckFailure::api(platform, &e)),
     }
 }
 

@@ -5,7 +5,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::platforms::{
-    kit::api_call::{ApiError, TokenUnavailable, stored_api_base},
+    kit::api_call::{ApiError, CheckFailure, TokenUnavailable, stored_api_base},
     kit::bearer,
     kit::context::{Context, TestOutcome},
     kit::lifecycle::{Renewal, Renewed, credentials_refused, stored_url},
@@ -139,7 +139,7 @@ pub async fn test_connection(ctx: &Context<'_>, install: &Install) -> TestOutcom
         bearer::get_json(ctx, &OrderCloudRenewal, &install.id, &url).await
     }
     .await
-    .map_err(|e| format!("{platform}: {e}"))?;
+    .map_err(|e| CheckFailure::api(platform, &e))?;
     let field = |name: &str| {
         me.get(name)
             .and_then(Value::as_str)

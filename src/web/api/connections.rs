@@ -89,7 +89,7 @@ pub(super) async fn create(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(InstallObject::from(&install)),
+        Json(super::installs::object(&state, &install).await?),
     )
         .into_response())
 }

@@ -30,9 +30,10 @@ use crate::{
     crypto::Sealed,
     db::{
         credentials::Kind,
+        health,
         installs::{self, Cursor, Install, ListFilter, Revoked},
     },
-    domain::{InstallStatus, Platform, text::shorten},
+    domain::{HealthState, InstallStatus, Platform, text::shorten},
     platforms::kit::api_call::{ApiError, TokenUnavailable},
     state::AppState,
 };
@@ -54,6 +55,9 @@ pub(super) struct ListQuery {
     /// Only installs with this status.
     #[param(value_type = Option<InstallStatus>)]
     status: Option<String>,
+    /// Only installs whose health is this.
+    #[param(value_type = Option<HealthState>)]
+    health: Option<String>,
     /// Installs per page, 1 to 200 (default 50).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
@@ -92,6 +96,12 @@ pub(super) async fn list(
         )?,
         search: None,
         account: caller.only_account(),
+        health: parse_choice(
+            &query.health,
+            "health",
+            HealthState::parse,
+            HealthState::ALL,
+        )?,
     };
     let limit = params::limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     // An empty cursor is the first page, as no cursor is.
@@ -110,7 +120,7 @@ pub(super) async fn list(
     found.truncate(usize::try_from(limit).unwrap_or(0));
     let next_cursor = more.then(|| found.last()).flatten().map(encode_cursor);
     Ok(Json(InstallList {
-        data: found.iter().map(InstallObject::from).collect(),
+        data: objects(&state, &found).await?,
         next_cursor,
     }))
 }
@@ -212,9 +222,31 @@ pub(super) async fn get(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<InstallObject>, Problem> {
-    Ok(Json(InstallObject::from(
-        &find(&state, &caller, &id).await?,
-    )))
+    let install = find(&state, &caller, &id).await?;
+    Ok(Json(object(&state, &install).await?))
+}
+
+/// The install object of `install`, with its health.
+pub(super) async fn object(state: &AppState, install: &Install) -> Result<InstallObject, Problem> {
+    let mut object = InstallObject::from(install);
+    object.health = health::find(&state.db, &install.id).await?.object();
+    Ok(object)
+}
+
+/// The install objects of `found`, with their health (read in one query).
+async fn objects(state: &AppState, found: &[Install]) -> Result<Vec<InstallObject>, Problem> {
+    let ids: Vec<&str> = found.iter().map(|i| i.id.as_str()).collect();
+    let healths = health::of_installs(&state.db, &ids).await?;
+    Ok(found
+        .iter()
+        .map(|install| {
+            let mut object = InstallObject::from(install);
+            if let Some(health) = healths.get(&install.id) {
+                object.health = health.object();
+            }
+            object
+        })
+        .collect())
 }
 
 /// The install's access token, to call the platform directly: refreshed first when it would
@@ -332,9 +364,8 @@ pub(super) async fn revoke(
         Revoked::Already => {}
         Revoked::Missing => return Err(no_such_install()),
     }
-    Ok(Json(InstallObject::from(
-        &find(&state, &caller, &id).await?,
-    )))
+    let install = find(&state, &caller, &id).await?;
+    Ok(Json(object(&state, &install).await?))
 }
 
 /// The problem a platform failure is answered with.

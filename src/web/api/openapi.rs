@@ -19,7 +19,7 @@ use utoipa::{
 
 use super::{connections, events, installs, objects, problem::Problem, proxy};
 use crate::{
-    domain::{AuthKind, InstallStatus, OrderStatus, Platform},
+    domain::{AuthKind, HealthObject, HealthState, InstallStatus, OrderStatus, Platform, Reason},
     platforms::Registry,
     state::AppState,
 };
@@ -59,6 +59,9 @@ use crate::{
         objects::EventObject,
         objects::EventList,
         objects::RevokeRequest,
+        HealthObject,
+        HealthState,
+        Reason,
         Platform,
         InstallStatus,
         AuthKind,

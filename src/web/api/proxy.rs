@@ -15,7 +15,8 @@ use super::{
     problem::Problem,
 };
 use crate::{
-    platforms::{ProxyRequest, kit::proxy::checked_path, proxy::forward},
+    health,
+    platforms::{ProxyRequest, kit::api_call::ApiError, kit::proxy::checked_path, proxy::forward},
     state::AppState,
 };
 
@@ -82,9 +83,19 @@ pub(super) async fn proxy(
         .await
         .map_err(platform_problem)?;
     let driver = state.platforms.get(install.platform);
-    let upstream = forward(&ctx, driver, &install, &handoff, &request)
-        .await
-        .map_err(platform_problem)?;
+    let forwarded = forward(&ctx, driver, &install, &handoff, &request).await;
+    // The vendor's calls count towards the install's health as its checks do.
+    if let Some(outcome) = call_outcome(&forwarded) {
+        health::record_call(
+            &state.db,
+            &state.health_calls,
+            &install.id,
+            outcome.err().as_deref(),
+            state.clock.unix(),
+        )
+        .await;
+    }
+    let upstream = forwarded.map_err(platform_problem)?;
     if upstream.content_length().is_some_and(|n| n > cap as u64) {
         return Err(Problem::bad_gateway(format!(
             "The platform's answer is larger than {cap} bytes (STORELINK_PROXY_MAX_RESPONSE)."
@@ -127,6 +138,30 @@ fn split(path: &str) -> Option<(&str, &str)> {
     match rest {
         "" => Some((id, "")),
         _ => Some((id, rest.strip_prefix('/')?)),
+    }
+}
+
+/// What one of the vendor's calls says about the install's health: it worked (an answer that
+/// is not an error), it failed for a reason that may pass (the platform's 5xx or 429, no
+/// answer, a refused connection), or nothing (the platform refused the vendor's request, which
+/// is the vendor's business, or storelink did not send it).
+fn call_outcome(forwarded: &Result<reqwest::Response, ApiError>) -> Option<Result<(), String>> {
+    match forwarded {
+        Ok(upstream) => {
+            let status = upstream.status();
+            if status.is_server_error() || status.as_u16() == 429 {
+                Some(Err(format!(
+                    "the platform answered HTTP {}",
+                    status.as_u16()
+                )))
+            } else if status.is_success() || status.is_redirection() {
+                Some(Ok(()))
+            } else {
+                None
+            }
+        }
+        Err(e @ (ApiError::Timeout | ApiError::Unreachable)) => Some(Err(e.to_string())),
+        Err(_) => None,
     }
 }
 

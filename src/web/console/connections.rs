@@ -35,8 +35,9 @@ use crate::{
     state::AppState,
 };
 
-/// `POST /console/installs/{id}/test`: calls the platform's API with the stored credentials,
-/// shows the outcome (the platform's error, named, when it fails) and audits it.
+/// `POST /console/installs/{id}/test`: checks the install now (calls the platform's API with
+/// the stored credentials, as the health checker does, and records what it found), shows the
+/// outcome (the platform's error, named, when it fails) and audits it.
 pub(crate) async fn test_connection(
     State(state): State<AppState>,
     operator: Operator,
@@ -45,21 +46,18 @@ pub(crate) async fn test_connection(
 ) -> Result<Response, AppError> {
     verify_csrf(&operator.session, &form.csrf_token).await?;
     let install = find_install(&state, &id).await?;
-    let outcome = state
-        .platforms
-        .test_connection(&state.calls(), &install)
-        .await;
+    let outcome = crate::health::check_now(&state.health_context(), &install).await?;
     // The outcome carries the platform's own words: a value, never part of the entry's text.
     let (detail, outcome_text, kind, message) = match &outcome {
         Ok(what) => (
             "passed",
-            what,
+            what.clone(),
             FlashKind::Success,
             format!("Connection test passed: {what}."),
         ),
         Err(why) => (
             "failed",
-            why,
+            why.message.clone(),
             FlashKind::Failure,
             format!("Connection test failed: {why}."),
         ),
@@ -71,7 +69,7 @@ pub(crate) async fn test_connection(
         Action::TestConnection,
         Some(&install.id),
         detail,
-        &[("outcome", outcome_text)],
+        &[("outcome", &outcome_text)],
     )
     .await?;
     tracing::info!(install_id = %install.id, passed = outcome.is_ok(), "connection tested");
@@ -136,8 +134,11 @@ fn kind<'a>(
     Ok((driver.platform(), kind))
 }
 
+/// The fields a link may prefill: none of them a secret.
+const PREFILLED: [&str; 4] = ["name", "client_id", "store_domain", "username"];
+
 /// `GET /console/connections/{kind}/new`: the kind's form, prefilled from the query (the
-/// install page's "Enter new credentials" names the client id and name to renew).
+/// install page's "Enter new credentials" names what identifies the connection to renew).
 pub(crate) async fn new_connection(
     State(state): State<AppState>,
     operator: Operator,
@@ -149,7 +150,7 @@ pub(crate) async fn new_connection(
         .map(|Query(q)| q)
         .unwrap_or_default()
         .into_iter()
-        .filter(|(k, _)| k == "client_id" || k == "name")
+        .filter(|(k, _)| PREFILLED.contains(&k.as_str()))
         .map(|(k, v)| (k, shorten(&v, 200)))
         .collect();
     Ok(render_or_plain(&form_page(

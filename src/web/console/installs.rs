@@ -20,11 +20,11 @@ use super::{
 use crate::{
     clock::fmt_time,
     db::{
-        api_keys, audit, credentials, events,
+        api_keys, audit, credentials, events, health,
         installs::{self, Cursor, Install, ListFilter, Revoked},
         token_state,
     },
-    domain::{AuthKind, Initiator, InstallStatus, Platform},
+    domain::{AuthKind, HealthState, Initiator, InstallStatus, Platform, Reason},
     error::{AppError, render_or_plain},
     platforms::{driver::WebhookTexts, kit::webhook_keys},
     state::AppState,
@@ -81,9 +81,11 @@ struct ListPage {
     rows: Vec<InstallRow>,
     provider: String,
     status: String,
+    health: String,
     q: String,
     providers: Vec<Choice>,
     statuses: Vec<Choice>,
+    healths: Vec<Choice>,
     next: Option<String>,
     /// The previous page's query string, when this is not the first page.
     previous: Option<String>,
@@ -102,6 +104,7 @@ struct ListPage {
 pub(crate) struct ListQuery {
     provider: Option<String>,
     status: Option<String>,
+    health: Option<String>,
     q: Option<String>,
     after: Option<String>,
 }
@@ -118,6 +121,7 @@ pub(crate) async fn list(
         status: non_empty(&query.status).and_then(|s| InstallStatus::parse(&s)),
         search: non_empty(&query.q),
         account: None,
+        health: non_empty(&query.health).and_then(|h| HealthState::parse(&h)),
     };
     let cursor = match non_empty(&query.after) {
         Some(text) => Some(Cursor::decode(&text).ok_or_else(bad_query)?),
@@ -130,6 +134,7 @@ pub(crate) async fn list(
         query_string(&[
             ("provider", filter.platform.map(Platform::as_str)),
             ("status", filter.status.map(InstallStatus::as_str)),
+            ("health", filter.health.map(HealthState::as_str)),
             ("q", filter.search.as_deref()),
             ("after", after),
         ])
@@ -176,6 +181,8 @@ pub(crate) async fn list(
         .into_iter()
         .map(|(status, n)| (status.map(|s| s.as_str()).unwrap_or_default(), n))
         .collect();
+    let ids: Vec<&str> = page.rows.iter().map(|i| i.id.as_str()).collect();
+    let healths = health::of_installs(&state.db, &ids).await?;
     // A search stops counting at a cap: "1–50 of 1,000+".
     let mut range = page_range(standing.before, page.rows.len(), standing.total);
     if standing.at_least && !range.is_empty() {
@@ -185,7 +192,11 @@ pub(crate) async fn list(
         nav: Nav::from(&operator),
         total: counts.iter().map(|c| c.count).sum(),
         counts,
-        rows: page.rows.iter().map(|i| InstallRow::new(i, now)).collect(),
+        rows: page
+            .rows
+            .iter()
+            .map(|i| InstallRow::new(i, now).with_health(healths.get(&i.id)))
+            .collect(),
         provider: filter
             .platform
             .map(Platform::as_str)
@@ -197,8 +208,17 @@ pub(crate) async fn list(
             .unwrap_or_default()
             .to_owned(),
         q: filter.search.clone().unwrap_or_default(),
+        health: filter
+            .health
+            .map(HealthState::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         providers: platform_choices(),
         statuses: status_choices(),
+        healths: HealthState::ALL
+            .iter()
+            .map(|h| (h.as_str(), h.label()))
+            .collect(),
         dashboard,
         range,
         matching: format!(
@@ -256,6 +276,39 @@ struct DetailPage {
     webhook: Option<WebhookSection>,
     /// How the connection authenticates and when its access token expires.
     tokens: Option<TokenSection>,
+    /// What its checks found, and what to do when it needs attention.
+    health: HealthSection,
+}
+
+/// Why an install needs attention, and the ways out.
+struct Attention {
+    /// What happened, in words.
+    label: &'static str,
+    /// What to do about it.
+    remedy: &'static str,
+    /// A link the merchant can follow to connect again (code-flow installs), bringing this same
+    /// install back.
+    reconnect_url: Option<String>,
+    /// Where the operator's own "Reconnect" button posts (code-flow installs), the platform's
+    /// short name for it, and the store's domain it sends (empty for platforms without one).
+    reconnect: Option<(String, &'static str, String)>,
+    /// The form that takes new credentials, for a connection an operator added.
+    renew_url: Option<String>,
+}
+
+/// The detail page's health section.
+struct HealthSection {
+    /// The state's name (for CSS) and label.
+    state: (&'static str, &'static str),
+    /// The last check, the last success, the next check.
+    checked_at: Option<Moment>,
+    last_ok_at: Option<Moment>,
+    next_check_at: Option<Moment>,
+    /// Failures in a row, and the last one.
+    failures: i64,
+    last_error: String,
+    /// Why it needs attention and what to do, when it does.
+    attention: Option<Attention>,
 }
 
 /// The detail page's order-notifications section (installs of platforms that send them).
@@ -361,20 +414,93 @@ pub(crate) async fn detail(
             .collect(),
         history,
         webhook,
+        health: health_section(&state, &install, now).await?,
         tokens: token_section(&state, &install).await?,
     }))
+}
+
+/// The health section of `install`'s page at `now`.
+async fn health_section(
+    state: &AppState,
+    install: &Install,
+    now: i64,
+) -> Result<HealthSection, AppError> {
+    let found = health::find(&state.db, &install.id).await?;
+    let attention =
+        (install.status == InstallStatus::NeedsAttention).then(|| attention(state, install));
+    Ok(HealthSection {
+        state: (found.state().as_str(), found.state().label()),
+        checked_at: found.checked_at.map(|at| Moment::new(at, now)),
+        last_ok_at: found.last_ok_at.map(|at| Moment::new(at, now)),
+        next_check_at: found
+            .next_check_at
+            .filter(|_| install.status != InstallStatus::Revoked)
+            .map(|at| Moment::new(at, now)),
+        failures: found.consecutive_failures,
+        last_error: found.last_error.clone().unwrap_or_default(),
+        attention,
+    })
+}
+
+/// Why `install` (which needs attention) does, and the ways out: a reconnect link for a
+/// connection a merchant authorized, the credentials form for one an operator added.
+fn attention(state: &AppState, install: &Install) -> Attention {
+    let reason = install.attention_reason.as_deref().and_then(Reason::parse);
+    let code_flow = install.auth_kind == AuthKind::Code
+        && state.platforms.get(install.platform).code_flow().is_some();
+    let path = format!("/install/{}", install.platform.as_str());
+    let reconnect_url = code_flow.then(|| {
+        let mut url = state.public_url.clone();
+        url.set_path(&path);
+        if let Some(domain) = &install.store_domain {
+            url.query_pairs_mut().append_pair("store_domain", domain);
+        }
+        url.to_string()
+    });
+    Attention {
+        // Installs marked before reasons were kept have none: say what is known.
+        label: reason.map_or("storelink can no longer get access tokens", Reason::label),
+        remedy: reason.map_or(
+            "Its history below says why. Reconnect it, or enter new credentials.",
+            Reason::remedy,
+        ),
+        reconnect_url,
+        reconnect: code_flow.then(|| {
+            let domain = install.store_domain.clone().unwrap_or_default();
+            (path, install.platform.short_name(), domain)
+        }),
+        renew_url: renew_url(install, install.client_id.as_deref()),
+    }
+}
+
+/// The form that takes new credentials for a connection an operator added, prefilled with
+/// what identifies it (none of it secret); none for a connection a merchant authorized.
+fn renew_url(install: &Install, client_id: Option<&str>) -> Option<String> {
+    if install.auth_kind == AuthKind::Code {
+        return None;
+    }
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("name", install.display_name());
+    for (name, value) in [
+        ("client_id", client_id),
+        ("store_domain", install.store_domain.as_deref()),
+        ("username", install.username.as_deref()),
+    ] {
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
+    }
+    Some(format!(
+        "/console/connections/{}/new?{}",
+        install.platform.as_str(),
+        query.finish()
+    ))
 }
 
 /// What the detail page shows of a connection's credentials and token.
 struct TokenSection {
     /// How the connection authenticates, in words.
     kind: &'static str,
-    /// The platform's name, for "can no longer get access tokens from ...".
-    platform: &'static str,
-    /// The platform's short name, for "Reconnect ...".
-    platform_short: &'static str,
-    /// Where a code-flow connection is authorized again.
-    reconnect_path: String,
     /// The client id an operator entered.
     client_id: String,
     /// The user an operator entered (OrderCloud's password grant, a Maropost key's user).
@@ -383,17 +509,10 @@ struct TokenSection {
     api_url: String,
     /// Whether the connection has an access token that expires (a Maropost API key has not).
     expires: bool,
-    /// The form that takes new credentials, with the fields to prefill, for connections an
-    /// operator added.
-    renew_url: Option<String>,
     /// "expires in 95 s (…)", "expired 12 s ago; renewed at next use", "none stored".
     expiry: String,
     /// When the token was last obtained.
     refreshed_at: String,
-    /// The connection needs to be authorized again.
-    needs_attention: bool,
-    /// It is a code-flow connection that can be reconnected (through `/install/{platform}`).
-    code_flow: bool,
 }
 
 /// The token section of `install`'s page: for installs whose tokens expire and every
@@ -421,30 +540,14 @@ async fn token_section(
         ),
         None => "none stored".to_owned(),
     };
-    let renew_url = (kind != AuthKind::Code).then(|| {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("name", install.display_name())
-            .append_pair("client_id", token.client_id.as_deref().unwrap_or_default())
-            .finish();
-        format!(
-            "/console/connections/{}/new?{query}",
-            install.platform.as_str()
-        )
-    });
     Ok(Some(TokenSection {
         kind: driver.describes(kind),
-        platform: install.platform.display_name(),
-        platform_short: install.platform.short_name(),
-        reconnect_path: format!("/install/{}", install.platform.as_str()),
         client_id: token.client_id.clone().unwrap_or_default(),
         username: token.username.clone().unwrap_or_default(),
         api_url: token.api_url.clone().unwrap_or_default(),
         expires: kind != AuthKind::ApiKey,
-        renew_url,
         expiry,
         refreshed_at: token.token_refreshed_at.map(fmt_time).unwrap_or_default(),
-        needs_attention: install.status == InstallStatus::NeedsAttention,
-        code_flow: kind == AuthKind::Code && driver.code_flow().is_some(),
     }))
 }
 

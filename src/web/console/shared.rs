@@ -7,8 +7,8 @@ use tower_sessions::Session;
 use super::auth::Operator;
 use crate::{
     clock::{fmt_ago, fmt_iso, fmt_time},
-    db::{audit, events::Event, installs},
-    domain::text::shorten,
+    db::{audit, events::Event, health, installs},
+    domain::{HealthState, text::shorten},
     error::AppError,
     state::AppState,
 };
@@ -243,9 +243,18 @@ pub(crate) struct InstallRow {
     pub installed_at: Moment,
     /// Last changed.
     pub updated_at: Moment,
+    /// Its health's name (for CSS classes) and label.
+    pub health: (&'static str, &'static str),
 }
 
 impl InstallRow {
+    /// With the health its checks found (unknown without a row).
+    pub(crate) fn with_health(mut self, health: Option<&health::Health>) -> Self {
+        let state = health.map_or(HealthState::Unknown, health::Health::state);
+        self.health = (state.as_str(), state.label());
+        self
+    }
+
     /// `i` as pages show it at `now`.
     pub(crate) fn new(i: &installs::Install, now: i64) -> Self {
         Self {
@@ -258,6 +267,7 @@ impl InstallRow {
             status_label: i.status.label(),
             installed_at: Moment::new(i.installed_at, now),
             updated_at: Moment::new(i.updated_at, now),
+            health: (HealthState::Unknown.as_str(), HealthState::Unknown.label()),
         }
     }
 }

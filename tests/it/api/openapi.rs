@@ -67,7 +67,7 @@ async fn the_document_names_every_route_and_its_security() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(params, ["platform", "status", "limit", "cursor"]);
+    assert_eq!(params, ["platform", "status", "health", "limit", "cursor"]);
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     let install = &schemas["InstallObject"]["properties"];
     for field in [
@@ -81,6 +81,8 @@ async fn the_document_names_every_route_and_its_security() {
         "scopes",
         "installed_at",
         "updated_at",
+        "reason",
+        "health",
     ] {
         assert!(
             install.get(field).is_some(),
@@ -90,6 +92,19 @@ async fn the_document_names_every_route_and_its_security() {
     assert_eq!(
         schemas["InstallStatus"]["enum"],
         serde_json::json!(["active", "needs_attention", "revoked"])
+    );
+    assert_eq!(
+        schemas["HealthState"]["enum"],
+        serde_json::json!(["ok", "degraded", "unknown"])
+    );
+    assert_eq!(
+        schemas["Reason"]["enum"],
+        serde_json::json!([
+            "refresh_rejected",
+            "credentials_rejected",
+            "rotation_lost",
+            "client_rejected"
+        ])
     );
     let text = doc.to_string();
     assert!(

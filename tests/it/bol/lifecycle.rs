@@ -205,7 +205,10 @@ async fn invalid_grant_marks_the_install_as_needing_reauthorization() {
     // The console says so and offers to start the flow again; connecting again restores it.
     let operator = app.operator().await;
     let page = operator.get(&format!("/console/installs/{id}")).await;
-    assert!(page.contains("Needs re-authorization"), "{page}");
+    assert!(
+        page.contains("Needs attention: the platform refused the refresh token"),
+        "{page}"
+    );
     assert!(page.contains(r#"action="/install/bol""#) && page.contains("Reconnect bol.com"));
     let again = app
         .connect_bol(&operator.client, TokenIssuer::new(&app, 120))

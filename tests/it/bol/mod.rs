@@ -60,8 +60,13 @@ pub struct TokenIssuer {
 
 impl TokenIssuer {
     pub fn new(app: &TestApp, lifetime: i64) -> Self {
+        Self::new_on(app.clock.clone(), lifetime)
+    }
+
+    /// An issuer on `clock`.
+    pub fn new_on(clock: ManualClock, lifetime: i64) -> Self {
         Self {
-            clock: app.clock.clone(),
+            clock,
             lifetime,
             issued: Arc::new(AtomicUsize::new(0)),
             delay: Duration::ZERO,

@@ -373,6 +373,7 @@ async fn each_install_event_comes_from_its_cause() {
             &n.app.db,
             &id,
             version,
+            storelink::domain::Reason::RefreshRejected,
             "invalid_grant",
             n.app.clock.unix()
         )
