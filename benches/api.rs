@@ -14,11 +14,12 @@
 //! once, where the platform costs nothing and the proxy's own cost per call is laid bare.
 //!
 //! It starts the real app (release build, its own Tokio runtime) on 127.0.0.1 with a fresh SQLite
-//! database, one Maropost install with a sealed access token, an API key, and the API's rate
-//! limit off (`STORELINK_API_RATE_LIMIT=0`), as a vendor's own backend would run it. The fake
-//! platform runs on a runtime of its own, as a separate service would. Each scenario opens N
-//! keep-alive HTTP/1.1 connections and sends requests back to back; after a warm-up it measures
-//! throughput and latency percentiles. Only 127.0.0.1 is contacted.
+//! database, one Maropost install with a sealed access token, an API key, the API's rate limit
+//! off (`STORELINK_API_RATE_LIMIT=0`), as a vendor's own backend would run it, and no ceiling of
+//! ours on the stores' API (`MAROPOST_API_RATE_LIMIT=0`: each call still draws on its budget).
+//! The fake platform runs on a runtime of its own, as a separate service would. Each scenario
+//! opens N keep-alive HTTP/1.1 connections and sends requests back to back; after a warm-up it
+//! measures throughput and latency percentiles. Only 127.0.0.1 is contacted.
 //!
 //! Run by `cargo test --all-targets` (without `--bench`), it does a short smoke run instead.
 // The library is `pub(crate)` by default and documented (Cargo.toml [lints]); a test or
@@ -370,6 +371,9 @@ async fn start_storelink(
     let mut settings = Settings::sandbox_defaults(database_url.to_owned());
     settings.master_key = Some(MasterKey::generate_base64());
     settings.api.rate_limit = 0;
+    // No ceiling of ours on the stores' API (the fake platform has none): every call is
+    // admitted, and the budget's bookkeeping is still paid on each.
+    settings.env.set("MAROPOST_API_RATE_LIMIT", "0");
     settings.env.set(
         "MAROPOST_API_URL_TEMPLATE",
         format!("http://{platform}/maropost/{{store_domain}}/do/WS/NetoAPI"),

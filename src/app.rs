@@ -32,6 +32,7 @@ use crate::{
         Registry, Setup,
         driver::SandboxKit,
         kit::{
+            budget::Budgets,
             http,
             outbound::Outbound,
             single_flight::{RefreshPolicy, Tokens},
@@ -135,6 +136,7 @@ impl Application {
         }
         let notifier = Notifier::start(notify, settings.notify.clone());
         let tokens = Arc::new(Tokens::new(RefreshPolicy::default()));
+        let budgets = Arc::new(Budgets::for_database(&db));
         let checker = Checker::start(HealthContext {
             db: db.clone(),
             keyring: keyring.clone(),
@@ -142,6 +144,7 @@ impl Application {
             http: platform_client.clone(),
             outbound: outbound.clone(),
             tokens: tokens.clone(),
+            budgets: budgets.clone(),
             platforms: platforms.clone(),
             settings: settings.health.clone(),
         });
@@ -155,6 +158,7 @@ impl Application {
             sandbox: sandbox.is_some(),
             platforms,
             tokens,
+            budgets,
             health: settings.health.clone(),
             health_calls: Default::default(),
             checker,
@@ -424,6 +428,7 @@ pub async fn sweep_once(state: &AppState) {
     }
     state.install_limits.sweep();
     state.api.sweep();
+    state.budgets.sweep().await;
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

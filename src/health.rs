@@ -38,6 +38,7 @@ use crate::{
         Registry,
         kit::{
             api_call::{CheckFailure, FailureKind},
+            budget::Budgets,
             context::{Context, TestOutcome},
             outbound::Outbound,
             single_flight::Tokens,
@@ -66,6 +67,8 @@ pub struct HealthContext {
     pub outbound: Outbound,
     /// The token lifecycle.
     pub tokens: Arc<Tokens>,
+    /// The rate budgets.
+    pub budgets: Arc<Budgets>,
     /// Every platform.
     pub platforms: Arc<Registry>,
     /// How often and how many.
@@ -81,6 +84,7 @@ impl HealthContext {
             http: &self.http,
             outbound: &self.outbound,
             tokens: &self.tokens,
+            budgets: &self.budgets,
         }
     }
 
@@ -98,7 +102,12 @@ impl HealthContext {
 pub async fn check_now(ctx: &HealthContext, install: &Install) -> sqlx::Result<TestOutcome> {
     let outcome = ctx.platforms.test_connection(&ctx.calls(), install).await;
     let now = ctx.clock.unix();
-    let observed = observed(&outcome);
+    let Some(observed) = observed(&outcome) else {
+        // The platform's rate budget had no room: nothing was learnt. The claim's lease runs
+        // out and the check is made again then.
+        measure::health_check(install.platform.as_str(), "not_made");
+        return Ok(outcome);
+    };
     measure::health_check(install.platform.as_str(), outcome_label(&observed));
     let next_check_at = ctx.next_after(now);
     health::record(
@@ -112,16 +121,17 @@ pub async fn check_now(ctx: &HealthContext, install: &Install) -> sqlx::Result<T
     Ok(outcome)
 }
 
-/// What a check's outcome means for the install's health.
-fn observed(outcome: &TestOutcome) -> Observed {
-    match outcome {
+/// What a check's outcome means for the install's health; `None` when no call was made.
+fn observed(outcome: &TestOutcome) -> Option<Observed> {
+    Some(match outcome {
         Ok(_) => Observed::Ok,
         Err(CheckFailure { kind, message }) => match kind {
             FailureKind::MayPass => Observed::Failed(message.clone()),
             FailureKind::Rejected => Observed::Rejected(message.clone()),
             FailureKind::NeedsAttention => Observed::NeedsAttention(message.clone()),
+            FailureKind::NotMade => return None,
         },
-    }
+    })
 }
 
 /// The metrics' name for an observation.

@@ -219,6 +219,48 @@ pub(crate) fn health_check(platform: &'static str, outcome: &'static str) {
     .increment(1);
 }
 
+/// A call on a `platform` budget (`group`: an endpoint group, `api` or `token`) was admitted
+/// at once (`now`), after waiting its turn (`waited`, taking `seconds`), or refused (`refused`:
+/// storelink answered "too many requests" itself, or its own call gave up).
+pub(crate) fn budget_admission(
+    platform: &'static str,
+    group: &'static str,
+    outcome: &'static str,
+    seconds: f64,
+) {
+    metrics::counter!(
+        "storelink_platform_calls_total",
+        "platform" => platform,
+        "group" => group,
+        "outcome" => outcome
+    )
+    .increment(1);
+    match outcome {
+        "waited" => metrics::histogram!("storelink_budget_wait_seconds", "platform" => platform)
+            .record(seconds),
+        "refused" => rate_limited(platform, "storelink"),
+        _ => {}
+    }
+}
+
+/// `platform` answered a call with a "slow down": `429` (counted as the platform's), or `503`
+/// with `Retry-After` or an exhausted `X-RateLimit-Remaining` (which stop the budget too).
+pub(crate) fn platform_slowed(platform: &'static str, status: u16) {
+    if status == 429 {
+        rate_limited(platform, "platform");
+    }
+}
+
+/// A call to `platform` was refused as too many, `by` storelink's budget or the platform.
+fn rate_limited(platform: &'static str, by: &'static str) {
+    metrics::counter!(
+        "storelink_rate_limited_total",
+        "platform" => platform,
+        "by" => by
+    )
+    .increment(1);
+}
+
 /// A notification attempt ended: delivered (a 2xx) or not.
 pub(crate) fn notification(delivered: bool) {
     let outcome = if delivered { "delivered" } else { "failed" };

@@ -19,7 +19,7 @@ use crate::{
     password::PasswordChecks,
     platforms::{
         Registry,
-        kit::{context::Context, outbound::Outbound, single_flight::Tokens},
+        kit::{budget::Budgets, context::Context, outbound::Outbound, single_flight::Tokens},
     },
 };
 
@@ -48,6 +48,8 @@ pub struct App {
     /// The in-process half of the token lifecycle of every platform whose tokens expire (see
     /// [`crate::platforms::kit::lifecycle`]).
     pub tokens: Arc<Tokens>,
+    /// The rate budgets of every platform call (see [`crate::platforms::kit::budget`]).
+    pub budgets: Arc<Budgets>,
     /// How install health is kept (the checker's settings).
     pub health: HealthSettings,
     /// The installs whose calls through this instance failed lately (see
@@ -91,6 +93,7 @@ impl App {
             http: &self.http,
             outbound: &self.outbound,
             tokens: &self.tokens,
+            budgets: &self.budgets,
         }
     }
 
@@ -103,6 +106,7 @@ impl App {
             http: self.http.clone(),
             outbound: self.outbound.clone(),
             tokens: self.tokens.clone(),
+            budgets: self.budgets.clone(),
             platforms: self.platforms.clone(),
             settings: self.health.clone(),
         }

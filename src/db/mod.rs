@@ -11,6 +11,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod budgets;
 pub mod credentials;
 pub mod dialect;
 pub mod endpoints;

@@ -13,6 +13,7 @@ mod install_object;
 mod notification;
 mod order;
 mod platform;
+pub mod rate_budget;
 mod retry_schedule;
 mod store_domain;
 pub mod text;

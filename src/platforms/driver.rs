@@ -13,6 +13,7 @@ use url::Url;
 
 use super::kit::{
     api_call::ApiError,
+    budget::Budget,
     connect::ConnectError,
     context::{Context, TestOutcome},
     forms::{ConnectionForm, Fields, Values},
@@ -185,6 +186,11 @@ pub trait PlatformDriver: Send + Sync {
     fn forwarded(&self) -> Option<&dyn ForwardedCallers> {
         None
     }
+
+    /// The rate budget an API call for `account` (an install's `account_id`) to `path` (under
+    /// its API base URL, as the proxy forwards it) draws on: per endpoint group where the
+    /// platform limits by group, with the ceiling its `{PLATFORM}_API_RATE_LIMIT` sets.
+    fn api_budget(&self, account: &str, path: &str) -> Budget;
 
     /// Calls the platform with the install's stored credentials (renewing them first if due),
     /// with one harmless read, and says how it went.

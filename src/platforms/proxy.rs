@@ -7,9 +7,9 @@ use reqwest::header::HeaderMap;
 
 use super::{
     driver::{Handoff, PlatformDriver, ProxyCall, ProxyRequest},
-    kit::{api_call::ApiError, context::Context, outbound::Outbound, proxy::target_url},
+    kit::{api_call::ApiError, budget, context::Context, outbound::Outbound, proxy::target_url},
 };
-use crate::db::installs::Install;
+use crate::{db::installs::Install, domain::rate_budget::Patience};
 
 /// Request headers the backend may send through, on every platform. Everything else (its
 /// `Authorization`, cookies, hop-by-hop headers, other credentials) stays behind.
@@ -34,16 +34,23 @@ fn passed_headers(own: impl Fn(&str) -> bool, from: &HeaderMap) -> HeaderMap {
     passed
 }
 
-/// Sends `request` to `install`'s platform with its credentials (`handoff`), and returns the
-/// platform's answer as it is (status, headers, body unread). Platforms with expiring bearer
-/// tokens: a `401` gets one token renewal and one retry.
+/// Sends `request` to `install`'s platform with its credentials (`handoff`), within the
+/// install's rate budget for the call (waiting for a turn as long as `patience` allows: over
+/// budget, nothing is sent and the answer is [`ApiError::OverBudget`]), and returns the
+/// platform's answer as it is (status, headers, body unread); a "slow down" in it stops the
+/// budget's other callers. `caller` tells the vendor's callers apart ([`budget::caller_tag`]). Platforms with expiring bearer tokens: a `401` gets one token
+/// renewal and one retry, which draws on the budget too.
 pub async fn forward(
     ctx: &Context<'_>,
     driver: &dyn PlatformDriver,
     install: &Install,
     handoff: &Handoff,
     request: &ProxyRequest,
+    patience: Patience,
+    caller: u64,
 ) -> Result<reqwest::Response, ApiError> {
+    let call_budget = driver.api_budget(&install.account_id, &request.path);
+    let call_budget = &call_budget;
     let url = target_url(
         &handoff.api_base_url,
         &request.path,
@@ -59,11 +66,14 @@ pub async fn forward(
             request,
             headers: headers.clone(),
         };
-        driver
-            .proxy_request(ctx, call)
-            .map(reqwest::RequestBuilder::send)
+        let request = driver.proxy_request(ctx, call);
+        async move {
+            budget::send_as(ctx.budgets, call_budget, patience, caller, request?)
+                .await?
+                .map_err(sent_error)
+        }
     };
-    let first = send(&handoff.access_token)?.await.map_err(sent_error)?;
+    let first = send(&handoff.access_token).await?;
     if first.status() != reqwest::StatusCode::UNAUTHORIZED || !driver.renews_on_refusal() {
         return Ok(first);
     }
@@ -71,7 +81,7 @@ pub async fn forward(
     let token = driver
         .replace_rejected(ctx, install, &handoff.access_token)
         .await?;
-    send(&token)?.await.map_err(sent_error)
+    send(&token).await
 }
 
 /// What a failed send was: the outbound guard's refusal, or the transport's failure.

@@ -14,6 +14,7 @@ mod operator;
 mod api;
 mod attacks;
 mod bol;
+mod budgets;
 mod commercetools;
 mod connections;
 mod console;

@@ -2,6 +2,7 @@
 //! Saving, renaming and revoking one (each announced to the vendor's backend in its own
 //! transaction) are here; the console's filtered, paged list is in [`listing`].
 
+pub mod health;
 mod listing;
 
 pub use listing::{
@@ -178,7 +179,7 @@ pub async fn announce(
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    let health: Option<super::health::Health> = sqlx::query_as(
+    let health: Option<health::Health> = sqlx::query_as(
         "SELECT state, checked_at, last_ok_at, consecutive_failures, last_error, next_check_at
          FROM install_health WHERE install_id = $1",
     )

@@ -123,33 +123,26 @@ pub async fn connect(
 ) -> Result<Saved, ConnectError> {
     let (name, client) = request.check()?;
     let now = ctx.clock.unix();
-    let token = request_token(
-        ctx.http,
-        config,
-        &client,
-        &Grant::ClientCredentials,
-        None,
-        now,
-    )
-    .await
-    .map_err(|e| {
-        ConnectError::from_token(
-            Platform::Bol,
-            &e,
-            credentials_refused(&e),
-            "bol.com rejected this client id and secret: check them in bol.com's Seller \
+    let token = request_token(ctx, config, &client, &Grant::ClientCredentials, None, now)
+        .await
+        .map_err(|e| {
+            ConnectError::from_token(
+                Platform::Bol,
+                &e,
+                credentials_refused(&e),
+                "bol.com rejected this client id and secret: check them in bol.com's Seller \
              Dashboard under Settings > API settings (or create new ones there).",
-            &["client_id", "client_secret"],
-        )
-    })?;
+                &["client_id", "client_secret"],
+            )
+        })?;
+    let account = format!("client:{}", client.client_id);
     let name = match name {
         Some(name) => name,
-        None => match current_retailer_name(ctx.http, config, &token.access_token).await {
+        None => match current_retailer_name(ctx, config, &account, &token.access_token).await {
             Some(name) => name.as_str().to_owned(),
             None => format!("bol.com client {}", client.client_id),
         },
     };
-    let account = format!("client:{}", client.client_id);
     let own = ConnectingClient::Own {
         client_id: &client.client_id,
         secret: &client.client_secret,

@@ -39,6 +39,7 @@ use super::{
     },
     kit::{
         api_call::ApiError,
+        budget::Budget,
         context::{Context, TestOutcome},
     },
 };
@@ -114,6 +115,10 @@ impl PlatformDriver for Bol {
 
     fn connection(&self) -> Option<&dyn ConnectionKind> {
         Some(&self.config)
+    }
+
+    fn api_budget(&self, account: &str, path: &str) -> Budget {
+        self.config.api_budget(account, path)
     }
 
     async fn test_connection(&self, ctx: &Context<'_>, install: &Install) -> TestOutcome {
@@ -239,17 +244,17 @@ impl CodeFlow for BolConfig {
             redirect_uri: &self.redirect_uri,
         };
         let claim = Some(self.account_claim.as_str());
-        let token = request_token(ctx.http, self, client, &grant, claim, exchange.now).await?;
+        let token = request_token(ctx, self, client, &grant, claim, exchange.now).await?;
         oauth::check_offline_access(self, &token)?;
         let account = token
             .account
             .as_deref()
             .ok_or_else(|| anyhow::anyhow!("a checked bol.com token lacks its account"))?;
-        let name = match retailer::current_retailer_name(ctx.http, self, &token.access_token).await
-        {
-            Some(name) => name.as_str().to_owned(),
-            None => format!("Retailer {account}"),
-        };
+        let name =
+            match retailer::current_retailer_name(ctx, self, account, &token.access_token).await {
+                Some(name) => name.as_str().to_owned(),
+                None => format!("Retailer {account}"),
+            };
         let connection =
             token.connection(account, &name, ConnectingClient::Intermediary, "merchant");
         let saved =

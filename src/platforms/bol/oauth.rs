@@ -15,7 +15,11 @@ use crate::{
         token_state::{Entered, FreshTokens, NewConnection},
     },
     domain::{AuthKind, Initiator, InstallingUser, Platform, text::shorten},
-    platforms::kit::token::{TokenError, send_token_request, string_field, with_client_auth},
+    platforms::kit::{
+        budget::Budget,
+        context::Context,
+        token::{TokenError, send_token_request, string_field, with_client_auth},
+    },
 };
 
 /// What to exchange for a token.
@@ -144,14 +148,15 @@ impl BolToken {
 /// `Accept: application/json` and `client`'s credentials as `BOL_CLIENT_AUTH` says (Basic auth
 /// by default). With `account_claim` set, the access token must be a JWT carrying that claim.
 pub async fn request_token(
-    http: &reqwest::Client,
+    ctx: &Context<'_>,
     config: &BolConfig,
     client: &BolClient,
     grant: &Grant<'_>,
     account_claim: Option<&str>,
     now: i64,
 ) -> Result<BolToken, TokenError> {
-    let request = http
+    let request = ctx
+        .http
         .post(config.token_url.clone())
         .header(reqwest::header::ACCEPT, "application/json");
     let request = with_client_auth(
@@ -161,7 +166,12 @@ pub async fn request_token(
         &client.client_id,
         &client.client_secret,
     );
-    parse_token(&send_token_request(request).await?, account_claim, now)
+    let budget = Budget::token(Platform::Bol, &client.client_id, None);
+    parse_token(
+        &send_token_request(ctx, &budget, request).await?,
+        account_claim,
+        now,
+    )
 }
 
 /// A code-flow answer must carry a refresh token when the scope asked for offline access

@@ -167,7 +167,7 @@ impl Renewal for BolRenewal<'_> {
             None => Grant::ClientCredentials,
         };
         let token = request_token(
-            ctx.http,
+            ctx,
             self.config,
             &request.client,
             &grant,

@@ -1,7 +1,9 @@
-//! Calls to bol.com's Retailer API for one install, with its token from [`super::lifecycle`].
+//! Calls to bol.com's Retailer API for one install, with its token from [`super::lifecycle`],
+//! each within the install's rate budget for the endpoint group ([`BolConfig::api_budget`]).
 //!
-//! A `401` gets one token refresh and one retry; a `429` waits as long as `Retry-After` says
-//! (within [`MAX_RETRY_AFTER`]) and tries again, at most [`MAX_RATE_LIMIT_RETRIES`] times.
+//! A `401` gets one token refresh and one retry; a `429` stops the budget for as long as
+//! `Retry-After` says, and the call waits its turn again (when that is within
+//! [`MAX_RETRY_AFTER`]), at most [`MAX_RATE_LIMIT_RETRIES`] times.
 
 use std::time::Duration;
 
@@ -14,11 +16,12 @@ use super::{
 };
 use crate::{
     db::installs::Install,
-    domain::StoreName,
+    domain::{StoreName, rate_budget::Patience},
     platforms::{
         kit::api_call::CheckFailure,
         kit::api_call::{self as api, ApiError},
-        kit::context::TestOutcome,
+        kit::budget::{self, Budget, OWN_PATIENCE},
+        kit::context::{Context, TestOutcome},
         kit::http,
     },
 };
@@ -30,17 +33,19 @@ pub const MAX_RATE_LIMIT_RETRIES: u32 = 2;
 /// The wait when a `429` carries no usable `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// `GET {BOL_API_URL}{path}` for install `install_id`; the answer's JSON.
-pub async fn get(ctx: &BolContext<'_>, install_id: &str, path: &str) -> Result<Value, ApiError> {
+/// `GET {BOL_API_URL}{path}` for `install`; the answer's JSON.
+pub async fn get(ctx: &BolContext<'_>, install: &Install, path: &str) -> Result<Value, ApiError> {
     let url = ctx
         .config
         .api_endpoint(path)
         .map_err(|_| ApiError::Unreachable)?;
+    let budget = ctx.config.api_budget(&install.account_id, path);
+    let install_id = install.id.as_str();
     let mut token = ctx.access_token(install_id).await?;
     let mut refreshed = false;
     let mut rate_limited = 0;
     loop {
-        let response = send(ctx, &url, &token).await?;
+        let response = send(ctx, &budget, &url, &token).await?;
         let status = response.status().as_u16();
         match status {
             401 if !refreshed => {
@@ -52,6 +57,7 @@ pub async fn get(ctx: &BolContext<'_>, install_id: &str, path: &str) -> Result<V
                 refreshed = true;
             }
             429 => {
+                // The budget has taken the pause; the next turn comes after it.
                 let wait = http::retry_after(response.headers()).unwrap_or(DEFAULT_RETRY_AFTER);
                 if rate_limited >= MAX_RATE_LIMIT_RETRIES || wait > MAX_RETRY_AFTER {
                     return Err(ApiError::RateLimited {
@@ -63,7 +69,6 @@ pub async fn get(ctx: &BolContext<'_>, install_id: &str, path: &str) -> Result<V
                     wait_secs = wait.as_secs(),
                     "bol.com rate limit; waiting"
                 );
-                tokio::time::sleep(wait).await;
                 rate_limited += 1;
             }
             200..=299 => return api::parse_json(&api::read_body(response).await?),
@@ -79,21 +84,23 @@ pub async fn get(ctx: &BolContext<'_>, install_id: &str, path: &str) -> Result<V
 }
 
 /// The retailer's orders (`GET /orders`): what "Test connection" calls.
-pub async fn orders(ctx: &BolContext<'_>, install_id: &str) -> Result<Value, ApiError> {
-    get(ctx, install_id, "/orders").await
+pub async fn orders(ctx: &BolContext<'_>, install: &Install) -> Result<Value, ApiError> {
+    get(ctx, install, "/orders").await
 }
 
 async fn send(
-    ctx: &BolContext<'_>,
+    ctx: &Context<'_>,
+    budget: &Budget,
     url: &url::Url,
     token: &SecretString,
 ) -> Result<reqwest::Response, ApiError> {
-    ctx.http
+    let request = ctx
+        .http
         .get(url.clone())
         .bearer_auth(token.expose_secret())
-        .header(reqwest::header::ACCEPT, API_MEDIA_TYPE)
-        .send()
-        .await
+        .header(reqwest::header::ACCEPT, API_MEDIA_TYPE);
+    budget::send(ctx.budgets, budget, Patience::Wait(OWN_PATIENCE), request)
+        .await?
         .map_err(|e| ApiError::from_transport(&e))
 }
 
@@ -102,23 +109,19 @@ pub const CURRENT_RETAILER_PATH: &str = "/retailers/current";
 
 /// The retailer's name as bol.com shows it: `displayName` (else `companyName`) of
 /// `GET {BOL_API_URL}/retailers/current` (the Retailer API's retailer information, `current`
-/// naming the token's own account), called with a fresh token before the connection is stored.
-/// `None` when the call fails or names nobody usable; the caller then falls back to the account
-/// id. Best effort: one call, no retry, nothing stored when it fails.
+/// naming the token's own account), called with a fresh token before the connection is stored,
+/// within `account`'s budget. `None` when the call fails or names nobody usable; the caller then
+/// falls back to the account id. Best effort: one call, no retry, nothing stored when it fails.
 pub async fn current_retailer_name(
-    http: &reqwest::Client,
+    ctx: &Context<'_>,
     config: &BolConfig,
+    account: &str,
     access_token: &SecretString,
 ) -> Option<StoreName> {
     let url = config.api_endpoint(CURRENT_RETAILER_PATH).ok()?;
+    let budget = config.api_budget(account, CURRENT_RETAILER_PATH);
     let answer = async {
-        let response = http
-            .get(url)
-            .bearer_auth(access_token.expose_secret())
-            .header(reqwest::header::ACCEPT, API_MEDIA_TYPE)
-            .send()
-            .await
-            .map_err(|e| ApiError::from_transport(&e))?;
+        let response = send(ctx, &budget, &url, access_token).await?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
             return Err(ApiError::Status {
@@ -149,7 +152,7 @@ pub async fn current_retailer_name(
 
 /// "Test connection": `GET /orders` with the install's (possibly refreshed) token.
 pub async fn test_connection(ctx: &BolContext<'_>, install: &Install) -> TestOutcome {
-    match orders(ctx, &install.id).await {
+    match orders(ctx, install).await {
         Ok(answer) => {
             let orders = answer
                 .get("orders")

@@ -7,8 +7,11 @@ use url::Url;
 
 use crate::{
     config::{ConfigError, Env, extra_params},
-    domain::ClientAuth,
-    platforms::kit::endpoints::{Endpoint, join, sandbox_issuer},
+    domain::{ClientAuth, Platform, rate_budget::Rate},
+    platforms::kit::{
+        budget::{Budget, rate_setting},
+        endpoints::{Endpoint, join, sandbox_issuer},
+    },
 };
 
 /// The production authorize endpoint.
@@ -64,6 +67,8 @@ pub struct BolSettings {
     pub client_auth: ClientAuth,
     /// `BOL_ISSUER`: the `iss` (RFC 9207) a callback must carry when it carries one.
     pub issuer: Option<String>,
+    /// `BOL_API_RATE_LIMIT`: the ceiling per install and endpoint group.
+    pub api_rate: Option<Rate>,
 }
 
 impl BolSettings {
@@ -89,8 +94,54 @@ impl BolSettings {
                 })?
                 .unwrap_or(ClientAuth::Raw),
             issuer: env.issuer("BOL_ISSUER")?,
+            api_rate: rate_setting(env, "BOL_API_RATE_LIMIT", Some(DEFAULT_API_RATE))?,
         })
     }
+}
+
+/// The ceiling per install and endpoint group unless `BOL_API_RATE_LIMIT` says otherwise:
+/// bol.com gives its APIs "5 requests per second" where it names a figure (reference 004, the
+/// OpenAPI on JWT tokens, "the limits used in the Retailer API"); its per-endpoint figures are
+/// not in our references (docs/platforms/bol.md).
+pub const DEFAULT_API_RATE: Rate = Rate::per_second(5);
+
+/// The Retailer API's resources (the first segment of a path under its base): bol.com limits
+/// each endpoint on its own, so each resource is a budget of its own.
+const ENDPOINT_GROUPS: [&str; 20] = [
+    "commission",
+    "commissions",
+    "content",
+    "insights",
+    "inventory",
+    "invoices",
+    "offers",
+    "orders",
+    "process-status",
+    "product-content",
+    "products",
+    "promotions",
+    "replenishments",
+    "retailers",
+    "returns",
+    "shipments",
+    "shipping-labels",
+    "subscriptions",
+    "transports",
+    "inbounds",
+];
+
+/// The endpoint group of `path` (with or without its leading `/`): its resource, or `other`.
+pub fn api_group(path: &str) -> &'static str {
+    let first = path
+        .trim_start_matches('/')
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default();
+    ENDPOINT_GROUPS
+        .iter()
+        .find(|group| group.eq_ignore_ascii_case(first))
+        .copied()
+        .unwrap_or("other")
 }
 
 /// A JWT claim name: a short run of letters, digits, `_`, `-`, `.` or `:`.
@@ -139,6 +190,8 @@ pub struct BolConfig {
     /// The issuer a callback's `iss` must equal when it carries one (`BOL_ISSUER`; the
     /// sandbox's in sandbox mode). `None`: not checked.
     pub issuer: Option<String>,
+    /// The ceiling of ours per install and endpoint group (`BOL_API_RATE_LIMIT`).
+    pub api_rate: Option<Rate>,
 }
 
 impl BolConfig {
@@ -206,7 +259,14 @@ impl BolConfig {
                 (sandbox && settings.authorize_url.is_none())
                     .then(|| sandbox_issuer(public_url, SANDBOX_ISSUER_PATH))
             }),
+            api_rate: settings.api_rate,
         })
+    }
+
+    /// The budget a Retailer API call for `account` to `path` draws on: one per endpoint
+    /// group, since bol.com sets its limits per endpoint.
+    pub fn api_budget(&self, account: &str, path: &str) -> Budget {
+        Budget::api(Platform::Bol, account, api_group(path), self.api_rate)
     }
 
     /// storelink's intermediary client, when the code flow is enabled.

@@ -211,7 +211,7 @@ pub async fn connect(
         .map_err(|e| anyhow::anyhow!("COMMERCETOOLS_API_URL: {e}"))?;
     let now = ctx.clock.unix();
     let token = request_token(
-        ctx.http,
+        ctx,
         &token_url,
         &project.client_id,
         &project.client_secret,

@@ -32,6 +32,7 @@ use super::{
     },
     kit::{
         api_call::{ApiError, stored_api_base},
+        budget::{Budget, rate_setting},
         context::{Context, TestOutcome},
     },
 };
@@ -39,7 +40,7 @@ use crate::{
     config::{ConfigError, Env},
     crypto::Sealed,
     db::installs::Install,
-    domain::Platform,
+    domain::{Platform, rate_budget::Rate},
 };
 
 /// commercetools: projects an operator adds with an API client, and the Merchant Center
@@ -49,6 +50,9 @@ pub struct Commercetools {
     forward_to: ForwardTo,
     /// Whether sandbox mode serves the gateway's stand-in (and trusts it).
     sandbox: bool,
+    /// `COMMERCETOOLS_API_RATE_LIMIT`: commercetools publishes no per-project request rate,
+    /// so by default there is no ceiling of ours, only what its answers say.
+    api_rate: Option<Rate>,
 }
 
 impl Commercetools {
@@ -70,6 +74,7 @@ impl Commercetools {
             config: CommercetoolsConfig::from_env(env, sandbox, public_url)?,
             forward_to: ForwardTo::new(issuers, http),
             sandbox,
+            api_rate: rate_setting(env, "COMMERCETOOLS_API_RATE_LIMIT", None)?,
         })
     }
 }
@@ -92,8 +97,13 @@ impl PlatformDriver for Commercetools {
         Some(&self.forward_to)
     }
 
+    fn api_budget(&self, account: &str, _path: &str) -> Budget {
+        Budget::api(Platform::Commercetools, account, "api", self.api_rate)
+    }
+
     async fn test_connection(&self, ctx: &Context<'_>, install: &Install) -> TestOutcome {
-        renewal::test_connection(ctx, install).await
+        let budget = self.api_budget(&install.account_id, "");
+        renewal::test_connection(ctx, install, &budget).await
     }
 
     async fn handoff(

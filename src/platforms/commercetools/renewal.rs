@@ -15,6 +15,7 @@ use crate::{
     platforms::{
         kit::api_call::{CheckFailure, TokenUnavailable, stored_api_base},
         kit::bearer,
+        kit::budget::Budget,
         kit::context::{Context, TestOutcome},
         kit::lifecycle::{Renewal, Renewed, credentials_refused, stored_url},
         kit::token::{TokenError, send_token_request},
@@ -26,19 +27,21 @@ const MARGIN_SECS: i64 = 300;
 
 /// Asks `token_url` for a client-credentials token.
 pub(super) async fn request_token(
-    http: &reqwest::Client,
+    ctx: &Context<'_>,
     token_url: &Url,
     client_id: &str,
     client_secret: &SecretString,
     scope: &str,
     now: i64,
 ) -> Result<Renewed, TokenError> {
-    let request = http
+    let request = ctx
+        .http
         .post(token_url.clone())
         .header(reqwest::header::ACCEPT, "application/json")
         .basic_auth(client_id, Some(client_secret.expose_secret()))
         .form(&[("grant_type", "client_credentials"), ("scope", scope)]);
-    parse_token(&send_token_request(request).await?, now)
+    let budget = Budget::token(Platform::Commercetools, client_id, None);
+    parse_token(&send_token_request(ctx, &budget, request).await?, now)
 }
 
 /// A token answer: `access_token`, `expires_in`, and the granted `scope`; a client-credentials
@@ -98,7 +101,7 @@ impl Renewal for CommercetoolsRenewal {
     async fn send(&self, ctx: &Context<'_>, r: &RenewalRequest) -> Result<Renewed, TokenError> {
         let now = ctx.clock.unix();
         request_token(
-            ctx.http,
+            ctx,
             &r.token_url,
             &r.client_id,
             &r.client_secret,
@@ -115,11 +118,11 @@ impl Renewal for CommercetoolsRenewal {
 
 /// "Test connection": `GET {api}/{projectKey}` with the install's token (renewed once if
 /// refused).
-pub async fn test_connection(ctx: &Context<'_>, install: &Install) -> TestOutcome {
+pub async fn test_connection(ctx: &Context<'_>, install: &Install, budget: &Budget) -> TestOutcome {
     let platform = Platform::Commercetools.display_name();
     let project = async {
         let url = stored_api_base(install)?;
-        bearer::get_json(ctx, &CommercetoolsRenewal, &install.id, &url).await
+        bearer::get_json(ctx, &CommercetoolsRenewal, &install.id, &url, budget).await
     }
     .await
     .map_err(|e| CheckFailure::api(platform, &e))?;

@@ -32,6 +32,10 @@ pub enum ApiError {
         /// What `Retry-After` asked for, in seconds.
         retry_after: u64,
     },
+    /// Our rate budget for the platform had no room within the caller's patience; nothing
+    /// was sent.
+    #[error("{0}")]
+    OverBudget(#[from] super::budget::OverBudget),
     /// A success answer that is not JSON.
     #[error("the API answered with something that is not JSON")]
     NotJson,
@@ -78,6 +82,7 @@ impl ApiError {
                 status: 401 | 403, ..
             } => FailureKind::Rejected,
             Self::Token(TokenUnavailable::NeedsReauthorization) => FailureKind::NeedsAttention,
+            Self::OverBudget(_) => FailureKind::NotMade,
             _ => FailureKind::MayPass,
         }
     }
@@ -211,6 +216,9 @@ pub enum FailureKind {
     Rejected,
     /// The token lifecycle found the credentials refused for good (and marked the install).
     NeedsAttention,
+    /// Nothing was asked of the platform: its rate budget had no room in time. Says nothing
+    /// about the credentials.
+    NotMade,
 }
 
 impl CheckFailure {

@@ -1,7 +1,7 @@
 //! What calls to platforms need from the application, handed down as borrowed parts (as
 //! [`crate::flow::FlowContext`] is), never the whole application state.
 
-use super::{api_call::CheckFailure, outbound::Outbound, single_flight::Tokens};
+use super::{api_call::CheckFailure, budget::Budgets, outbound::Outbound, single_flight::Tokens};
 use crate::{clock::Clock, crypto::Keyring, db::Db};
 
 /// The parts every platform's calls share: stored credentials, the time, the HTTP client.
@@ -20,6 +20,8 @@ pub struct Context<'a> {
     pub outbound: &'a Outbound,
     /// The token lifecycle every platform whose tokens expire renews through.
     pub tokens: &'a Tokens,
+    /// The rate budgets every call to a platform draws on.
+    pub budgets: &'a Budgets,
 }
 
 /// How a connection test (a check) went: what passed, or why it failed (never a secret).

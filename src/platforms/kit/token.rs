@@ -3,8 +3,12 @@
 
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::http::{Transport, read_limited};
-use crate::domain::{ClientAuth, text::shorten};
+use super::{
+    budget::{self, Budget, OWN_PATIENCE},
+    context::Context,
+    http::{Transport, read_limited},
+};
+use crate::domain::{ClientAuth, rate_budget::Patience, text::shorten};
 
 /// Largest token answer we read; a real one is well under a kilobyte.
 const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
@@ -29,6 +33,9 @@ pub enum TokenError {
     /// A non-success status with no OAuth error in the body.
     #[error("answered with HTTP status {0}")]
     Status(u16),
+    /// Our rate budget of token requests had no room in time; nothing was sent.
+    #[error("was not asked: {0}")]
+    OverBudget(#[from] super::budget::OverBudget),
     /// A body that is not JSON.
     #[error("answered with something that is not JSON")]
     NotJson,
@@ -100,9 +107,12 @@ impl TokenError {
 /// with the answer. An OAuth error body wins over the status, so the merchant sees the platform's
 /// own reason.
 pub async fn send_token_request(
+    ctx: &Context<'_>,
+    budget: &Budget,
     request: reqwest::RequestBuilder,
 ) -> Result<serde_json::Map<String, serde_json::Value>, TokenError> {
-    let response = request.send().await.map_err(|e| {
+    let sent = budget::send(ctx.budgets, budget, Patience::Wait(OWN_PATIENCE), request).await?;
+    let response = sent.map_err(|e| {
         tracing::warn!(error = %e, "token request failed");
         Transport::of(&e)
     })?;

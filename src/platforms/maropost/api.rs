@@ -12,9 +12,10 @@ use crate::{
         credentials::{self, Kind},
         installs::Install,
     },
-    domain::{AuthKind, text::shorten},
+    domain::{AuthKind, rate_budget::Patience, text::shorten},
     platforms::kit::{
         api_call::{ApiError, CheckFailure, TokenUnavailable, parse_json, read_body},
+        budget::{self, Budget, OWN_PATIENCE},
         context::{Context, TestOutcome},
         outbound::Outbound,
     },
@@ -84,7 +85,8 @@ impl NetoAuth<'_> {
 /// orders came back (0 or 1). The URL is built from the store's domain, so the call goes
 /// through the outbound guard: credentials are never sent to an internal address.
 pub async fn get_recent_order(
-    outbound: &Outbound,
+    ctx: &Context<'_>,
+    budget: &Budget,
     url: Url,
     auth: NetoAuth<'_>,
     since: time::OffsetDateTime,
@@ -101,14 +103,15 @@ pub async fn get_recent_order(
             "OutputSelector": ["OrderID", "DatePlaced"],
         }
     });
-    let response = outbound
+    let request = ctx
+        .outbound
         .request(reqwest::Method::POST, url)?
         .header("NETOAPI_ACTION", "GetOrder")
         .headers(auth.headers())
         .header(reqwest::header::ACCEPT, "application/json")
-        .json(&body)
-        .send()
-        .await
+        .json(&body);
+    let response = budget::send(ctx.budgets, budget, Patience::Wait(OWN_PATIENCE), request)
+        .await?
         .map_err(|e| match Outbound::refusal(&e) {
             Some(refusal) => ApiError::NotAllowed(refusal),
             None => ApiError::from_transport(&e),
@@ -157,7 +160,8 @@ pub async fn test_connection(
         }
     };
     let since = ctx.clock.now() - time::Duration::days(RECENT_ORDER_DAYS);
-    match get_recent_order(ctx.outbound, url, auth, since).await {
+    let budget = api.api_budget(&install.account_id);
+    match get_recent_order(ctx, &budget, url, auth, since).await {
         Ok(found) => Ok(format!(
             "{platform} answered GetOrder with Ack Success ({found} order(s) placed in the last \
              {RECENT_ORDER_DAYS} days, at most 1 asked for)"

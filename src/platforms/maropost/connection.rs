@@ -174,7 +174,8 @@ pub async fn connect(
         username: key.username.as_deref(),
     };
     let since = ctx.clock.now() - time::Duration::days(RECENT_ORDER_DAYS);
-    if let Err(e) = get_recent_order(ctx.outbound, url, auth, since).await {
+    let budget = api.api_budget(key.store_domain.as_str());
+    if let Err(e) = get_recent_order(ctx, &budget, url, auth, since).await {
         return Err(explain_refusal(&key, &e));
     }
     let domain = key.store_domain.as_str();

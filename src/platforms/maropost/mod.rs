@@ -36,6 +36,7 @@ use super::{
     },
     kit::{
         api_call::{ApiError, TokenUnavailable},
+        budget::Budget,
         context::{Context, TestOutcome},
     },
 };
@@ -145,6 +146,10 @@ impl PlatformDriver for Maropost {
 
     fn inbound(&self) -> Option<&dyn InboundWebhooks> {
         Some(&webhooks::OrderNotifications)
+    }
+
+    fn api_budget(&self, account: &str, _path: &str) -> Budget {
+        self.api.api_budget(account)
     }
 
     async fn test_connection(&self, ctx: &Context<'_>, install: &Install) -> TestOutcome {
@@ -273,7 +278,7 @@ impl CodeFlow for MaropostConfig {
         ctx: &Context<'_>,
         exchange: Exchange<'_>,
     ) -> Result<Saved, CompleteError> {
-        let token = oauth::exchange_code(ctx.http, self, exchange.code, exchange.verifier).await?;
+        let token = oauth::exchange_code(ctx, self, exchange.code, exchange.verifier).await?;
         let store_domain = token
             .store_domain
             .as_ref()

@@ -8,8 +8,12 @@ use serde_json::{Map, Value};
 
 use super::settings::MaropostConfig;
 use crate::{
-    domain::{InstallingUser, StoreDomain, text::shorten},
-    platforms::kit::token::{TokenError, send_token_request, string_field},
+    domain::{InstallingUser, Platform, StoreDomain, text::shorten},
+    platforms::kit::{
+        budget::Budget,
+        context::Context,
+        token::{TokenError, send_token_request, string_field},
+    },
 };
 
 /// What Maropost's token endpoint answers, checked.
@@ -37,7 +41,7 @@ pub struct MaropostToken {
 /// `redirect_uri`, `grant_type=authorization_code`, `code` and, for flows we started, the PKCE
 /// `code_verifier`.
 pub async fn exchange_code(
-    http: &reqwest::Client,
+    ctx: &Context<'_>,
     config: &MaropostConfig,
     code: &str,
     verifier: Option<&PkceCodeVerifier>,
@@ -52,11 +56,13 @@ pub async fn exchange_code(
     if let Some(verifier) = verifier {
         form.push(("code_verifier", verifier.secret()));
     }
-    let request = http
+    let request = ctx
+        .http
         .post(config.token_url.clone())
         .header(reqwest::header::ACCEPT, "application/json")
         .form(&form);
-    parse_token(&send_token_request(request).await?)
+    let budget = Budget::token(Platform::Maropost, &config.client_id, None);
+    parse_token(&send_token_request(ctx, &budget, request).await?)
 }
 
 /// Checks a token answer: an access token and a store id are required; a domain, if present, must

@@ -8,9 +8,10 @@ use url::Url;
 use crate::{
     config::{ConfigError, Env, extra_params},
     db::installs::Install,
-    domain::StoreDomain,
+    domain::{Platform, StoreDomain, rate_budget::Rate},
     platforms::kit::{
         api_call::ApiError,
+        budget::{Budget, rate_setting},
         endpoints::{Endpoint, join, sandbox_issuer},
     },
 };
@@ -60,6 +61,8 @@ pub struct MaropostSettings {
     pub authorize_extra_params: Vec<(String, String)>,
     /// `MAROPOST_ISSUER`: the `iss` (RFC 9207) a callback must carry when it carries one.
     pub issuer: Option<String>,
+    /// `MAROPOST_API_RATE_LIMIT`: the ceiling per store.
+    pub api_rate: Option<Rate>,
 }
 
 impl MaropostSettings {
@@ -80,9 +83,15 @@ impl MaropostSettings {
                 })?
                 .unwrap_or_default(),
             issuer: env.issuer("MAROPOST_ISSUER")?,
+            api_rate: rate_setting(env, "MAROPOST_API_RATE_LIMIT", Some(DEFAULT_API_RATE))?,
         })
     }
 }
+
+/// The ceiling per store unless `MAROPOST_API_RATE_LIMIT` says otherwise: an older Maropost
+/// (Neto) document gives 500 calls a minute per account, then `429` (docs/platforms/maropost.md:
+/// unconfirmed for today's API).
+pub const DEFAULT_API_RATE: Rate = Rate::per_minute(500);
 
 /// Maropost settings with every default filled in.
 #[derive(Debug, Clone)]
@@ -193,6 +202,8 @@ impl MaropostConfig {
 pub struct MaropostApi {
     /// `MAROPOST_API_URL_TEMPLATE`, with `{store_domain}`.
     pub url_template: String,
+    /// The ceiling of ours per store (`MAROPOST_API_RATE_LIMIT`).
+    pub api_rate: Option<Rate>,
 }
 
 impl MaropostApi {
@@ -206,7 +217,16 @@ impl MaropostApi {
             ),
             None => API_URL_TEMPLATE.to_owned(),
         };
-        Self { url_template }
+        Self {
+            url_template,
+            api_rate: settings.api_rate,
+        }
+    }
+
+    /// The budget of a store's API calls (`account`: the install's `account_id`): one per
+    /// store, as Maropost counts calls per account.
+    pub fn api_budget(&self, account: &str) -> Budget {
+        Budget::api(Platform::Maropost, account, "api", self.api_rate)
     }
 
     /// The API endpoint of one store.

@@ -10,6 +10,7 @@ use utoipa::{PartialSchema as _, ToSchema};
 
 use crate::platforms::{
     driver::ConnectionKind,
+    kit::budget::Budget,
     kit::connect::{
         ConnectError, FieldError, check_identifier, check_name, check_optional_secret, check_secret,
     },
@@ -243,7 +244,7 @@ pub(super) enum TokenGrant<'a> {
 
 /// Asks `{base}/oauth/token` for a token.
 pub(super) async fn request_token(
-    http: &reqwest::Client,
+    ctx: &Context<'_>,
     token_url: &Url,
     client_id: &str,
     client_secret: Option<&SecretString>,
@@ -271,11 +272,13 @@ pub(super) async fn request_token(
             form.push(("refresh_token", token.expose_secret()));
         }
     }
-    let request = http
+    let request = ctx
+        .http
         .post(token_url.clone())
         .header(reqwest::header::ACCEPT, "application/json")
         .form(&form);
-    parse_token(&send_token_request(request).await?, now)
+    let budget = Budget::token(Platform::OrderCloud, client_id, None);
+    parse_token(&send_token_request(ctx, &budget, request).await?, now)
 }
 
 /// A token answer: `access_token`, `expires_in` and maybe `refresh_token`. OrderCloud names
@@ -301,7 +304,7 @@ pub async fn connect(
         Grant::ClientCredentials => TokenGrant::ClientCredentials,
     };
     let token = request_token(
-        ctx.http,
+        ctx,
         &token_url,
         &marketplace.client_id,
         marketplace.client_secret.as_ref(),

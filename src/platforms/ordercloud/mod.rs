@@ -37,6 +37,7 @@ use super::{
     },
     kit::{
         api_call::{ApiError, stored_api_base},
+        budget::{Budget, rate_setting},
         context::{Context, TestOutcome},
     },
 };
@@ -44,19 +45,24 @@ use crate::{
     config::{ConfigError, Env},
     crypto::Sealed,
     db::installs::Install,
-    domain::Platform,
+    domain::{Platform, rate_budget::Rate},
 };
 
 /// OrderCloud: marketplaces an operator adds with an API client.
 pub struct OrderCloud {
     config: OrderCloudConfig,
+    /// `ORDERCLOUD_API_RATE_LIMIT`: OrderCloud publishes no per-marketplace figure, so by
+    /// default there is no ceiling of ours, only what its answers say.
+    api_rate: Option<Rate>,
 }
 
 impl OrderCloud {
-    /// Reads `ORDERCLOUD_API_URL` from `env` (the sandbox's in sandbox mode when unset).
+    /// Reads `ORDERCLOUD_API_URL` (the sandbox's in sandbox mode when unset) and
+    /// `ORDERCLOUD_API_RATE_LIMIT` from `env`.
     pub fn from_env(env: &Env, sandbox: bool, public_url: &Url) -> Result<Self, ConfigError> {
         Ok(Self {
             config: OrderCloudConfig::from_env(env, sandbox, public_url)?,
+            api_rate: rate_setting(env, "ORDERCLOUD_API_RATE_LIMIT", None)?,
         })
     }
 }
@@ -75,8 +81,13 @@ impl PlatformDriver for OrderCloud {
         Some(&self.config)
     }
 
+    fn api_budget(&self, account: &str, _path: &str) -> Budget {
+        Budget::api(Platform::OrderCloud, account, "api", self.api_rate)
+    }
+
     async fn test_connection(&self, ctx: &Context<'_>, install: &Install) -> TestOutcome {
-        renewal::test_connection(ctx, install).await
+        let budget = self.api_budget(&install.account_id, "v1/me");
+        renewal::test_connection(ctx, install, &budget).await
     }
 
     async fn handoff(

@@ -7,6 +7,7 @@ use url::Url;
 use crate::platforms::{
     kit::api_call::{ApiError, CheckFailure, TokenUnavailable, stored_api_base},
     kit::bearer,
+    kit::budget::Budget,
     kit::context::{Context, TestOutcome},
     kit::lifecycle::{Renewal, Renewed, credentials_refused, stored_url},
     kit::token::TokenError,
@@ -90,7 +91,7 @@ impl Renewal for OrderCloudRenewal {
         if let Some(refresh_token) = &r.refresh_token {
             let grant = TokenGrant::RefreshToken(refresh_token);
             match request_token(
-                ctx.http,
+                ctx,
                 &r.token_url,
                 &r.client_id,
                 secret,
@@ -111,7 +112,7 @@ impl Renewal for OrderCloudRenewal {
             None => TokenGrant::ClientCredentials,
         };
         request_token(
-            ctx.http,
+            ctx,
             &r.token_url,
             &r.client_id,
             secret,
@@ -131,12 +132,12 @@ impl Renewal for OrderCloudRenewal {
 }
 
 /// "Test connection": `GET {base}/v1/me` with the install's token (renewed once if refused).
-pub async fn test_connection(ctx: &Context<'_>, install: &Install) -> TestOutcome {
+pub async fn test_connection(ctx: &Context<'_>, install: &Install, budget: &Budget) -> TestOutcome {
     let platform = Platform::OrderCloud.display_name();
     let me = async {
         let url = under(&stored_api_base(install)?, "v1/me")
             .map_err(|_| ApiError::BadAddress("the API base URL"))?;
-        bearer::get_json(ctx, &OrderCloudRenewal, &install.id, &url).await
+        bearer::get_json(ctx, &OrderCloudRenewal, &install.id, &url, budget).await
     }
     .await
     .map_err(|e| CheckFailure::api(platform, &e))?;

@@ -381,6 +381,7 @@ pub(super) fn platform_problem(error: ApiError) -> Problem {
             Problem::bad_gateway(format!("No fresh access token could be had: {why}."))
         }
         ApiError::Timeout => Problem::gateway_timeout("The platform did not answer in time."),
+        ApiError::OverBudget(over) => Problem::over_budget(over),
         ApiError::NotAllowed(refusal) => Problem::bad_gateway(format!(
             "storelink does not call this store's API address: {refusal}."
         )),

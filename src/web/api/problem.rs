@@ -11,6 +11,8 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::platforms::kit::budget::OverBudget;
+
 /// A problem, as the API answers it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -35,6 +37,11 @@ pub(crate) struct Problem {
     /// Seconds to wait before trying again (429), also in `Retry-After`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// The rate budget that had no room (a proxied call over budget), in words. (Boxed: a
+    /// problem travels in every handler's `Err`, so it is kept small.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub budget: Option<Box<str>>,
 }
 
 impl Problem {
@@ -46,6 +53,7 @@ impl Problem {
             detail: detail.into(),
             parameter: None,
             retry_after: None,
+            budget: None,
         }
     }
 
@@ -160,6 +168,25 @@ impl Problem {
                 "rate-limited",
                 "Too many requests",
                 detail,
+            )
+        }
+    }
+
+    /// `429`: the install's rate budget for the platform has no room; nothing was sent. A
+    /// caller that waits `retry_after` seconds is let through.
+    pub(crate) fn over_budget(over: OverBudget) -> Self {
+        Self {
+            budget: Some(over.budget.clone().into_boxed_str()),
+            retry_after: Some(over.retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                format!(
+                    "The {} is at its rate limit: nothing was sent to the platform. Retry after \
+                     {} s, or send Prefer: wait=N to wait for a turn.",
+                    over.budget, over.retry_after
+                ),
             )
         }
     }

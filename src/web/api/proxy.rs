@@ -3,25 +3,33 @@
 //! (status, body, content type), streamed, cut off past `STORELINK_PROXY_MAX_RESPONSE`.
 
 use axum::{
+    Extension,
     body::Body,
-    extract::State,
+    extract::{ConnectInfo, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use futures_util::StreamExt as _;
+use std::{net::SocketAddr, time::Duration};
 
 use super::{
     body::read_limited, caller::ApiCaller, installs::find_with_token, installs::platform_problem,
     problem::Problem,
 };
 use crate::{
+    domain::rate_budget::Patience,
     health,
-    platforms::{ProxyRequest, kit::api_call::ApiError, kit::proxy::checked_path, proxy::forward},
+    platforms::{
+        ProxyRequest, kit::api_call::ApiError, kit::budget::caller_tag, kit::proxy::checked_path,
+        proxy::forward,
+    },
     state::AppState,
 };
 
 /// Where the proxy routes start.
 const PREFIX: &str = "/api/v1/installs/";
+/// The longest a caller may wait for its turn in the install's rate budget (`Prefer: wait=N`).
+const MAX_WAIT_SECS: u64 = 30;
 
 /// Answer headers passed back to the backend (besides the status and body).
 fn passed_back(name: &str) -> bool {
@@ -38,10 +46,19 @@ fn passed_back(name: &str) -> bool {
                    URL (the `api_base_url` of the install's access token). Every method works \
                    the same way. The query, the body, `Content-Type`, `Accept` and the \
                    platform's own headers pass through; the backend's `Authorization` never \
-                   does. The platform's status, body and content type come back as they are.",
+                   does. The platform's status, body and content type come back as they are. \
+                   Every call draws on the install's rate budget for the platform (per endpoint \
+                   group where the platform limits by group): over budget nothing is sent and \
+                   the answer is `429`, a `urn:storelink:problem:rate-limited` problem whose \
+                   `budget` names the budget, with a `Retry-After` after which the call goes. \
+                   With `Prefer: wait=N` the call waits up to N seconds (at most 30) for its \
+                   turn instead, and the answer carries `Preference-Applied: wait=N`.",
     params(
         ("id" = String, Path, description = "The install's id"),
         ("path" = String, Path, description = "The path under the install's API base URL"),
+        ("Prefer" = Option<String>, Header,
+         description = "`wait=N` (RFC 7240): wait up to N seconds (capped at 30) for a turn in \
+                        the install's rate budget instead of being answered 429 at once"),
     ),
     responses(
         (status = "default", description = "The platform's answer, whatever its status",
@@ -56,6 +73,7 @@ fn passed_back(name: &str) -> bool {
 pub(super) async fn proxy(
     State(state): State<AppState>,
     caller: ApiCaller,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -68,6 +86,7 @@ pub(super) async fn proxy(
     })?;
     let (install, stored_token) = find_with_token(&state, &caller, id).await?;
     let cap = state.proxy_max_response;
+    let wait = preferred_wait(&headers);
     let body = read_limited(&headers, body, cap).await?;
     let request = ProxyRequest {
         method: method.clone(),
@@ -83,7 +102,14 @@ pub(super) async fn proxy(
         .await
         .map_err(platform_problem)?;
     let driver = state.platforms.get(install.platform);
-    let forwarded = forward(&ctx, driver, &install, &handoff, &request).await;
+    let patience = wait.map_or(Patience::Refuse, |secs| {
+        Patience::Wait(Duration::from_secs(secs))
+    });
+    let tag = caller_tag(
+        &caller.actor(),
+        peer.map(|Extension(ConnectInfo(peer))| peer),
+    );
+    let forwarded = forward(&ctx, driver, &install, &handoff, &request, patience, tag).await;
     // The vendor's calls count towards the install's health as its checks do.
     if let Some(outcome) = call_outcome(&forwarded) {
         health::record_call(
@@ -95,7 +121,10 @@ pub(super) async fn proxy(
         )
         .await;
     }
-    let upstream = forwarded.map_err(platform_problem)?;
+    let upstream = match forwarded {
+        Ok(upstream) => upstream,
+        Err(e) => return Ok(with_wait_applied(platform_problem(e), wait)),
+    };
     if upstream.content_length().is_some_and(|n| n > cap as u64) {
         return Err(Problem::bad_gateway(format!(
             "The platform's answer is larger than {cap} bytes (STORELINK_PROXY_MAX_RESPONSE)."
@@ -113,6 +142,9 @@ pub(super) async fn proxy(
         }
     }
     answer_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(secs) = wait {
+        answer_headers.insert(PREFERENCE_APPLIED, wait_applied(secs));
+    }
     let install_id = install.id.clone();
     let mut seen = 0usize;
     let stream = upstream.bytes_stream().map(move |chunk| {
@@ -128,6 +160,47 @@ pub(super) async fn proxy(
         Ok(chunk)
     });
     Ok((status, answer_headers, Body::from_stream(stream)).into_response())
+}
+
+/// `Preference-Applied` (RFC 7240).
+const PREFERENCE_APPLIED: header::HeaderName =
+    header::HeaderName::from_static("preference-applied");
+
+/// The `wait` preference of `Prefer` (RFC 7240: `Prefer: wait=N`, among other preferences,
+/// in any of the header's values), capped at [`MAX_WAIT_SECS`]; `None` when not asked for or
+/// unreadable (a preference a server does not understand is ignored).
+fn preferred_wait(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|preference| {
+            // `wait=10; param` → the name and value before any parameter.
+            let token = preference.split(';').next()?.trim();
+            let (name, value) = token.split_once('=')?;
+            if !name.trim().eq_ignore_ascii_case("wait") {
+                return None;
+            }
+            let secs: u64 = value.trim().trim_matches('"').parse().ok()?;
+            Some(secs.min(MAX_WAIT_SECS))
+        })
+}
+
+/// `Preference-Applied: wait=N`.
+fn wait_applied(secs: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("wait={secs}")).unwrap_or(HeaderValue::from_static("wait"))
+}
+
+/// `problem`, as an answer that says the caller's `wait` preference was honoured.
+fn with_wait_applied(problem: Problem, wait: Option<u64>) -> Response {
+    let mut answer = problem.into_response();
+    if let Some(secs) = wait {
+        answer
+            .headers_mut()
+            .insert(PREFERENCE_APPLIED, wait_applied(secs));
+    }
+    answer
 }
 
 /// `/api/v1/installs/{id}/proxy[/{path}]` → (id, path); `None` for anything else.
@@ -168,6 +241,24 @@ fn call_outcome(forwarded: &Result<reqwest::Response, ApiError>) -> Option<Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_are_read_from_prefer_and_capped() {
+        let with = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append("prefer", HeaderValue::from_str(value).unwrap());
+            }
+            preferred_wait(&headers)
+        };
+        assert_eq!(with(&[]), None);
+        assert_eq!(with(&["wait=10"]), Some(10));
+        assert_eq!(with(&["respond-async, Wait = 5"]), Some(5));
+        assert_eq!(with(&["return=minimal", "wait=\"7\"; x=y"]), Some(7));
+        assert_eq!(with(&["wait=3600"]), Some(MAX_WAIT_SECS));
+        assert_eq!(with(&["wait=soon", "handling=lenient"]), None);
+        assert_eq!(with(&["wait=-1"]), None);
+    }
 
     #[test]
     fn proxy_addresses_split_into_install_and_path() {

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{
     auth::{Operator, verify_csrf},
+    budgets::{self, BudgetSection},
     dashboard::{self, Dashboard},
     shared::{
         AuditRow, CsrfForm, EventRow, Flash, FlashKind, InstallRow, Moment, Nav, Page,
@@ -278,6 +279,8 @@ struct DetailPage {
     tokens: Option<TokenSection>,
     /// What its checks found, and what to do when it needs attention.
     health: HealthSection,
+    /// Its rate budgets.
+    budgets: BudgetSection,
 }
 
 /// Why an install needs attention, and the ways out.
@@ -415,6 +418,7 @@ pub(crate) async fn detail(
         history,
         webhook,
         health: health_section(&state, &install, now).await?,
+        budgets: budgets::section(&state, &install, now).await,
         tokens: token_section(&state, &install).await?,
     }))
 }

@@ -7,6 +7,7 @@
 pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod budgets;
 pub(crate) mod connections;
 pub(crate) mod dashboard;
 pub(crate) mod endpoints;

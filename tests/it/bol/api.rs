@@ -49,6 +49,13 @@ async fn connected(app: &TestApp) -> String {
         .await
 }
 
+async fn stored(app: &TestApp, id: &str) -> storelink::db::installs::Install {
+    storelink::db::installs::find(&app.state.db, id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 fn bearer(request: &Request) -> String {
     header(request, "authorization")
 }
@@ -59,9 +66,12 @@ async fn a_401_refreshes_once_and_retries_once() {
     let id = connected(&app).await;
     orders_answer_with(&app, problem(401, "Expired JWT"), 1, orders_answer()).await;
 
-    let answer = bol::retailer::orders(&app.state.platforms.bol().context(&app.state.calls()), &id)
-        .await
-        .unwrap();
+    let answer = bol::retailer::orders(
+        &app.state.platforms.bol().context(&app.state.calls()),
+        &stored(&app, &id).await,
+    )
+    .await
+    .unwrap();
     assert_eq!(answer["orders"].as_array().unwrap().len(), 2);
 
     let calls = app.requests_to(ORDERS_PATH).await;
@@ -91,9 +101,12 @@ async fn a_second_401_is_reported_not_retried_again() {
     let id = connected(&app).await;
     orders_answer_with(&app, problem(401, "Expired JWT"), 10, orders_answer()).await;
 
-    let error = bol::retailer::orders(&app.state.platforms.bol().context(&app.state.calls()), &id)
-        .await
-        .unwrap_err();
+    let error = bol::retailer::orders(
+        &app.state.platforms.bol().context(&app.state.calls()),
+        &stored(&app, &id).await,
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(&error, ApiError::Status { status: 401, detail: Some(d) } if d == "Expired JWT"),
         "{error:?}"
@@ -119,9 +132,12 @@ async fn a_429_waits_as_long_as_retry_after_says() {
     .await;
 
     let started = Instant::now();
-    bol::retailer::orders(&app.state.platforms.bol().context(&app.state.calls()), &id)
-        .await
-        .unwrap();
+    bol::retailer::orders(
+        &app.state.platforms.bol().context(&app.state.calls()),
+        &stored(&app, &id).await,
+    )
+    .await
+    .unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "waited Retry-After"
@@ -146,9 +162,12 @@ async fn a_long_retry_after_is_reported_instead_of_waited() {
     )
     .await;
     let started = Instant::now();
-    let error = bol::retailer::orders(&app.state.platforms.bol().context(&app.state.calls()), &id)
-        .await
-        .unwrap_err();
+    let error = bol::retailer::orders(
+        &app.state.platforms.bol().context(&app.state.calls()),
+        &stored(&app, &id).await,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(error, ApiError::RateLimited { retry_after: 3600 }));
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(app.requests_to(ORDERS_PATH).await.len(), 1);

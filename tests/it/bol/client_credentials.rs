@@ -53,7 +53,7 @@ async fn add(
         .await
 }
 
-async fn added(app: &TestApp, expires_in: i64) -> (ConsoleSession, String) {
+pub(crate) async fn added(app: &TestApp, expires_in: i64) -> (ConsoleSession, String) {
     app.bol_token_endpoint(CredentialsIssuer {
         clock: app.clock.clone(),
         expires_in,

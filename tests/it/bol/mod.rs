@@ -3,7 +3,7 @@
 //! "Test connection"; and the built-in bol.com sandbox.
 
 mod api;
-mod client_credentials;
+pub(crate) mod client_credentials;
 mod flow;
 mod lifecycle;
 mod sandbox;
