@@ -34,6 +34,7 @@ async fn queued(dir: &Path, url: &str, count: usize) -> String {
         &keyring,
         url,
         &Subscription::All,
+        storelink::domain::EndpointLimits::default(),
         true,
         "system",
         now,

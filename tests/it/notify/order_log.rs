@@ -54,7 +54,7 @@ async fn store(db: &Db, event_ids: &[&str]) {
 
 async fn endpoint(db: &Db, keyring: &Keyring, url: &str) -> String {
     let subscription = Subscription::Only(vec![EventType::OrderStatusChanged]);
-    endpoints::add(db, keyring, url, &subscription, true, "test", 0)
+    endpoints::add(db, keyring, url, &subscription, Default::default(), true, "test", 0)
         .await
         .unwrap()
         .0
