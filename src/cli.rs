@@ -301,8 +301,7 @@ async fn endpoint(ctx: &NotifyContext, command: EndpointCommand) -> anyhow::Resu
                 anyhow::bail!("--since must be an RFC 3339 time, like 2026-12-07T08:00:00Z");
             };
             let found = endpoint_by_url(ctx, &url).await?;
-            let recovered =
-                notify::endpoints::recover(ctx, &found, since, CLI_ACTOR).await?;
+            let recovered = notify::endpoints::recover(ctx, &found, since, CLI_ACTOR).await?;
             println!("{recovered}");
             eprintln!(
                 "{recovered} failed message(s) to {} queued again; a running storelink sends them",

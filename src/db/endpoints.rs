@@ -197,6 +197,8 @@ pub enum AddError {
     Database(#[from] sqlx::Error),
 }
 
+// The endpoint's fields, the actor and the time: each is one of its own, as in the callers.
+#[allow(clippy::too_many_arguments)]
 /// Adds an endpoint (URL already checked by the caller) with a new signing secret, audited as
 /// done by `actor`; returns it and the secret as shown, once.
 pub async fn add(

@@ -31,7 +31,11 @@ impl EndpointLimits {
         rate_limit: Option<i64>,
         max_in_flight: i64,
     ) -> Result<Self, (&'static str, String)> {
-        let bounded = |n: i64| u32::try_from(n).ok().filter(|n| (1..=MAX_LIMIT).contains(n));
+        let bounded = |n: i64| {
+            u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+        };
         let rate_limit = match rate_limit {
             None => None,
             Some(n) => Some(bounded(n).ok_or((
@@ -74,9 +78,21 @@ mod tests {
 
     #[test]
     fn limits_are_bounded() {
-        assert_eq!(EndpointLimits::new(None, 16).unwrap(), EndpointLimits::default());
-        assert_eq!(EndpointLimits::new(Some(5), 1).unwrap().rate_limit(), Some(5));
-        for (rate, most) in [(Some(0), 1), (Some(1001), 1), (Some(-1), 1), (None, 0), (None, 1001)] {
+        assert_eq!(
+            EndpointLimits::new(None, 16).unwrap(),
+            EndpointLimits::default()
+        );
+        assert_eq!(
+            EndpointLimits::new(Some(5), 1).unwrap().rate_limit(),
+            Some(5)
+        );
+        for (rate, most) in [
+            (Some(0), 1),
+            (Some(1001), 1),
+            (Some(-1), 1),
+            (None, 0),
+            (None, 1001),
+        ] {
             assert!(EndpointLimits::new(rate, most).is_err(), "{rate:?} {most}");
         }
         assert_eq!(EndpointLimits::new(Some(0), 1).unwrap_err().0, "rate_limit");

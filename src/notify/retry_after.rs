@@ -19,7 +19,11 @@ pub(super) fn requested(
     if status != StatusCode::TOO_MANY_REQUESTS && status != StatusCode::SERVICE_UNAVAILABLE {
         return None;
     }
-    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let text = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(seconds) = text.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
@@ -88,7 +92,10 @@ mod tests {
         let now = OffsetDateTime::from_unix_timestamp(100).unwrap() + Duration::from_millis(300);
         let long = Duration::from_secs(60);
         assert_eq!(paused_until(now, Duration::from_secs(3), long), Some(104));
-        assert_eq!(paused_until(now, Duration::from_secs(3600), long), Some(161));
+        assert_eq!(
+            paused_until(now, Duration::from_secs(3600), long),
+            Some(161)
+        );
         assert_eq!(paused_until(now, Duration::ZERO, long), None);
         let whole = OffsetDateTime::from_unix_timestamp(100).unwrap();
         assert_eq!(paused_until(whole, Duration::from_secs(3), long), Some(103));

@@ -451,21 +451,29 @@ async fn send(
     let started = Instant::now();
     let signature = signing::signature_header(&secrets, &message.id, at, message.body.as_bytes());
     drop(secrets);
-    let (status_code, outcome, answer) =
-        match post(&sender.outbound, sender.timeout, &message, url, at, &signature).await {
-            Ok(answered) => {
-                let now = sender.clock.now();
-                sent.paused_until = retry_after::requested(answered.status, &answered.headers, now)
-                    .and_then(|wait| retry_after::paused_until(now, wait, sender.longest_pause));
-                if let Some(until) = sent.paused_until {
-                    // The sends waiting at the gate stop now, before the round records it.
-                    gate.pause_until(until);
-                }
-                let status = answered.status;
-                (Some(status.as_u16()), describe(status), Some(answered.text))
+    let (status_code, outcome, answer) = match post(
+        &sender.outbound,
+        sender.timeout,
+        &message,
+        url,
+        at,
+        &signature,
+    )
+    .await
+    {
+        Ok(answered) => {
+            let now = sender.clock.now();
+            sent.paused_until = retry_after::requested(answered.status, &answered.headers, now)
+                .and_then(|wait| retry_after::paused_until(now, wait, sender.longest_pause));
+            if let Some(until) = sent.paused_until {
+                // The sends waiting at the gate stop now, before the round records it.
+                gate.pause_until(until);
             }
-            Err(outcome) => (None, outcome, None),
-        };
+            let status = answered.status;
+            (Some(status.as_u16()), describe(status), Some(answered.text))
+        }
+        Err(outcome) => (None, outcome, None),
+    };
     sent.delivered = status_code.is_some_and(|s| (200..300).contains(&s));
     sent.attempt = Some(Attempt {
         at,
@@ -586,7 +594,9 @@ async fn record_in(
         } else {
             match config.schedule.jittered_secs_after(sent.attempts) {
                 // The schedule resumes after the pause the endpoint asked for.
-                Some(wait) => After::RetryAt((attempt.at + wait).max(sent.paused_until.unwrap_or(0))),
+                Some(wait) => {
+                    After::RetryAt((attempt.at + wait).max(sent.paused_until.unwrap_or(0)))
+                }
                 None => After::Failed,
             }
         };

@@ -72,7 +72,8 @@ async fn required_json<T: serde::de::DeserializeOwned>(
     body: Body,
 ) -> Result<T, Problem> {
     let body = read_limited(headers, body, MAX_BODY).await?;
-    read_json(headers, &body)?.ok_or_else(|| Problem::bad_request("This endpoint needs a JSON body."))
+    read_json(headers, &body)?
+        .ok_or_else(|| Problem::bad_request("This endpoint needs a JSON body."))
 }
 
 /// `event_types` as given: absent, empty or `["*"]` is every type.
@@ -273,7 +274,9 @@ pub(super) async fn update(
         endpoints::set_enabled(&state.db, &endpoint.id, enabled, &actor, now).await?;
         state.notifier.wake();
     }
-    Ok(Json(EndpointObject::from(&find(&state, &endpoint.id).await?)))
+    Ok(Json(EndpointObject::from(
+        &find(&state, &endpoint.id).await?,
+    )))
 }
 
 /// Removes an endpoint with its messages.
@@ -505,7 +508,9 @@ pub(super) async fn resend(
     if !is_message_id(&msg)
         || !notify_endpoints::send_again(&state.notify(), &endpoint, &msg, &caller.actor()).await?
     {
-        return Err(Problem::not_found("This endpoint has no message with this id."));
+        return Err(Problem::not_found(
+            "This endpoint has no message with this id.",
+        ));
     }
     state.notifier.wake();
     Ok(StatusCode::ACCEPTED)

@@ -204,9 +204,10 @@ fn tagged(schema: RefOr<Schema>, platform: &str) -> RefOr<Schema> {
         .build();
     match schema {
         RefOr::T(Schema::Object(mut object)) => {
-            object
-                .properties
-                .insert("platform".to_owned(), RefOr::T(Schema::Object(platform_property)));
+            object.properties.insert(
+                "platform".to_owned(),
+                RefOr::T(Schema::Object(platform_property)),
+            );
             if !object.required.iter().any(|r| r == "platform") {
                 object.required.insert(0, "platform".to_owned());
             }
@@ -240,10 +241,10 @@ fn unique_operation_ids(doc: &mut utoipa::openapi::OpenApi) {
     }
     for item in doc.paths.paths.values_mut() {
         for (method, operation) in operations(item) {
-            if let Some(id) = &operation.operation_id {
-                if seen.get(id).copied().unwrap_or(0) > 1 {
-                    operation.operation_id = Some(format!("{id}_{method}"));
-                }
+            if let Some(id) = &operation.operation_id
+                && seen.get(id).copied().unwrap_or(0) > 1
+            {
+                operation.operation_id = Some(format!("{id}_{method}"));
             }
         }
     }

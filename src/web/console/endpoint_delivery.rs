@@ -38,7 +38,9 @@ pub(super) fn limits(rate_limit: &str, max_in_flight: &str) -> Result<EndpointLi
         text => number(text, "Messages in flight")?,
     };
     EndpointLimits::new(rate, most).map_err(|(field, _)| match field {
-        "rate_limit" => "Messages a second must be a whole number from 1 to 1000, or empty.".to_owned(),
+        "rate_limit" => {
+            "Messages a second must be a whole number from 1 to 1000, or empty.".to_owned()
+        }
         _ => "Messages in flight must be a whole number from 1 to 1000.".to_owned(),
     })
 }

@@ -62,7 +62,14 @@ async fn endpoints_are_managed_through_the_api_with_the_consoles_guarantees() {
     assert_eq!(body["endpoint"]["max_in_flight"], 16);
 
     // The same URL again: 409, and nothing added.
-    let again = send(app, &key, Method::POST, "/api/v1/endpoints", Some(json!({"url": url}))).await;
+    let again = send(
+        app,
+        &key,
+        Method::POST,
+        "/api/v1/endpoints",
+        Some(json!({"url": url})),
+    )
+    .await;
     problem(again, 409).await;
     assert_eq!(app.count("SELECT count(*) FROM notify_endpoints").await, 1);
 
@@ -91,15 +98,28 @@ async fn endpoints_are_managed_through_the_api_with_the_consoles_guarantees() {
     assert_eq!(changed["rate_limit"], Value::Null);
     assert_eq!(changed["max_in_flight"], 2);
     assert_eq!(changed["event_types"], json!(["*"]));
-    let disabled: Value = send(app, &key, Method::PATCH, &location, Some(json!({"enabled": false})))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let disabled: Value = send(
+        app,
+        &key,
+        Method::PATCH,
+        &location,
+        Some(json!({"enabled": false})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(disabled["enabled"], false);
 
     // Rotate: a new secret, once.
-    let rotated = send(app, &key, Method::POST, &format!("{location}/rotate-secret"), None).await;
+    let rotated = send(
+        app,
+        &key,
+        Method::POST,
+        &format!("{location}/rotate-secret"),
+        None,
+    )
+    .await;
     assert_eq!(rotated.status(), 200);
     assert_eq!(rotated.headers()["cache-control"], "no-store");
     let rotated: Value = rotated.json().await.unwrap();
@@ -199,35 +219,185 @@ async fn every_refusal_is_a_problem_that_changes_nothing() {
     let unknown = "/api/v1/endpoints/000000000000000000000000";
     use reqwest::Method;
     let cases: Vec<(Method, String, Option<Value>, u16, Option<&str>)> = vec![
-        (Method::POST, "/api/v1/endpoints".into(), Some(json!({"url": "not a url"})), 400, Some("url")),
-        (Method::POST, "/api/v1/endpoints".into(), Some(json!({"url": "ftp://hooks.example.com/"})), 400, Some("url")),
-        (Method::POST, "/api/v1/endpoints".into(), Some(json!({"url": "http://hooks.example.com/"})), 400, Some("url")),
-        (Method::POST, "/api/v1/endpoints".into(), Some(json!({"url": "https://127.0.0.1/hooks"})), 400, Some("url")),
-        (Method::POST, "/api/v1/endpoints".into(), Some(json!({"url": "https://10.1.2.3/hooks"})), 400, Some("url")),
-        (Method::POST, "/api/v1/endpoints".into(), Some(json!({"url": "https://localhost/hooks"})), 400, Some("url")),
-        (Method::POST, "/api/v1/endpoints".into(), Some(json!({"url": "https://a.example.com/", "event_types": ["bogus"]})), 400, Some("event_types")),
-        (Method::POST, "/api/v1/endpoints".into(), Some(json!({"url": "https://a.example.com/", "rate_limit": 0})), 400, Some("rate_limit")),
-        (Method::POST, "/api/v1/endpoints".into(), Some(json!({"url": "https://a.example.com/", "max_in_flight": 5000})), 400, Some("max_in_flight")),
-        (Method::POST, "/api/v1/endpoints".into(), Some(json!({"url": "https://a.example.com/", "extra": 1})), 400, None),
+        (
+            Method::POST,
+            "/api/v1/endpoints".into(),
+            Some(json!({"url": "not a url"})),
+            400,
+            Some("url"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoints".into(),
+            Some(json!({"url": "ftp://hooks.example.com/"})),
+            400,
+            Some("url"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoints".into(),
+            Some(json!({"url": "http://hooks.example.com/"})),
+            400,
+            Some("url"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoints".into(),
+            Some(json!({"url": "https://127.0.0.1/hooks"})),
+            400,
+            Some("url"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoints".into(),
+            Some(json!({"url": "https://10.1.2.3/hooks"})),
+            400,
+            Some("url"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoints".into(),
+            Some(json!({"url": "https://localhost/hooks"})),
+            400,
+            Some("url"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoints".into(),
+            Some(json!({"url": "https://a.example.com/", "event_types": ["bogus"]})),
+            400,
+            Some("event_types"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoints".into(),
+            Some(json!({"url": "https://a.example.com/", "rate_limit": 0})),
+            400,
+            Some("rate_limit"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoints".into(),
+            Some(json!({"url": "https://a.example.com/", "max_in_flight": 5000})),
+            400,
+            Some("max_in_flight"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoints".into(),
+            Some(json!({"url": "https://a.example.com/", "extra": 1})),
+            400,
+            None,
+        ),
         (Method::POST, "/api/v1/endpoints".into(), None, 400, None),
         (Method::GET, unknown.into(), None, 404, None),
-        (Method::GET, "/api/v1/endpoints/..%2F..%2Fx".into(), None, 404, None),
-        (Method::PATCH, unknown.into(), Some(json!({"enabled": false})), 404, None),
-        (Method::PATCH, ep.clone(), Some(json!({"max_in_flight": 0})), 400, Some("max_in_flight")),
-        (Method::PATCH, ep.clone(), Some(json!({"enabled": false, "rate_limit": -1})), 400, Some("rate_limit")),
+        (
+            Method::GET,
+            "/api/v1/endpoints/..%2F..%2Fx".into(),
+            None,
+            404,
+            None,
+        ),
+        (
+            Method::PATCH,
+            unknown.into(),
+            Some(json!({"enabled": false})),
+            404,
+            None,
+        ),
+        (
+            Method::PATCH,
+            ep.clone(),
+            Some(json!({"max_in_flight": 0})),
+            400,
+            Some("max_in_flight"),
+        ),
+        (
+            Method::PATCH,
+            ep.clone(),
+            Some(json!({"enabled": false, "rate_limit": -1})),
+            400,
+            Some("rate_limit"),
+        ),
         (Method::DELETE, unknown.into(), None, 404, None),
-        (Method::POST, format!("{unknown}/rotate-secret"), None, 404, None),
-        (Method::POST, format!("{unknown}/recover"), Some(json!({"since": "2026-01-01T00:00:00Z"})), 404, None),
-        (Method::POST, format!("{ep}/recover"), Some(json!({"since": "yesterday"})), 400, Some("since")),
-        (Method::POST, format!("{ep}/recover"), Some(json!({"since": "2026-13-01T00:00:00Z"})), 400, Some("since")),
-        (Method::POST, format!("{ep}/recover"), Some(json!({})), 400, None),
+        (
+            Method::POST,
+            format!("{unknown}/rotate-secret"),
+            None,
+            404,
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{unknown}/recover"),
+            Some(json!({"since": "2026-01-01T00:00:00Z"})),
+            404,
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{ep}/recover"),
+            Some(json!({"since": "yesterday"})),
+            400,
+            Some("since"),
+        ),
+        (
+            Method::POST,
+            format!("{ep}/recover"),
+            Some(json!({"since": "2026-13-01T00:00:00Z"})),
+            400,
+            Some("since"),
+        ),
+        (
+            Method::POST,
+            format!("{ep}/recover"),
+            Some(json!({})),
+            400,
+            None,
+        ),
         (Method::GET, format!("{unknown}/messages"), None, 404, None),
-        (Method::GET, format!("{ep}/messages?cursor=nonsense"), None, 400, Some("cursor")),
-        (Method::GET, format!("{ep}/messages?cursor=msg_'%20OR%201=1"), None, 400, Some("cursor")),
-        (Method::GET, format!("{ep}/messages?status=lost"), None, 400, Some("status")),
-        (Method::GET, format!("{ep}/messages?limit=0"), None, 400, Some("limit")),
-        (Method::POST, format!("{ep}/messages/msg_0000/resend"), None, 404, None),
-        (Method::POST, format!("{unknown}/messages/msg_0000/resend"), None, 404, None),
+        (
+            Method::GET,
+            format!("{ep}/messages?cursor=nonsense"),
+            None,
+            400,
+            Some("cursor"),
+        ),
+        (
+            Method::GET,
+            format!("{ep}/messages?cursor=msg_'%20OR%201=1"),
+            None,
+            400,
+            Some("cursor"),
+        ),
+        (
+            Method::GET,
+            format!("{ep}/messages?status=lost"),
+            None,
+            400,
+            Some("status"),
+        ),
+        (
+            Method::GET,
+            format!("{ep}/messages?limit=0"),
+            None,
+            400,
+            Some("limit"),
+        ),
+        (
+            Method::POST,
+            format!("{ep}/messages/msg_0000/resend"),
+            None,
+            404,
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{unknown}/messages/msg_0000/resend"),
+            None,
+            404,
+            None,
+        ),
     ];
     let before = snapshot(app).await;
     for (method, path, body, status, parameter) in cases {
@@ -236,11 +406,22 @@ async fn every_refusal_is_a_problem_that_changes_nothing() {
         assert_eq!(got, status, "{method} {path} {body:?}");
         let problem = problem(response, status).await;
         if let Some(parameter) = parameter {
-            assert_eq!(problem["parameter"], parameter, "{method} {path}: {problem}");
+            assert_eq!(
+                problem["parameter"], parameter,
+                "{method} {path}: {problem}"
+            );
         }
-        assert_eq!(snapshot(app).await, before, "{method} {path} changed something");
+        assert_eq!(
+            snapshot(app).await,
+            before,
+            "{method} {path} changed something"
+        );
     }
     // Without a key: 401.
-    let response = backend().get(app.url("/api/v1/endpoints")).send().await.unwrap();
+    let response = backend()
+        .get(app.url("/api/v1/endpoints"))
+        .send()
+        .await
+        .unwrap();
     problem(response, 401).await;
 }

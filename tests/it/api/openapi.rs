@@ -84,11 +84,21 @@ async fn the_document_names_every_route_and_its_security() {
     let mapping = request["discriminator"]["mapping"].as_object().unwrap();
     assert!(!mapping.is_empty());
     for (platform, reference) in mapping {
-        let name = reference.as_str().unwrap().trim_start_matches("#/components/schemas/");
+        let name = reference
+            .as_str()
+            .unwrap()
+            .trim_start_matches("#/components/schemas/");
         let variant = &doc["components"]["schemas"][name];
-        assert_eq!(variant["properties"]["platform"]["enum"][0], platform.as_str(), "{name}");
+        assert_eq!(
+            variant["properties"]["platform"]["enum"][0],
+            platform.as_str(),
+            "{name}"
+        );
         assert!(
-            variant["required"].as_array().unwrap().contains(&Value::from("platform")),
+            variant["required"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("platform")),
             "{name}"
         );
     }

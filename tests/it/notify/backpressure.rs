@@ -159,7 +159,10 @@ async fn a_503_with_an_http_date_pauses_until_that_date() {
     // The date is whole seconds: the pause ends at it, at most two seconds away.
     let until = n.paused_until(&down).await.unwrap();
     let start = now.unix_timestamp();
-    assert!((start + 1..=start + 2).contains(&until), "{until} vs {start}");
+    assert!(
+        (start + 1..=start + 2).contains(&until),
+        "{until} vs {start}"
+    );
     n.app.advance(until - n.app.clock.unix() - 1);
     n.still(1).await;
     n.app.advance(1);
@@ -293,7 +296,11 @@ async fn a_slow_endpoint_does_not_slow_a_fast_one() {
     // Check: they arrive at once, not after the slow answers; the slow one holds only its own
     // most-in-flight.
     fast.wait_for(5, Duration::from_secs(2)).await;
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     assert!(slow.times().len() <= 16, "{}", slow.times().len());
 }
 

@@ -200,6 +200,10 @@ async fn the_command_line_adds_lists_and_removes_endpoints() {
         "http://127.0.0.1:9/hooks",
         "--events",
         "install.created,order.status_changed",
+        "--rate-limit",
+        "5",
+        "--max-in-flight",
+        "2",
     ]);
     assert!(
         added.status.success(),
@@ -221,14 +225,49 @@ async fn the_command_line_adds_lists_and_removes_endpoints() {
     ]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an event type"));
+    let bad = run(&[
+        "endpoint",
+        "add",
+        "http://127.0.0.1:9/x",
+        "--rate-limit",
+        "0",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("rate-limit must be"));
 
     let listed = run(&["endpoint", "list"]);
     let listed = String::from_utf8(listed.stdout).unwrap();
     assert!(
-        listed.contains("http://127.0.0.1:9/hooks\tinstall.created, order.status_changed\tenabled"),
+        listed.contains(
+            "http://127.0.0.1:9/hooks\tinstall.created, order.status_changed\tat most 5 a second, 2 at once\tenabled"
+        ),
         "{listed}"
     );
     assert!(!listed.contains("whsec_"));
+
+    // Recover: how many, on stdout; a time that is not RFC 3339 is refused.
+    let recovered = run(&[
+        "endpoint",
+        "recover",
+        "http://127.0.0.1:9/hooks",
+        "--since",
+        "2026-01-01T00:00:00Z",
+    ]);
+    assert!(
+        recovered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recovered.stderr)
+    );
+    assert_eq!(String::from_utf8(recovered.stdout).unwrap(), "0\n");
+    let bad = run(&[
+        "endpoint",
+        "recover",
+        "http://127.0.0.1:9/hooks",
+        "--since",
+        "yesterday",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"));
 
     let removed = run(&["endpoint", "remove", "http://127.0.0.1:9/hooks"]);
     assert!(removed.status.success());

@@ -44,7 +44,16 @@ async fn http_and_internal_urls_are_refused_when_added() {
         ("ftp://hooks.example.com/x", "https://"),
         ("not a url", "full URL"),
     ] {
-        match add(&ctx, url, &Subscription::All, Default::default(), true, "system").await {
+        match add(
+            &ctx,
+            url,
+            &Subscription::All,
+            Default::default(),
+            true,
+            "system",
+        )
+        .await
+        {
             Err(EndpointError::Url(message)) => {
                 assert!(message.contains(why), "{url}: {message}")
             }
