@@ -18,6 +18,15 @@ async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64) {
     )
 }
 
+/// A request, the status it must get, and the parameter its problem must name.
+type Case = (
+    reqwest::Method,
+    String,
+    Option<Value>,
+    u16,
+    Option<&'static str>,
+);
+
 async fn send(
     app: &TestApp,
     key: &str,
@@ -218,7 +227,7 @@ async fn every_refusal_is_a_problem_that_changes_nothing() {
     let ep = format!("/api/v1/endpoints/{id}");
     let unknown = "/api/v1/endpoints/000000000000000000000000";
     use reqwest::Method;
-    let cases: Vec<(Method, String, Option<Value>, u16, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             Method::POST,
             "/api/v1/endpoints".into(),
