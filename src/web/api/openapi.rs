@@ -190,8 +190,27 @@ pub(crate) fn with_platforms(
     for driver in platforms.all() {
         driver.document(&mut doc);
     }
+    refer_connection_request(&mut doc);
     unique_operation_ids(&mut doc);
     doc
+}
+
+/// `POST /api/v1/connections` takes `ConnectionRequest`, a schema made here at run time (the
+/// handler's annotation can only say "an object"): its body refers to it, so generators give
+/// the method the tagged union's variants as its argument.
+fn refer_connection_request(doc: &mut utoipa::openapi::OpenApi) {
+    let body = doc
+        .paths
+        .paths
+        .get_mut("/api/v1/connections")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|post| post.request_body.as_mut())
+        .and_then(|body| body.content.get_mut("application/json"));
+    if let Some(content) = body {
+        content.schema = Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+            "ConnectionRequest",
+        )));
+    }
 }
 
 /// A connection kind's schema with its `platform` property (one value, required) added, so the

@@ -102,6 +102,11 @@ async fn the_document_names_every_route_and_its_security() {
             "{name}"
         );
     }
+    assert_eq!(
+        paths["/api/v1/connections"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/ConnectionRequest"
+    );
     for item in request["oneOf"].as_array().unwrap() {
         assert!(item.get("$ref").is_some(), "each variant is named: {item}");
     }
