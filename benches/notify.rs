@@ -129,6 +129,7 @@ fn main() -> anyhow::Result<()> {
             &keyring,
             &url,
             &Subscription::All,
+            storelink::domain::EndpointLimits::new(None, 1000).expect("valid limits"),
             true,
             "bench",
             now,

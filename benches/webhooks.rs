@@ -449,6 +449,8 @@ async fn start_server(
             &state.notify(),
             url,
             &Subscription::Only(vec![EventType::OrderStatusChanged]),
+            // No limits of its own: the bench measures the worker.
+            storelink::domain::EndpointLimits::new(None, 1000).expect("valid limits"),
             true,
             "bench",
         )

@@ -16,7 +16,7 @@ use crate::{
         endpoints::{self, Subscription},
         operators,
     },
-    domain::api_key::ApiKeySecret,
+    domain::{EndpointLimits, api_key::ApiKeySecret},
     notify::{self, NotifyContext},
     password,
     platforms::kit::outbound::Outbound,
@@ -65,6 +65,12 @@ pub enum EndpointCommand {
         /// The event types to send, comma-separated (default: all).
         #[arg(long)]
         events: Option<String>,
+        /// At most this many messages a second to it (default: no limit).
+        #[arg(long)]
+        rate_limit: Option<i64>,
+        /// At most this many messages in flight to it at once.
+        #[arg(long, default_value_t = i64::from(crate::domain::DEFAULT_MAX_IN_FLIGHT))]
+        max_in_flight: i64,
     },
     /// List endpoints (never their secrets).
     List,
@@ -72,6 +78,15 @@ pub enum EndpointCommand {
     Remove {
         /// The endpoint's URL, as listed.
         url: String,
+    },
+    /// Send again every message to the endpoint that failed since TIME, with the same
+    /// `webhook-id`; prints how many.
+    Recover {
+        /// The endpoint's URL, as listed.
+        url: String,
+        /// RFC 3339, like 2026-12-07T08:00:00Z: messages created then or later.
+        #[arg(long)]
+        since: String,
     },
 }
 
@@ -235,17 +250,25 @@ async fn api_key(pool: &db::Db, command: ApiKeyCommand) -> anyhow::Result<()> {
 
 async fn endpoint(ctx: &NotifyContext, command: EndpointCommand) -> anyhow::Result<()> {
     match command {
-        EndpointCommand::Add { url, events } => {
+        EndpointCommand::Add {
+            url,
+            events,
+            rate_limit,
+            max_in_flight,
+        } => {
             let subscription =
                 Subscription::parse(events.as_deref().unwrap_or("")).map_err(anyhow::Error::msg)?;
+            let limits = EndpointLimits::new(rate_limit, max_in_flight)
+                .map_err(|(_, why)| anyhow::Error::msg(why.replace('_', "-")))?;
             let (endpoint, secret) =
-                notify::endpoints::add(ctx, &url, &subscription, true, CLI_ACTOR)
+                notify::endpoints::add(ctx, &url, &subscription, limits, true, CLI_ACTOR)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             eprintln!(
-                "Endpoint {} added for {}. Its signing secret is shown once, here; store it now:",
+                "Endpoint {} added for {}, {}. Its signing secret is shown once, here; store it now:",
                 endpoint.url,
-                subscription.describe()
+                subscription.describe(),
+                limits.describe()
             );
             println!("{}", secret.expose_secret());
         }
@@ -261,30 +284,46 @@ async fn endpoint(ctx: &NotifyContext, command: EndpointCommand) -> anyhow::Resu
                     .map(crate::clock::fmt_time)
                     .unwrap_or_else(|| "never".into());
                 println!(
-                    "{}\t{}\t{state}\tlast success: {last}",
+                    "{}\t{}\t{}\t{state}\tlast success: {last}",
                     e.url,
-                    e.subscription().describe()
+                    e.subscription().describe(),
+                    e.limits().describe()
                 );
             }
         }
         EndpointCommand::Remove { url } => {
-            let url = url.trim();
-            let found = match endpoints::find_by_url(&ctx.db, url).await? {
-                Some(found) => Some(found),
-                // As typed, it may lack the normalisation stored (a trailing slash).
-                None => match url::Url::parse(url) {
-                    Ok(parsed) => endpoints::find_by_url(&ctx.db, parsed.as_str()).await?,
-                    Err(_) => None,
-                },
-            };
-            let Some(found) = found else {
-                anyhow::bail!("no endpoint has the URL {url:?}");
-            };
+            let found = endpoint_by_url(ctx, &url).await?;
             endpoints::remove(&ctx.db, &found.id, CLI_ACTOR, ctx.clock.unix()).await?;
             println!("endpoint {} removed", found.url);
         }
+        EndpointCommand::Recover { url, since } => {
+            let Some(since) = crate::domain::parse_rfc3339(&since) else {
+                anyhow::bail!("--since must be an RFC 3339 time, like 2026-12-07T08:00:00Z");
+            };
+            let found = endpoint_by_url(ctx, &url).await?;
+            let recovered = notify::endpoints::recover(ctx, &found, since, CLI_ACTOR).await?;
+            println!("{recovered}");
+            eprintln!(
+                "{recovered} failed message(s) to {} queued again; a running storelink sends them",
+                found.url
+            );
+        }
     }
     Ok(())
+}
+
+/// The endpoint with this URL, as typed or as stored.
+async fn endpoint_by_url(ctx: &NotifyContext, url: &str) -> anyhow::Result<endpoints::Endpoint> {
+    let url = url.trim();
+    let found = match endpoints::find_by_url(&ctx.db, url).await? {
+        Some(found) => Some(found),
+        // As typed, it may lack the normalisation stored (a trailing slash).
+        None => match url::Url::parse(url) {
+            Ok(parsed) => endpoints::find_by_url(&ctx.db, parsed.as_str()).await?,
+            Err(_) => None,
+        },
+    };
+    found.ok_or_else(|| anyhow::anyhow!("no endpoint has the URL {url:?}"))
 }
 
 async fn operator(pool: &db::Db, command: OperatorCommand) -> anyhow::Result<()> {

@@ -55,6 +55,10 @@ pub enum Action {
     Degraded,
     /// A degraded install, or one that needed attention, works again.
     Recovered,
+    /// The failed messages of an endpoint since a time were queued again (`recover`).
+    EndpointRecovered,
+    /// An endpoint's event types, limits or state were changed (through the API).
+    EndpointChanged,
 }
 
 impl Action {
@@ -84,6 +88,8 @@ impl Action {
             Self::Rename => "rename",
             Self::Degraded => "degraded",
             Self::Recovered => "recovered",
+            Self::EndpointRecovered => "endpoint_recovered",
+            Self::EndpointChanged => "endpoint_changed",
         }
     }
 
@@ -113,11 +119,13 @@ impl Action {
             Self::Rename => "Renamed",
             Self::Degraded => "Degraded",
             Self::Recovered => "Recovered",
+            Self::EndpointRecovered => "Failed notifications sent again",
+            Self::EndpointChanged => "Notification endpoint changed",
         }
     }
 
     /// Every action, for the audit page's filter.
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 25] = [
         Self::Install,
         Self::Reinstall,
         Self::Revoke,
@@ -141,6 +149,8 @@ impl Action {
         Self::Rename,
         Self::Degraded,
         Self::Recovered,
+        Self::EndpointRecovered,
+        Self::EndpointChanged,
     ];
 
     /// The action stored as `name`.

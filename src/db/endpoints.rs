@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     crypto::{Keyring, Sealed, random_hex},
-    domain::EventType,
+    domain::{EndpointLimits, EventType},
 };
 
 /// How long a replaced secret keeps signing after a rotation.
@@ -127,12 +127,23 @@ pub struct Endpoint {
     pub last_success_at: Option<i64>,
     /// The first failure since the last success, Unix seconds.
     pub failing_since: Option<i64>,
+    /// Messages a second at most, when limited.
+    pub rate_limit: Option<i64>,
+    /// Messages in flight at once at most.
+    pub max_in_flight: i64,
+    /// Nothing is sent before this Unix second (the endpoint's `Retry-After`).
+    pub paused_until: Option<i64>,
 }
 
 impl Endpoint {
     /// What it subscribes to.
     pub fn subscription(&self) -> Subscription {
         Subscription::decode(&self.event_types)
+    }
+
+    /// Its limits (as stored: checked when they were set).
+    pub fn limits(&self) -> EndpointLimits {
+        EndpointLimits::new(self.rate_limit, self.max_in_flight).unwrap_or_default()
     }
 }
 
@@ -186,6 +197,8 @@ pub enum AddError {
     Database(#[from] sqlx::Error),
 }
 
+// The endpoint's fields, the actor and the time: each is one of its own, as in the callers.
+#[allow(clippy::too_many_arguments)]
 /// Adds an endpoint (URL already checked by the caller) with a new signing secret, audited as
 /// done by `actor`; returns it and the secret as shown, once.
 pub async fn add(
@@ -193,6 +206,7 @@ pub async fn add(
     keyring: &Keyring,
     url: &str,
     subscription: &Subscription,
+    limits: EndpointLimits,
     enabled: bool,
     actor: &str,
     now: i64,
@@ -202,8 +216,8 @@ pub async fn add(
     let inserted = sqlx::query(
         // It is owed the order events that arrive from now on, not those stored before.
         "INSERT INTO notify_endpoints (id, url, event_types, enabled, created_at, created_by,
-             events_cursor)
-         VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(max(id), 0) FROM events))
+             events_cursor, rate_limit, max_in_flight)
+         VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(max(id), 0) FROM events), $7, $8)
          ON CONFLICT (url) DO NOTHING",
     )
     .bind(&id)
@@ -212,6 +226,8 @@ pub async fn add(
     .bind(i64::from(enabled))
     .bind(now)
     .bind(actor)
+    .bind(limits.rate_limit().map(i64::from))
+    .bind(i64::from(limits.max_in_flight()))
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -226,8 +242,9 @@ pub async fn add(
         Action::EndpointAdded,
         None,
         &format!(
-            "endpoint added for {}{}",
+            "endpoint added for {}, {}{}",
             subscription.describe(),
+            limits.describe(),
             if enabled { "" } else { ", disabled" }
         ),
         &[("url", url)],
@@ -243,7 +260,7 @@ pub async fn add(
 async fn find_in(conn: &mut AnyConnection, id: &str) -> sqlx::Result<Option<Endpoint>> {
     sqlx::query_as(
         "SELECT id, url, event_types, enabled, disabled_reason, created_at, last_success_at,
-             failing_since
+             failing_since, rate_limit, max_in_flight, paused_until
          FROM notify_endpoints WHERE id = $1",
     )
     .bind(id)
@@ -261,7 +278,7 @@ pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<Endpoint>> {
 pub async fn find_by_url(db: &Db, url: &str) -> sqlx::Result<Option<Endpoint>> {
     sqlx::query_as(
         "SELECT id, url, event_types, enabled, disabled_reason, created_at, last_success_at,
-             failing_since
+             failing_since, rate_limit, max_in_flight, paused_until
          FROM notify_endpoints WHERE url = $1",
     )
     .bind(url)
@@ -273,7 +290,7 @@ pub async fn find_by_url(db: &Db, url: &str) -> sqlx::Result<Option<Endpoint>> {
 pub async fn list(db: &Db) -> sqlx::Result<Vec<Endpoint>> {
     sqlx::query_as(
         "SELECT id, url, event_types, enabled, disabled_reason, created_at, last_success_at,
-             failing_since
+             failing_since, rate_limit, max_in_flight, paused_until
          FROM notify_endpoints ORDER BY created_at, id",
     )
     .fetch_all(db)
@@ -451,6 +468,86 @@ pub async fn reseal_in(conn: &mut AnyConnection, keyring: &Keyring) -> anyhow::R
         resealed += 1;
     }
     Ok(resealed)
+}
+
+/// Changes what an endpoint receives and what it can take, audited as done by `actor`;
+/// `false` when there is no such endpoint.
+pub async fn change(
+    db: &Db,
+    id: &str,
+    subscription: &Subscription,
+    limits: EndpointLimits,
+    actor: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let mut tx = super::begin_write(db).await?;
+    let url: Option<String> = sqlx::query_scalar(
+        "UPDATE notify_endpoints SET event_types = $1, rate_limit = $2, max_in_flight = $3
+         WHERE id = $4 RETURNING url",
+    )
+    .bind(subscription.encode())
+    .bind(limits.rate_limit().map(i64::from))
+    .bind(i64::from(limits.max_in_flight()))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(url) = url else {
+        return Ok(false);
+    };
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        Action::EndpointChanged,
+        None,
+        &format!(
+            "endpoint set to {}, {}",
+            subscription.describe(),
+            limits.describe()
+        ),
+        &[("url", &url)],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// What the worker knows of an endpoint from the database, each round.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LaneLimits {
+    /// The endpoint.
+    pub id: String,
+    /// Messages a second at most, when limited.
+    pub rate_limit: Option<i64>,
+    /// Messages in flight at once at most.
+    pub max_in_flight: i64,
+    /// Nothing is sent before this Unix second.
+    pub paused_until: Option<i64>,
+}
+
+/// The enabled endpoints with their limits and pauses, for the worker's round (in its
+/// transaction).
+pub async fn deliverable(conn: &mut AnyConnection) -> sqlx::Result<Vec<LaneLimits>> {
+    sqlx::query_as(
+        "SELECT id, rate_limit, max_in_flight, paused_until FROM notify_endpoints
+         WHERE enabled = 1 ORDER BY id",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Pauses an endpoint until Unix second `until` (it answered `Retry-After`), in the caller's
+/// transaction; a later pause already set stays.
+pub async fn pause(conn: &mut AnyConnection, id: &str, until: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE notify_endpoints SET paused_until = $1
+         WHERE id = $2 AND (paused_until IS NULL OR paused_until < $1)",
+    )
+    .bind(until)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Records a 2xx from an endpoint, in the caller's transaction: it is healthy again.

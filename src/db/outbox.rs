@@ -205,11 +205,13 @@ pub struct Due {
     pub attempts: i64,
 }
 
-/// Claims up to `limit` due messages of enabled endpoints for `lease` seconds: nobody else
-/// claims them meanwhile, and if this instance dies before recording the attempt, they are due
-/// again when the lease runs out (sent twice, at worst: at least once).
+/// Claims up to `limit` due messages of enabled endpoint `endpoint_id` that is not paused, for
+/// `lease` seconds: nobody else claims them meanwhile, and if this instance dies before
+/// recording the attempt, they are due again when the lease runs out (sent twice, at worst: at
+/// least once). The worker claims each endpoint apart, up to its room.
 pub async fn claim_due(
     conn: &mut AnyConnection,
+    endpoint_id: &str,
     now: i64,
     limit: usize,
     lease: i64,
@@ -219,8 +221,9 @@ pub async fn claim_due(
          WHERE id IN (
              SELECT m.id FROM notify_messages m
              JOIN notify_endpoints e ON e.id = m.endpoint_id
-             WHERE m.status = 'pending' AND m.next_attempt_at <= $1
+             WHERE m.endpoint_id = $4 AND m.status = 'pending' AND m.next_attempt_at <= $1
                AND (m.lease_until IS NULL OR m.lease_until <= $1) AND e.enabled = 1
+               AND (e.paused_until IS NULL OR e.paused_until <= $1)
              ORDER BY m.next_attempt_at
              LIMIT $3)
          RETURNING id, endpoint_id, event_type, body, attempts",
@@ -228,8 +231,53 @@ pub async fn claim_due(
     .bind(now)
     .bind(lease)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(endpoint_id)
     .fetch_all(conn)
     .await
+}
+
+/// Gives claimed messages back unsent, in the caller's transaction: their endpoint paused
+/// while they waited for their turn. Due again when the pause ends; the claims do not count as
+/// attempts.
+pub async fn release_in(conn: &mut AnyConnection, message_ids: &[&str]) -> sqlx::Result<()> {
+    for chunk in message_ids.chunks(ROWS_PER_STATEMENT) {
+        let mut update = QueryBuilder::new(
+            "UPDATE notify_messages SET lease_until = NULL,
+                 attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+             WHERE status = 'pending' AND id IN (",
+        );
+        let mut ids = update.separated(", ");
+        for id in chunk {
+            ids.push_bind(*id);
+        }
+        update.push(")");
+        update.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Makes every message of `endpoint_id` that failed (its schedule used up) and was created at
+/// or after `since` due again now, with a fresh schedule and its own `webhook-id`, in the
+/// caller's transaction; returns how many. One statement: a crash leaves all of them queued
+/// or none, and a second call finds them pending or delivered, not failed, so each is sent
+/// again once.
+pub async fn recover(
+    conn: &mut AnyConnection,
+    endpoint_id: &str,
+    since: i64,
+    now: i64,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE notify_messages SET status = 'pending', attempts = 0, next_attempt_at = $1,
+             finished_at = NULL, lease_until = NULL
+         WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3",
+    )
+    .bind(now)
+    .bind(endpoint_id)
+    .bind(since)
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// What one attempt got.
@@ -372,6 +420,29 @@ pub struct Message {
     pub attempts: i64,
     /// The next attempt, when pending.
     pub next_attempt_at: i64,
+}
+
+/// A page of an endpoint's messages, newest first (by id: ids begin with their time), only
+/// those with `status` when given, and only those older than message `before` when given.
+pub async fn page(
+    db: &Db,
+    endpoint_id: &str,
+    status: Option<MessageStatus>,
+    before: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<Message>> {
+    sqlx::query_as(
+        "SELECT id, event_type, install_id, created_at, status, attempts, next_attempt_at
+         FROM notify_messages
+         WHERE endpoint_id = $1 AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3)
+         ORDER BY id DESC LIMIT $4",
+    )
+    .bind(endpoint_id)
+    .bind(status)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
 }
 
 /// An endpoint's most recent messages, newest first.

@@ -15,6 +15,14 @@ pub fn rfc3339(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// RFC 3339 text (`2026-12-07T08:00:00Z`, any offset) as Unix seconds, rounded down; `None`
+/// for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    OffsetDateTime::parse(text.trim(), &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
+}
+
 /// A connected store (or retailer account), as the API shows it. Never holds a secret.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InstallObject {

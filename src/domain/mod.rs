@@ -7,6 +7,7 @@
 
 pub mod api_key;
 mod client_auth;
+mod endpoint_limits;
 mod health;
 mod install;
 mod install_object;
@@ -19,9 +20,10 @@ mod store_domain;
 pub mod text;
 
 pub use client_auth::ClientAuth;
+pub use endpoint_limits::{DEFAULT_MAX_IN_FLIGHT, EndpointLimits};
 pub use health::{HealthState, Reason};
 pub use install::{AuthKind, Initiator, InstallStatus, InstallingUser};
-pub use install_object::{HealthObject, InstallObject, rfc3339};
+pub use install_object::{HealthObject, InstallObject, parse_rfc3339, rfc3339};
 pub use notification::{EventType, MessageStatus};
 pub use order::OrderStatus;
 pub use platform::Platform;

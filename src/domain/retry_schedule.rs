@@ -63,6 +63,12 @@ impl RetrySchedule {
         self.0.get(index).copied()
     }
 
+    /// The longest wait of the schedule: no pause an endpoint asks for (`Retry-After`) is
+    /// longer.
+    pub fn longest_wait(&self) -> Duration {
+        self.0.iter().copied().max().unwrap_or_default()
+    }
+
     /// [`Self::wait_after`] in whole seconds, with up to a tenth more at random.
     pub fn jittered_secs_after(&self, attempt: i64) -> Option<i64> {
         let wait = self.wait_after(attempt)?.as_secs();

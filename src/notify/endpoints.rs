@@ -12,7 +12,7 @@ use crate::{
         endpoints::{self, AddError, Endpoint, Subscription},
         outbox,
     },
-    domain::{EventType, rfc3339},
+    domain::{EndpointLimits, EventType, rfc3339},
 };
 
 /// Why an endpoint was not added. Each message reads on its own.
@@ -73,6 +73,7 @@ pub async fn add(
     ctx: &NotifyContext,
     url: &str,
     subscription: &Subscription,
+    limits: EndpointLimits,
     enabled: bool,
     actor: &str,
 ) -> Result<(Endpoint, SecretString), EndpointError> {
@@ -82,6 +83,7 @@ pub async fn add(
         &ctx.keyring,
         url.as_str(),
         subscription,
+        limits,
         enabled,
         actor,
         ctx.clock.unix(),
@@ -145,6 +147,35 @@ pub async fn send_again(
     Ok(queued)
 }
 
+/// Sends again every message to `endpoint` that failed and was created at or after `since`
+/// (Unix seconds), with the same `webhook-id` and a fresh schedule, audited; returns how many.
+/// One transaction: a crash queues all of them or none, and each is queued again once.
+pub async fn recover(
+    ctx: &NotifyContext,
+    endpoint: &Endpoint,
+    since: i64,
+    actor: &str,
+) -> sqlx::Result<u64> {
+    let now = ctx.clock.unix();
+    let mut tx = crate::db::begin_write(&ctx.db).await?;
+    let recovered = outbox::recover(&mut tx, &endpoint.id, since, now).await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        Action::EndpointRecovered,
+        None,
+        &format!(
+            "{recovered} failed message(s) since {} queued again",
+            rfc3339(since)
+        ),
+        &[("url", &endpoint.url)],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(recovered)
+}
+
 /// The sandbox receiver's endpoint: added (for every event type) when missing, without the
 /// guard's check (it is this instance's own URL). Returns the secrets that sign for it now, as
 /// the receiver needs them to verify (`whsec_...`).
@@ -161,6 +192,7 @@ pub async fn ensure_sandbox_endpoint(
                 &ctx.keyring,
                 url.as_str(),
                 &Subscription::All,
+                EndpointLimits::default(),
                 true,
                 "system",
                 now,

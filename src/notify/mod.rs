@@ -12,6 +12,8 @@
 //! promised to arrive in the order of the changes.
 
 pub mod endpoints;
+mod lanes;
+mod retry_after;
 pub mod signing;
 pub mod worker;
 

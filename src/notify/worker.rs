@@ -10,8 +10,15 @@
 //! database; a lease that runs out (its instance died mid-send) makes the message due again: at
 //! least once.
 //!
+//! Each endpoint has a lane ([`super::lanes`]): its messages are claimed apart, up to its
+//! most-in-flight, and each send waits for its turn under the endpoint's rate, so a slow or
+//! limited endpoint never holds up another. An endpoint answering `429` or `503` with
+//! `Retry-After` is paused until then ([`super::retry_after`]), in the database for every
+//! instance and at once for this one's sends still waiting at its gate.
+//!
 //! Only a 2xx counts as delivered. Redirects are not followed (a 3xx is a failure), and neither
-//! the answer's body nor its headers are trusted beyond the first bytes kept for the console.
+//! the answer's body nor its headers are trusted beyond the first bytes kept for the console
+//! and a `Retry-After`.
 
 use std::{
     collections::HashMap,
@@ -27,7 +34,11 @@ use tokio::{
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::{NotifyConfig, NotifyContext, signing};
+use super::{
+    NotifyConfig, NotifyContext,
+    lanes::{Gate, Lanes},
+    retry_after, signing,
+};
 use crate::{
     db::{
         endpoints,
@@ -114,8 +125,21 @@ struct Sent {
     message_id: String,
     endpoint_id: String,
     attempts: i64,
-    attempt: Attempt,
+    /// `None`: not sent, the endpoint paused while it waited for its turn (given back).
+    attempt: Option<Attempt>,
     delivered: bool,
+    /// The endpoint asked for nothing more before this Unix second.
+    paused_until: Option<i64>,
+}
+
+/// What every send needs besides its message.
+#[derive(Clone)]
+struct Sender {
+    outbound: Outbound,
+    clock: Arc<dyn crate::clock::Clock>,
+    timeout: Duration,
+    /// The longest pause an endpoint may ask for: the schedule's longest wait.
+    longest_pause: Duration,
 }
 
 async fn run(
@@ -128,7 +152,14 @@ async fn run(
     // A lease outlasts an attempt (its timeout) with room to record it.
     let lease = i64::try_from(config.timeout.as_secs()).unwrap_or(10) + 5;
     let mut in_flight: JoinSet<Sent> = JoinSet::new();
-    let mut claimed: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut claimed: HashMap<tokio::task::Id, (String, String)> = HashMap::new();
+    let mut lanes = Lanes::default();
+    let sender = Sender {
+        outbound: ctx.outbound.clone(),
+        clock: ctx.clock.clone(),
+        timeout: config.timeout,
+        longest_pause: config.schedule.longest_wait(),
+    };
     let mut finished: Vec<Sent> = Vec::new();
     let mut next_round = tokio::time::Instant::now();
     let mut full_round = false;
@@ -146,7 +177,7 @@ async fn run(
             }
         }
         while let Some(done) = in_flight.try_join_next_with_id() {
-            collect(done, &mut claimed, &mut finished);
+            collect(done, &mut claimed, &mut lanes, &mut finished);
         }
         if *stopped.borrow() {
             record(&ctx, &config, std::mem::take(&mut finished)).await;
@@ -159,23 +190,24 @@ async fn run(
             } else {
                 MIN_ROUND_INTERVAL
             };
-        let (due, contended) =
-            round(&ctx, &config, std::mem::take(&mut finished), free, lease).await;
+        let (due, contended) = round(
+            &ctx,
+            &config,
+            &mut lanes,
+            std::mem::take(&mut finished),
+            free,
+            lease,
+        )
+        .await;
         if let Some(contended) = contended {
             contention = 0.75 * contention + if contended { 0.25 } else { 0.0 };
         }
         full_round = free > 0 && due.len() == free;
         for (message, url, secrets) in due {
-            let id = message.id.clone();
-            let handle = in_flight.spawn(send(
-                ctx.outbound.clone(),
-                ctx.clock.clone(),
-                config.timeout,
-                message,
-                url,
-                secrets,
-            ));
-            claimed.insert(handle.id(), id);
+            let ids = (message.id.clone(), message.endpoint_id.clone());
+            let gate = lanes.claimed(&message.endpoint_id);
+            let handle = in_flight.spawn(send(sender.clone(), gate, message, url, secrets));
+            claimed.insert(handle.id(), ids);
         }
         if full_round && !busy && in_flight.len() < concurrency {
             // More may be due right now.
@@ -184,14 +216,14 @@ async fn run(
         tokio::select! {
             done = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
                 if let Some(done) = done {
-                    collect(done, &mut claimed, &mut finished);
+                    collect(done, &mut claimed, &mut lanes, &mut finished);
                 }
                 // Sends finish one after another: gather those finishing within a moment, so
                 // one transaction (one fsync) records many and claims as many new ones.
                 let until = tokio::time::Instant::now() + GATHER;
                 while finished.len() < concurrency / 2 {
                     match tokio::time::timeout_at(until, in_flight.join_next_with_id()).await {
-                        Ok(Some(done)) => collect(done, &mut claimed, &mut finished),
+                        Ok(Some(done)) => collect(done, &mut claimed, &mut lanes, &mut finished),
                         Ok(None) | Err(_) => break,
                     }
                 }
@@ -201,7 +233,7 @@ async fn run(
             _ = stopped.changed() => {}
         }
     }
-    drain(&ctx, &config, in_flight, claimed).await;
+    drain(&ctx, &config, in_flight, claimed, lanes).await;
 }
 
 /// Waits up to the drain bound for the sends in flight, records them, and gives back the
@@ -210,22 +242,23 @@ async fn drain(
     ctx: &NotifyContext,
     config: &NotifyConfig,
     mut in_flight: JoinSet<Sent>,
-    mut claimed: HashMap<tokio::task::Id, String>,
+    mut claimed: HashMap<tokio::task::Id, (String, String)>,
+    mut lanes: Lanes,
 ) {
     let mut finished = Vec::new();
     let deadline = tokio::time::Instant::now() + config.drain;
     while !in_flight.is_empty() {
         match tokio::time::timeout_at(deadline, in_flight.join_next_with_id()).await {
-            Ok(Some(done)) => collect(done, &mut claimed, &mut finished),
+            Ok(Some(done)) => collect(done, &mut claimed, &mut lanes, &mut finished),
             Ok(None) | Err(_) => break,
         }
     }
     record(ctx, config, finished).await;
     in_flight.abort_all();
     while let Some(done) = in_flight.join_next_with_id().await {
-        collect(done, &mut claimed, &mut Vec::new());
+        collect(done, &mut claimed, &mut lanes, &mut Vec::new());
     }
-    for message_id in claimed.into_values() {
+    for (message_id, _) in claimed.into_values() {
         if let Err(e) = outbox::release(&ctx.db, &message_id).await {
             tracing::warn!(error = %e, "notifications: cannot give back a claimed message");
         }
@@ -234,19 +267,23 @@ async fn drain(
 
 fn collect(
     done: Result<(tokio::task::Id, Sent), tokio::task::JoinError>,
-    claimed: &mut HashMap<tokio::task::Id, String>,
+    claimed: &mut HashMap<tokio::task::Id, (String, String)>,
+    lanes: &mut Lanes,
     finished: &mut Vec<Sent>,
 ) {
     match done {
         Ok((id, sent)) => {
             claimed.remove(&id);
+            lanes.finished(&sent.endpoint_id);
             finished.push(sent);
         }
         // Cancelled (shutdown) or panicked: its claim stays in `claimed`, to be given back,
         // or runs out.
         Err(e) if e.is_panic() => {
             tracing::error!("notifications: a send panicked");
-            claimed.remove(&e.id());
+            if let Some((_, endpoint)) = claimed.remove(&e.id()) {
+                lanes.finished(&endpoint);
+            }
         }
         Err(_) => {}
     }
@@ -265,6 +302,7 @@ type Claimed = (Due, Url, Vec<Zeroizing<Vec<u8>>>);
 async fn round(
     ctx: &NotifyContext,
     config: &NotifyConfig,
+    lanes: &mut Lanes,
     finished: Vec<Sent>,
     free: usize,
     lease: i64,
@@ -286,7 +324,7 @@ async fn round(
                 // being written again as a message that waits.
                 let room = i64::try_from(free).unwrap_or(i64::MAX);
                 outbox::make_order_messages(&mut tx, None, Some(room)).await?;
-                outbox::claim_due(&mut tx, ctx.clock.unix(), free, lease).await?
+                claim_in_turn(&mut tx, ctx, config, lanes, free, lease).await?
             }
         };
         tx.commit().await?;
@@ -308,6 +346,33 @@ async fn round(
     (due, contended)
 }
 
+/// Claims each endpoint's due messages, up to its room and `free` in all, a different endpoint
+/// first each round.
+async fn claim_in_turn(
+    tx: &mut sqlx::AnyConnection,
+    ctx: &NotifyContext,
+    config: &NotifyConfig,
+    lanes: &mut Lanes,
+    mut free: usize,
+    lease: i64,
+) -> sqlx::Result<Vec<Due>> {
+    let now = ctx.clock.unix();
+    let mut due = Vec::new();
+    for limits in lanes.in_turn(endpoints::deliverable(tx).await?) {
+        let room = lanes.room(&limits, now, config.concurrency).min(free);
+        if room == 0 {
+            continue;
+        }
+        let claimed = outbox::claim_due(tx, &limits.id, now, room, lease).await?;
+        free -= claimed.len();
+        due.extend(claimed);
+        if free == 0 {
+            break;
+        }
+    }
+    Ok(due)
+}
+
 /// Records each send in a transaction of its own; one the database still refuses is recorded
 /// without the answer's text, and if even that fails its claim runs out (sent again).
 async fn record_apart(ctx: &NotifyContext, config: &NotifyConfig, finished: Vec<Sent>) {
@@ -315,7 +380,9 @@ async fn record_apart(ctx: &NotifyContext, config: &NotifyConfig, finished: Vec<
         if record_one(ctx, config, &sent).await.is_ok() {
             continue;
         }
-        sent.attempt.answer = None;
+        if let Some(attempt) = &mut sent.attempt {
+            attempt.answer = None;
+        }
         if let Err(e) = record_one(ctx, config, &sent).await {
             tracing::warn!(error = %e, message = %sent.message_id, "notifications: cannot record an attempt");
         }
@@ -360,38 +427,70 @@ async fn target(ctx: &NotifyContext, endpoint_id: &str, now: i64) -> anyhow::Res
     Ok((url, secrets))
 }
 
-/// Sends one message, signed with every current secret, and says what came of it.
+/// Sends one message, signed with every current secret, when its endpoint's gate lets it, and
+/// says what came of it.
 async fn send(
-    outbound: Outbound,
-    clock: Arc<dyn crate::clock::Clock>,
-    timeout: Duration,
+    sender: Sender,
+    gate: Arc<Gate>,
     message: Due,
     url: Url,
     secrets: Vec<Zeroizing<Vec<u8>>>,
 ) -> Sent {
-    let at = clock.unix();
+    let mut sent = Sent {
+        message_id: message.id.clone(),
+        endpoint_id: message.endpoint_id.clone(),
+        attempts: message.attempts,
+        attempt: None,
+        delivered: false,
+        paused_until: None,
+    };
+    if !gate.turn(&*sender.clock).await {
+        return sent;
+    }
+    let at = sender.clock.unix();
     let started = Instant::now();
     let signature = signing::signature_header(&secrets, &message.id, at, message.body.as_bytes());
     drop(secrets);
-    let (status_code, outcome, answer) =
-        match post(&outbound, timeout, &message, url, at, &signature).await {
-            Ok((status, answer)) => (Some(status.as_u16()), describe(status), Some(answer)),
-            Err(outcome) => (None, outcome, None),
-        };
-    let delivered = status_code.is_some_and(|s| (200..300).contains(&s));
-    Sent {
-        message_id: message.id,
-        endpoint_id: message.endpoint_id,
-        attempts: message.attempts,
-        attempt: Attempt {
-            at,
-            status_code,
-            latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-            outcome,
-            answer,
-        },
-        delivered,
-    }
+    let (status_code, outcome, answer) = match post(
+        &sender.outbound,
+        sender.timeout,
+        &message,
+        url,
+        at,
+        &signature,
+    )
+    .await
+    {
+        Ok(answered) => {
+            let now = sender.clock.now();
+            sent.paused_until = retry_after::requested(answered.status, &answered.headers, now)
+                .and_then(|wait| retry_after::paused_until(now, wait, sender.longest_pause));
+            if let Some(until) = sent.paused_until {
+                // The sends waiting at the gate stop now, before the round records it.
+                gate.pause_until(until);
+            }
+            let status = answered.status;
+            (Some(status.as_u16()), describe(status), Some(answered.text))
+        }
+        Err(outcome) => (None, outcome, None),
+    };
+    sent.delivered = status_code.is_some_and(|s| (200..300).contains(&s));
+    sent.attempt = Some(Attempt {
+        at,
+        status_code,
+        latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        outcome,
+        answer,
+    });
+    sent
+}
+
+/// An answer, as far as it is read: its status, the headers (for `Retry-After`) and the first
+/// bytes, on one line.
+struct Answered {
+    status: reqwest::StatusCode,
+    headers: reqwest::header::HeaderMap,
+    text: String,
 }
 
 /// The request itself; the answer's status and first bytes, or why none came.
@@ -402,7 +501,7 @@ async fn post(
     url: Url,
     timestamp: i64,
     signature: &str,
-) -> Result<(reqwest::StatusCode, String), String> {
+) -> Result<Answered, String> {
     let request = outbound
         .request(Method::POST, url)
         .map_err(|refusal| format!("refused: {refusal}"))?
@@ -425,6 +524,7 @@ async fn post(
     };
     let mut response = request.send().await.map_err(failed)?;
     let status = response.status();
+    let headers = response.headers().clone();
     // The first bytes only, for the console; the rest is not read.
     let mut kept = Vec::new();
     while kept.len() < ANSWER_BYTES {
@@ -437,7 +537,11 @@ async fn post(
     let text = String::from_utf8_lossy(&kept);
     // On one line and without control characters: the receiver chose these bytes, and a NUL
     // would be refused by PostgreSQL.
-    Ok((status, one_line(&text, 200)))
+    Ok(Answered {
+        status,
+        headers,
+        text: one_line(&text, 200),
+    })
 }
 
 fn describe(status: reqwest::StatusCode) -> String {
@@ -479,23 +583,35 @@ async fn record_in(
     let mut healthy: Vec<&str> = Vec::new();
     let mut failing: Vec<(&str, i64)> = Vec::new();
     let mut recorded = Vec::with_capacity(finished.len());
+    let mut given_back = Vec::new();
     for sent in finished {
+        let Some(attempt) = &sent.attempt else {
+            given_back.push(sent.message_id.as_str());
+            continue;
+        };
         let after = if sent.delivered {
             After::Delivered
         } else {
             match config.schedule.jittered_secs_after(sent.attempts) {
-                Some(wait) => After::RetryAt(sent.attempt.at + wait),
+                // The schedule resumes after the pause the endpoint asked for.
+                Some(wait) => {
+                    After::RetryAt((attempt.at + wait).max(sent.paused_until.unwrap_or(0)))
+                }
                 None => After::Failed,
             }
         };
-        recorded.push((sent.message_id.as_str(), &sent.attempt, after));
+        recorded.push((sent.message_id.as_str(), attempt, after));
         crate::measure::notification(sent.delivered);
+        if let Some(until) = sent.paused_until {
+            endpoints::pause(tx, &sent.endpoint_id, until).await?;
+        }
         if sent.delivered {
             healthy.push(&sent.endpoint_id);
         } else {
-            failing.push((&sent.endpoint_id, sent.attempt.at));
+            failing.push((&sent.endpoint_id, attempt.at));
         }
     }
+    outbox::release_in(tx, &given_back).await?;
     outbox::record_attempts(tx, &recorded).await?;
     for (endpoint, at) in failing {
         if healthy.contains(&endpoint) {

@@ -571,6 +571,7 @@ async fn both_instances_deliver_notifications_and_none_is_sent_twice() {
         &storelink::db::endpoints::Subscription::Only(vec![
             storelink::domain::EventType::OrderStatusChanged,
         ]),
+        storelink::domain::EndpointLimits::default(),
         true,
         "test",
         SystemClock.unix(),

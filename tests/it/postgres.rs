@@ -464,6 +464,7 @@ async fn order_messages_are_made_once_when_two_instances_make_them_at_once() {
         &keyring,
         "https://hooks.example.com/storelink",
         &db::endpoints::Subscription::All,
+        storelink::domain::EndpointLimits::default(),
         true,
         "test",
         0,

@@ -6,6 +6,7 @@
 mod body;
 mod caller;
 mod connections;
+mod endpoints;
 mod events;
 mod installs;
 pub(crate) mod objects;
@@ -37,6 +38,26 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/connections", post(connections::create))
         .route("/api/v1/events", get(events::feed))
         .route("/api/v1/openapi.json", get(openapi::document))
+        .route(
+            "/api/v1/endpoints",
+            get(endpoints::list).post(endpoints::create),
+        )
+        .route(
+            "/api/v1/endpoints/{id}",
+            get(endpoints::get)
+                .patch(endpoints::update)
+                .delete(endpoints::delete),
+        )
+        .route(
+            "/api/v1/endpoints/{id}/rotate-secret",
+            post(endpoints::rotate_secret),
+        )
+        .route("/api/v1/endpoints/{id}/recover", post(endpoints::recover))
+        .route("/api/v1/endpoints/{id}/messages", get(endpoints::messages))
+        .route(
+            "/api/v1/endpoints/{id}/messages/{msg}/resend",
+            post(endpoints::resend),
+        )
         // Anything else under /api answers as the API does, not with a page.
         .route("/api/{*rest}", any(not_found))
         .method_not_allowed_fallback(method_not_allowed)

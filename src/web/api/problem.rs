@@ -116,6 +116,11 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
 
+    /// `409`: what was asked for is there already (an endpoint's URL).
+    pub(crate) fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+
     /// `409`: the install needs to be authorized again before it serves credentials.
     pub(crate) fn needs_attention() -> Self {
         Self::new(

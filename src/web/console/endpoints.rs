@@ -42,6 +42,10 @@ struct EndpointRow {
     created_at: Moment,
     last_success: Option<Moment>,
     failing_since: Option<Moment>,
+    limits: String,
+    rate_limit: String,
+    max_in_flight: i64,
+    paused_until: Option<Moment>,
 }
 
 impl EndpointRow {
@@ -55,6 +59,13 @@ impl EndpointRow {
             created_at: Moment::new(e.created_at, now),
             last_success: e.last_success_at.map(|at| Moment::new(at, now)),
             failing_since: e.failing_since.map(|at| Moment::new(at, now)),
+            limits: e.limits().describe(),
+            rate_limit: e.rate_limit.map(|r| r.to_string()).unwrap_or_default(),
+            max_in_flight: e.max_in_flight,
+            paused_until: e
+                .paused_until
+                .filter(|until| *until > now)
+                .map(|at| Moment::new(at, now)),
         }
     }
 }
@@ -82,6 +93,8 @@ struct EndpointsPage {
     url: String,
     types: Vec<TypeChoice>,
     enabled: bool,
+    rate_limit: String,
+    max_in_flight: String,
     error: Option<String>,
 }
 
@@ -100,6 +113,8 @@ impl EndpointsPage {
             url: String::new(),
             types: choices(&Subscription::All),
             enabled: true,
+            rate_limit: String::new(),
+            max_in_flight: crate::domain::DEFAULT_MAX_IN_FLIGHT.to_string(),
             error: None,
         })
     }
@@ -131,6 +146,8 @@ struct AddForm {
     url: String,
     events: Vec<String>,
     enabled: bool,
+    rate_limit: String,
+    max_in_flight: String,
 }
 
 impl AddForm {
@@ -140,6 +157,8 @@ impl AddForm {
             url: String::new(),
             events: Vec::new(),
             enabled: false,
+            rate_limit: String::new(),
+            max_in_flight: String::new(),
         };
         for (key, value) in url::form_urlencoded::parse(body) {
             match key.as_ref() {
@@ -147,6 +166,8 @@ impl AddForm {
                 "url" => form.url = value.into_owned(),
                 "events" if form.events.len() < 32 => form.events.push(value.into_owned()),
                 "enabled" => form.enabled = true,
+                "rate_limit" => form.rate_limit = shorten(value.trim(), 20),
+                "max_in_flight" => form.max_in_flight = shorten(value.trim(), 20),
                 _ => {}
             }
         }
@@ -168,6 +189,8 @@ pub(crate) async fn add(
             url: shorten(form.url.trim(), 2000),
             types: choices(subscription),
             enabled: form.enabled,
+            rate_limit: form.rate_limit.clone(),
+            max_in_flight: form.max_in_flight.clone(),
             error: Some(error),
             ..page
         };
@@ -192,10 +215,18 @@ pub(crate) async fn add(
         }
         other => other,
     };
+    let limits = match super::endpoint_delivery::limits(&form.rate_limit, &form.max_in_flight) {
+        Ok(limits) => limits,
+        Err(error) => {
+            let page = EndpointsPage::load(&state, &operator).await?;
+            return Ok(refuse(page, &subscription, error));
+        }
+    };
     let added = notify::endpoints::add(
         &state.notify(),
         &form.url,
         &subscription,
+        limits,
         form.enabled,
         &operator.actor(),
     )
@@ -258,7 +289,7 @@ struct EndpointPage {
     order_backlog: i64,
 }
 
-async fn find(state: &AppState, id: &str) -> Result<Endpoint, AppError> {
+pub(super) async fn find(state: &AppState, id: &str) -> Result<Endpoint, AppError> {
     if id.len() != 24 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::NotFound);
     }
@@ -332,7 +363,7 @@ pub(crate) async fn detail(
     ))
 }
 
-fn back_to(endpoint: &Endpoint) -> Response {
+pub(super) fn back_to(endpoint: &Endpoint) -> Response {
     Redirect::to(&format!("/console/endpoints/{}", endpoint.id)).into_response()
 }
 

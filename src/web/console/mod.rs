@@ -10,6 +10,7 @@ pub(crate) mod auth;
 pub(crate) mod budgets;
 pub(crate) mod connections;
 pub(crate) mod dashboard;
+mod endpoint_delivery;
 pub(crate) mod endpoints;
 pub(crate) mod errors;
 pub(crate) mod installs;
@@ -73,6 +74,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/endpoints/{id}/rotate", post(endpoints::rotate))
         .route("/console/endpoints/{id}/enable", post(endpoints::enable))
         .route("/console/endpoints/{id}/disable", post(endpoints::disable))
+        .route(
+            "/console/endpoints/{id}/limits",
+            post(endpoint_delivery::set_limits),
+        )
+        .route(
+            "/console/endpoints/{id}/recover",
+            post(endpoint_delivery::recover),
+        )
         .route(
             "/console/endpoints/{id}/remove",
             get(endpoints::confirm_remove).post(endpoints::remove),

@@ -2,6 +2,7 @@
 //! tokens, revoking, the proxy to each platform, the events feed, and the OpenAPI document.
 
 mod auth;
+mod endpoints;
 mod events;
 mod installs;
 mod logs;

@@ -31,6 +31,12 @@ async fn the_document_names_every_route_and_its_security() {
         ),
         ("/api/v1/events", &["get"]),
         ("/api/v1/openapi.json", &["get"]),
+        ("/api/v1/endpoints", &["get", "post"]),
+        ("/api/v1/endpoints/{id}", &["get", "patch", "delete"]),
+        ("/api/v1/endpoints/{id}/rotate-secret", &["post"]),
+        ("/api/v1/endpoints/{id}/recover", &["post"]),
+        ("/api/v1/endpoints/{id}/messages", &["get"]),
+        ("/api/v1/endpoints/{id}/messages/{msg}/resend", &["post"]),
     ] {
         let item = paths
             .get(route)
@@ -56,7 +62,54 @@ async fn the_document_names_every_route_and_its_security() {
             }
         }
     }
-    assert_eq!(paths.len(), 9, "and nothing else");
+    assert_eq!(paths.len(), 15, "and nothing else");
+    // Every operation has an id of its own (generators keep one method per id).
+    let mut ids = Vec::new();
+    for item in paths.values() {
+        for operation in item.as_object().unwrap().values() {
+            if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operationIds are unique: {ids:?}");
+    assert!(count >= 26, "{count}");
+    // A connection request is a tagged union generators read: named variants, each with its
+    // `platform`, and a discriminator mapping each platform to its variant.
+    let request = &doc["components"]["schemas"]["ConnectionRequest"];
+    assert_eq!(request["discriminator"]["propertyName"], "platform");
+    let mapping = request["discriminator"]["mapping"].as_object().unwrap();
+    assert!(!mapping.is_empty());
+    for (platform, reference) in mapping {
+        let name = reference
+            .as_str()
+            .unwrap()
+            .trim_start_matches("#/components/schemas/");
+        let variant = &doc["components"]["schemas"][name];
+        assert_eq!(
+            variant["properties"]["platform"]["enum"][0],
+            platform.as_str(),
+            "{name}"
+        );
+        assert!(
+            variant["required"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("platform")),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        paths["/api/v1/connections"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/ConnectionRequest"
+    );
+    for item in request["oneOf"].as_array().unwrap() {
+        assert!(item.get("$ref").is_some(), "each variant is named: {item}");
+    }
     let scheme = &doc["components"]["securitySchemes"]["api_key"];
     assert_eq!(scheme["type"], "http");
     assert_eq!(scheme["scheme"], "bearer");

@@ -200,6 +200,10 @@ async fn the_command_line_adds_lists_and_removes_endpoints() {
         "http://127.0.0.1:9/hooks",
         "--events",
         "install.created,order.status_changed",
+        "--rate-limit",
+        "5",
+        "--max-in-flight",
+        "2",
     ]);
     assert!(
         added.status.success(),
@@ -221,14 +225,49 @@ async fn the_command_line_adds_lists_and_removes_endpoints() {
     ]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an event type"));
+    let bad = run(&[
+        "endpoint",
+        "add",
+        "http://127.0.0.1:9/x",
+        "--rate-limit",
+        "0",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("rate-limit must be"));
 
     let listed = run(&["endpoint", "list"]);
     let listed = String::from_utf8(listed.stdout).unwrap();
     assert!(
-        listed.contains("http://127.0.0.1:9/hooks\tinstall.created, order.status_changed\tenabled"),
+        listed.contains(
+            "http://127.0.0.1:9/hooks\tinstall.created, order.status_changed\tat most 5 a second, 2 at once\tenabled"
+        ),
         "{listed}"
     );
     assert!(!listed.contains("whsec_"));
+
+    // Recover: how many, on stdout; a time that is not RFC 3339 is refused.
+    let recovered = run(&[
+        "endpoint",
+        "recover",
+        "http://127.0.0.1:9/hooks",
+        "--since",
+        "2026-01-01T00:00:00Z",
+    ]);
+    assert!(
+        recovered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recovered.stderr)
+    );
+    assert_eq!(String::from_utf8(recovered.stdout).unwrap(), "0\n");
+    let bad = run(&[
+        "endpoint",
+        "recover",
+        "http://127.0.0.1:9/hooks",
+        "--since",
+        "yesterday",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"));
 
     let removed = run(&["endpoint", "remove", "http://127.0.0.1:9/hooks"]);
     assert!(removed.status.success());
@@ -236,4 +275,86 @@ async fn the_command_line_adds_lists_and_removes_endpoints() {
     assert!(listed.stdout.is_empty());
     let missing = run(&["endpoint", "remove", "http://127.0.0.1:9/hooks"]);
     assert!(!missing.status.success());
+}
+
+#[tokio::test]
+async fn an_operator_sets_limits_and_sends_again_what_failed_since_a_time() {
+    // Setup: an endpoint added with limits through the form, and one failed message.
+    let n = spawn_notified().await;
+    answer(&n.receiver, 200).await;
+    let mut operator = n.app.operator().await;
+    operator.form_page("/console/endpoints").await;
+    let url = format!("{}/limited", n.receiver.uri());
+    let encoded = url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>();
+    let refused = add_form(
+        &operator,
+        &format!("url={encoded}&events=install.created&rate_limit=0&max_in_flight=4&enabled=on"),
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        n.app.count("SELECT count(*) FROM notify_endpoints").await,
+        0
+    );
+    let added = add_form(
+        &operator,
+        &format!("url={encoded}&events=install.created&rate_limit=5&max_in_flight=4&enabled=on"),
+    )
+    .await;
+    assert_eq!(added.status(), 200);
+    let id: String = sqlx::query_scalar("SELECT id FROM notify_endpoints")
+        .fetch_one(&n.app.db)
+        .await
+        .unwrap();
+    let page = operator
+        .form_page(&format!("/console/endpoints/{id}"))
+        .await;
+    assert!(page.contains("at most 5 a second, 4 at once"), "{page}");
+
+    // Exec: change the limits; send again what failed since a time.
+    let saved = operator
+        .post_form(
+            &format!("/console/endpoints/{id}/limits"),
+            &[("rate_limit", ""), ("max_in_flight", "8")],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let message = storelink::db::outbox::enqueue_to(
+        &n.app.db,
+        &id,
+        EventType::Ping,
+        &serde_json::json!({}),
+        n.app.clock.unix(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    sqlx::query("UPDATE notify_messages SET status = 'failed' WHERE id = $1")
+        .bind(&message)
+        .execute(&n.app.db)
+        .await
+        .unwrap();
+    let since = storelink::domain::rfc3339(n.app.clock.unix() - 60);
+    let recovered = operator
+        .post_form(
+            &format!("/console/endpoints/{id}/recover"),
+            &[("since", since.trim_end_matches('Z'))],
+        )
+        .await;
+    assert_eq!(recovered.status(), 303);
+
+    // Check: the limits are stored, the message is sent again with its id, both audited.
+    let page = operator.get(&format!("/console/endpoints/{id}")).await;
+    assert!(page.contains("no rate limit, 8 at once"), "{page}");
+    let got = n.wait_for(1).await;
+    assert_eq!(got[0].id, message);
+    for action in ["endpoint_changed", "endpoint_recovered"] {
+        let audited = n
+            .app
+            .count(&format!(
+                "SELECT count(*) FROM audit_log WHERE action = '{action}'"
+            ))
+            .await;
+        assert_eq!(audited, 1, "{action}");
+    }
 }

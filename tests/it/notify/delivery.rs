@@ -113,6 +113,7 @@ async fn a_refused_connection_is_a_failure_and_is_retried() {
         &n.app.state.notify(),
         &url,
         &Subscription::All,
+        storelink::domain::EndpointLimits::default(),
         true,
         "system",
     )

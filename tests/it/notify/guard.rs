@@ -44,7 +44,16 @@ async fn http_and_internal_urls_are_refused_when_added() {
         ("ftp://hooks.example.com/x", "https://"),
         ("not a url", "full URL"),
     ] {
-        match add(&ctx, url, &Subscription::All, true, "system").await {
+        match add(
+            &ctx,
+            url,
+            &Subscription::All,
+            Default::default(),
+            true,
+            "system",
+        )
+        .await
+        {
             Err(EndpointError::Url(message)) => {
                 assert!(message.contains(why), "{url}: {message}")
             }
@@ -90,6 +99,7 @@ async fn a_host_that_resolves_to_loopback_by_delivery_time_is_refused_then() {
         &ctx,
         "https://hooks.example.com/storelink",
         &Subscription::All,
+        Default::default(),
         true,
         "system",
     )

@@ -4,6 +4,7 @@
 //! endpoint URLs ([`guard`]), the console ([`console`]), crashes ([`crash`]) and order events
 //! as their own outbox ([`order_log`]).
 
+mod backpressure;
 mod console;
 mod crash;
 mod delivery;
@@ -91,6 +92,7 @@ impl Notified {
             &self.app.state.notify(),
             &url,
             &Subscription::parse(events).unwrap(),
+            storelink::domain::EndpointLimits::default(),
             true,
             "operator:test@example.com",
         )

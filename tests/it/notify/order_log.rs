@@ -54,11 +54,20 @@ async fn store(db: &Db, event_ids: &[&str]) {
 
 async fn endpoint(db: &Db, keyring: &Keyring, url: &str) -> String {
     let subscription = Subscription::Only(vec![EventType::OrderStatusChanged]);
-    endpoints::add(db, keyring, url, &subscription, true, "test", 0)
-        .await
-        .unwrap()
-        .0
-        .id
+    endpoints::add(
+        db,
+        keyring,
+        url,
+        &subscription,
+        Default::default(),
+        true,
+        "test",
+        0,
+    )
+    .await
+    .unwrap()
+    .0
+    .id
 }
 
 /// The bodies of an endpoint's messages, oldest first: by when they were made, then by the

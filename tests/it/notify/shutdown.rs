@@ -42,6 +42,7 @@ async fn worker(
         &keyring,
         &url,
         &Subscription::All,
+        storelink::domain::EndpointLimits::default(),
         true,
         "system",
         now,
