@@ -126,6 +126,15 @@ pub struct ProxyCall<'a> {
     pub headers: HeaderMap,
 }
 
+/// A token endpoint storelink calls for a platform, and the setting that moves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenEndpoint {
+    /// Where tokens are asked for.
+    pub url: Url,
+    /// The variable that sets it (`MAROPOST_TOKEN_URL`, ...).
+    pub setting: &'static str,
+}
+
 /// What the sandbox stand-ins are built with.
 pub struct SandboxKit<'a> {
     /// Seals the stand-ins' own secrets.
@@ -183,6 +192,13 @@ pub trait PlatformDriver: Send + Sync {
 
     /// Callers the platform's own gateway forwards to the vendor API, when it has one.
     fn forwarded(&self) -> Option<&dyn ForwardedCallers> {
+        None
+    }
+
+    /// The token endpoint storelink calls for this platform, when its settings name one address
+    /// (`storelink doctor` checks that it answers); `None` where none is configured or it is
+    /// chosen per connection.
+    fn token_endpoint(&self) -> Option<TokenEndpoint> {
         None
     }
 

@@ -13,10 +13,12 @@ mod operator;
 // covers.
 mod api;
 mod attacks;
+mod backup;
 mod bol;
 mod commercetools;
 mod connections;
 mod console;
+mod doctor;
 mod health;
 mod install_flow;
 mod instances;
