@@ -116,14 +116,34 @@ pub(super) fn file_permissions(settings: &Settings) -> Vec<Check> {
         }
     }
     let env_file = Path::new(".env");
-    if env_file.exists() {
+    if holds_secrets(env_file) {
         checks.push(private_files(
             ".env",
             &[env_file.to_owned()],
-            "it may hold the master key and client secrets",
+            "it holds secrets",
         ));
     }
     checks
+}
+
+/// Whether a settings file sets a master key, a secret, a password or a token (read, never
+/// shown).
+fn holds_secrets(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    text.lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, _)| {
+            name.trim()
+                .trim_start_matches("export ")
+                .to_ascii_uppercase()
+        })
+        .any(|name| {
+            ["MASTER_KEY", "SECRET", "PASSWORD", "TOKEN"]
+                .iter()
+                .any(|word| name.contains(word))
+        })
 }
 
 /// Whether every one of `files` that exists is readable and writable by its owner only.

@@ -133,6 +133,20 @@ async fn a_world_readable_database_file_fails_naming_chmod() {
     run.fails_once_naming(&["database file", "mode 0644", "chmod 600 storelink.db"]);
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o644, "doctor reports; it changes nothing");
+
+    // A world-readable .env fails when it holds a secret, and the secret is not shown.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let env = dir.path().join(".env");
+    std::fs::write(&env, "STORELINK_BIND=127.0.0.1:3000\n").unwrap();
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(
+        storelink(dir.path(), &[], &["doctor"]).await.passed,
+        "no secret in it"
+    );
+    std::fs::write(&env, "STORELINK_METRICS_TOKEN=dotenv-secret-token-91ab\n").unwrap();
+    let run = storelink(dir.path(), &[], &["doctor"]).await;
+    run.fails_once_naming(&[".env", "chmod 600 .env"]);
+    run.shows_none_of(&["dotenv-secret-token-91ab"]);
 }
 
 #[tokio::test]
