@@ -1,5 +1,6 @@
 //! The command line: `storelink [serve]`, `migrate`, `keygen`, `rotate-keys`,
-//! `operator add/list/remove`, `api-key create/list/revoke`, `endpoint add/list/remove`.
+//! `operator add/list/remove`, `api-key create/list/revoke`, `endpoint add/list/remove`,
+//! `backup PATH`, `doctor`.
 
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ use crate::{
 
 /// storelink: connect merchants' stores to your add-on.
 #[derive(Debug, Parser)]
-#[command(name = "storelink", version, about)]
+#[command(name = "storelink", version = crate::version::LONG, about)]
 pub struct Cli {
     /// What to do (default: serve).
     #[command(subcommand)]
@@ -52,6 +53,16 @@ pub enum Command {
     /// Manage where notifications to the vendor's backend go.
     #[command(subcommand)]
     Endpoint(EndpointCommand),
+    /// Copy the live SQLite database to PATH (safe while `serve` runs; mode 0600; never
+    /// overwrites). On PostgreSQL, use pg_dump.
+    Backup {
+        /// Where the copy goes: a file that does not exist yet.
+        path: std::path::PathBuf,
+    },
+    /// Check the set-up: settings, sandbox mode, the database and its migrations, the master
+    /// key against stored credentials, the public URL, file permissions and the platforms'
+    /// token endpoints. One line per check (ok, warn or FAIL); exits 1 on any FAIL.
+    Doctor,
 }
 
 /// `storelink endpoint ...`
@@ -185,6 +196,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let result = endpoint(&ctx, command).await;
             pool.close().await;
             result
+        }
+        Command::Backup { path } => {
+            let settings = Settings::from_env()?;
+            let backup = crate::backup::run(&settings.database_url, &path).await?;
+            println!("{}", crate::backup::report(&backup));
+            Ok(())
+        }
+        Command::Doctor => {
+            println!("storelink {}", crate::version::LONG);
+            let report = crate::doctor::run(crate::config::Env::from_process()).await;
+            let (fails, warns) = (
+                report.count(crate::doctor::Status::Fail),
+                report.count(crate::doctor::Status::Warn),
+            );
+            if fails > 0 {
+                anyhow::bail!("doctor: {fails} check(s) FAIL, {warns} warn: see the FAIL lines");
+            }
+            println!("doctor: no FAIL, {warns} warn");
+            Ok(())
         }
         Command::ApiKey(command) => {
             let settings = Settings::from_env()?;

@@ -40,7 +40,7 @@ pub(crate) fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
 }
 
 /// `storelink.db` -> `storelink.db.master-key`, beside the database.
-fn dev_key_path(database_url: &str) -> std::path::PathBuf {
+pub(crate) fn dev_key_path(database_url: &str) -> std::path::PathBuf {
     match db::sqlite_path(database_url) {
         Some(path) => {
             let mut name = path.file_name().unwrap_or_default().to_os_string();

@@ -10,12 +10,14 @@
 
 pub(crate) mod api_access;
 pub mod app;
+pub(crate) mod backup;
 pub mod cli;
 pub(crate) mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub(crate) mod doctor;
 pub mod domain;
 pub(crate) mod error;
 pub mod flow;
@@ -31,4 +33,5 @@ pub(crate) mod sandbox;
 pub(crate) mod serve;
 pub mod state;
 pub mod telemetry;
+pub mod version;
 pub(crate) mod web;

@@ -264,3 +264,61 @@ pub async fn reseal_all(db: &Db, keyring: &Keyring) -> anyhow::Result<u64> {
     tx.commit().await?;
     Ok(resealed)
 }
+
+/// A stored credential as sealed, with its install and kind (never opened here).
+#[derive(Debug, Clone)]
+pub struct SampledCredential {
+    /// Its install.
+    pub install_id: String,
+    /// `access_token`, `webhook_key`, ...
+    pub kind: String,
+    /// The sealed value.
+    pub sealed: Sealed,
+}
+
+impl SampledCredential {
+    /// Whether `keyring` opens it (the plaintext is dropped at once).
+    pub fn opens_with(&self, keyring: &Keyring) -> bool {
+        keyring
+            .open(
+                &self.sealed,
+                &associated_data_of(&self.install_id, &self.kind),
+            )
+            .is_ok()
+    }
+}
+
+/// Up to `n` stored credentials picked at random: `storelink doctor` checks that the master key
+/// opens them.
+pub async fn sample(db: &Db, n: i64) -> sqlx::Result<Vec<SampledCredential>> {
+    let rows: Vec<SealedRow> = sqlx::query_as(
+        "SELECT install_id, kind, key_id, nonce, ciphertext FROM credentials
+         ORDER BY random() LIMIT $1",
+    )
+    .bind(n)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(install_id, kind, key_id, nonce, ciphertext)| SampledCredential {
+                install_id,
+                kind,
+                sealed: Sealed {
+                    key_id,
+                    nonce,
+                    ciphertext,
+                },
+            },
+        )
+        .collect())
+}
+
+/// How many stored credentials each key id sealed, most first.
+pub async fn count_by_key(db: &Db) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT key_id, COUNT(*) AS n FROM credentials GROUP BY key_id ORDER BY n DESC, key_id",
+    )
+    .fetch_all(db)
+    .await
+}

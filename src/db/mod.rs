@@ -17,6 +17,7 @@ pub mod dialect;
 pub mod endpoints;
 pub mod events;
 pub mod health;
+pub mod inspect;
 pub mod installs;
 pub mod login_throttle;
 pub mod oauth_states;
@@ -328,6 +329,13 @@ fn restrict_files(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The SQLite migrations, embedded in the binary.
+pub(crate) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("./migrations/sqlite");
+/// The PostgreSQL migrations, embedded in the binary.
+pub(crate) static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("./migrations/postgres");
+
 /// Applies the migrations of `db`'s backend (`migrations/sqlite/` or `migrations/postgres/`)
 /// that have not been applied yet.
 ///
@@ -355,7 +363,7 @@ async fn migrate_postgres(db: &Db) -> anyhow::Result<()> {
     sqlx::query("SET lock_timeout = 0")
         .execute(&mut *conn)
         .await?;
-    sqlx::migrate!("./migrations/postgres")
+    POSTGRES_MIGRATIONS
         .run(&mut *conn)
         .await
         .context("failed to apply database migrations")
@@ -367,7 +375,7 @@ async fn migrate_sqlite(db: &Db) -> anyhow::Result<()> {
     sqlx::query("PRAGMA foreign_keys = OFF")
         .execute(&mut *conn)
         .await?;
-    let applied = sqlx::migrate!("./migrations/sqlite")
+    let applied = SQLITE_MIGRATIONS
         .run(&mut *conn)
         .await
         .context("failed to apply database migrations");

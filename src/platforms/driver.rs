@@ -127,6 +127,15 @@ pub struct ProxyCall<'a> {
     pub headers: HeaderMap,
 }
 
+/// A token endpoint storelink calls for a platform, and the setting that moves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenEndpoint {
+    /// Where tokens are asked for.
+    pub url: Url,
+    /// The variable that sets it (`MAROPOST_TOKEN_URL`, ...).
+    pub setting: &'static str,
+}
+
 /// What the sandbox stand-ins are built with.
 pub struct SandboxKit<'a> {
     /// Seals the stand-ins' own secrets.
@@ -191,6 +200,13 @@ pub trait PlatformDriver: Send + Sync {
     /// its API base URL, as the proxy forwards it) draws on: per endpoint group where the
     /// platform limits by group, with the ceiling its `{PLATFORM}_API_RATE_LIMIT` sets.
     fn api_budget(&self, account: &str, path: &str) -> Budget;
+
+    /// The token endpoint storelink calls for this platform, when its settings name one address
+    /// (`storelink doctor` checks that it answers); `None` where none is configured or it is
+    /// chosen per connection.
+    fn token_endpoint(&self) -> Option<TokenEndpoint> {
+        None
+    }
 
     /// Calls the platform with the install's stored credentials (renewing them first if due),
     /// with one harmless read, and says how it went.

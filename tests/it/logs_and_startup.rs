@@ -278,3 +278,30 @@ async fn the_working_directorys_dot_env_is_read_and_only_that_one() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test]
+async fn version_names_the_git_commit_it_was_built_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = storelink(dir.path(), &[])
+        .arg("--version")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let commit = storelink::version::COMMIT;
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("storelink 0.1.0 (commit {commit})\n")
+    );
+    // Built from this checkout: the commit checked out (build.rs runs again when HEAD moves).
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    match head {
+        Ok(head) if head.status.success() => {
+            assert_eq!(commit, String::from_utf8_lossy(&head.stdout).trim());
+        }
+        _ => assert_eq!(commit, "unknown"),
+    }
+}

@@ -13,11 +13,13 @@ mod operator;
 // covers.
 mod api;
 mod attacks;
+mod backup;
 mod bol;
 mod budgets;
 mod commercetools;
 mod connections;
 mod console;
+mod doctor;
 mod health;
 mod install_flow;
 mod instances;

@@ -253,3 +253,14 @@ pub async fn count_by_platform_and_status(
         .fetch_all(db)
         .await
 }
+
+/// The platforms that have installs not revoked (`storelink doctor` checks their token
+/// endpoints).
+pub async fn platforms_in_use(db: &Db) -> sqlx::Result<Vec<Platform>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT provider FROM install_counts
+         WHERE n > 0 AND status <> 'revoked' ORDER BY provider",
+    )
+    .fetch_all(db)
+    .await
+}

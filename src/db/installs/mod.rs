@@ -7,7 +7,7 @@ mod listing;
 
 pub use listing::{
     Cursor, ListFilter, SEARCH_COUNT_CAP, Standing, count_by_platform_and_status, count_by_status,
-    list, position, previous_cursor,
+    list, platforms_in_use, position, previous_cursor,
 };
 
 use sqlx::{AnyConnection, FromRow};

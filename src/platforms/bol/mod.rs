@@ -35,7 +35,7 @@ use self::{oauth::ConnectingClient, settings::BolSettings};
 use super::{
     driver::{
         CodeFlow, CompleteError, ConnectionKind, Exchange, HANDOFF_MIN_SECS, Handoff, LandingCard,
-        PlatformDriver, ProxyCall, SandboxKit, StatelessCallbacks,
+        PlatformDriver, ProxyCall, SandboxKit, StatelessCallbacks, TokenEndpoint,
     },
     kit::{
         api_call::ApiError,
@@ -111,6 +111,14 @@ impl PlatformDriver for Bol {
         self.config
             .code_flow()
             .map(|_| &self.config as &dyn CodeFlow)
+    }
+
+    fn token_endpoint(&self) -> Option<TokenEndpoint> {
+        // Always: retailers' own credentials use it too, without the intermediary client.
+        Some(TokenEndpoint {
+            url: self.config.token_url.clone(),
+            setting: "BOL_TOKEN_URL",
+        })
     }
 
     fn connection(&self) -> Option<&dyn ConnectionKind> {

@@ -32,7 +32,7 @@ use self::{
 use super::{
     driver::{
         CodeFlow, CompleteError, ConnectionKind, Exchange, Handoff, InboundWebhooks, LandingCard,
-        PlatformDriver, ProxyCall, SandboxKit, StatelessCallbacks,
+        PlatformDriver, ProxyCall, SandboxKit, StatelessCallbacks, TokenEndpoint,
     },
     kit::{
         api_call::{ApiError, TokenUnavailable},
@@ -138,6 +138,13 @@ impl PlatformDriver for Maropost {
 
     fn code_flow(&self) -> Option<&dyn CodeFlow> {
         self.flow.as_ref().map(|flow| flow as &dyn CodeFlow)
+    }
+
+    fn token_endpoint(&self) -> Option<TokenEndpoint> {
+        self.flow.as_ref().map(|flow| TokenEndpoint {
+            url: flow.token_url.clone(),
+            setting: "MAROPOST_TOKEN_URL",
+        })
     }
 
     fn connection(&self) -> Option<&dyn ConnectionKind> {

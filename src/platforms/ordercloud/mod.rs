@@ -33,7 +33,8 @@ pub use settings::{DEFAULT_SCOPE, OrderCloudConfig, SANDBOX_PATH};
 
 use super::{
     driver::{
-        ConnectionKind, Handoff, PlatformDriver, SandboxKit, renewing_handoff, replacing_token,
+        ConnectionKind, Handoff, PlatformDriver, SandboxKit, TokenEndpoint, renewing_handoff,
+        replacing_token,
     },
     kit::{
         api_call::{ApiError, stored_api_base},
@@ -83,6 +84,15 @@ impl PlatformDriver for OrderCloud {
 
     fn api_budget(&self, account: &str, _path: &str) -> Budget {
         Budget::api(Platform::OrderCloud, account, "api", self.api_rate)
+    }
+
+    fn token_endpoint(&self) -> Option<TokenEndpoint> {
+        // Only when ORDERCLOUD_API_URL fixes the host; otherwise each marketplace names its own.
+        let base = self.config.only_api_url.as_ref()?;
+        Some(TokenEndpoint {
+            url: settings::under(base, "oauth/token").ok()?,
+            setting: "ORDERCLOUD_API_URL",
+        })
     }
 
     async fn test_connection(&self, ctx: &Context<'_>, install: &Install) -> TestOutcome {

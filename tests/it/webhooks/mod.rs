@@ -39,6 +39,8 @@ pub struct Hook {
     pub db: storelink::db::Db,
     pub state: AppState,
     pub database_url: String,
+    /// The master key the app runs with (base64).
+    pub master_key: secrecy::SecretString,
     /// An active Maropost install whose webhook key is [`KEY`].
     pub install_id: String,
     pub client: reqwest::Client,
@@ -54,12 +56,13 @@ async fn spawn() -> Hook {
 
 /// With writers waiting at most `busy_timeout` for one another; on SQLite whatever the run's
 /// backend if `sqlite_only`.
-async fn spawn_on(busy_timeout: Duration, sqlite_only: bool) -> Hook {
+pub async fn spawn_on(busy_timeout: Duration, sqlite_only: bool) -> Hook {
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::create(dir.path(), sqlite_only).await;
     let database_url = database.url.clone();
     let mut settings = Settings::sandbox_defaults(database_url.clone());
-    settings.master_key = Some(MasterKey::generate_base64());
+    let master_key = MasterKey::generate_base64();
+    settings.master_key = Some(master_key.clone());
     settings.busy_timeout = busy_timeout;
     let app = Application::build(settings, Arc::new(SystemClock))
         .await
@@ -72,6 +75,7 @@ async fn spawn_on(busy_timeout: Duration, sqlite_only: bool) -> Hook {
         db: state.db.clone(),
         state,
         database_url,
+        master_key,
         install_id: String::new(),
         client: reqwest::Client::new(),
         dir,
