@@ -33,8 +33,10 @@ pub(crate) fn router() -> Router<AppState> {
             post(installs::access_token),
         )
         .route("/api/v1/installs/{id}/revoke", post(installs::revoke))
-        .route("/api/v1/installs/{id}/proxy", any(proxy::proxy))
-        .route("/api/v1/installs/{id}/proxy/{*path}", any(proxy::proxy))
+        // The methods the document names (and HEAD, with GET); any other is a 405 with `Allow`,
+        // answered here, never sent on to a platform.
+        .route("/api/v1/installs/{id}/proxy", proxy_methods())
+        .route("/api/v1/installs/{id}/proxy/{*path}", proxy_methods())
         .route("/api/v1/connections", post(connections::create))
         .route("/api/v1/events", get(events::feed))
         .route("/api/v1/openapi.json", get(openapi::document))
@@ -65,6 +67,15 @@ pub(crate) fn router() -> Router<AppState> {
 
 async fn not_found() -> problem::Problem {
     problem::Problem::not_found("There is no such API endpoint.")
+}
+
+/// The proxy's methods: GET (and HEAD), POST, PUT, PATCH, DELETE.
+fn proxy_methods() -> axum::routing::MethodRouter<AppState> {
+    get(proxy::proxy)
+        .post(proxy::proxy)
+        .put(proxy::proxy)
+        .patch(proxy::proxy)
+        .delete(proxy::proxy)
 }
 
 async fn method_not_allowed() -> problem::Problem {

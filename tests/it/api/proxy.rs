@@ -369,3 +369,36 @@ async fn the_proxy_goes_through_the_outbound_guard() {
         "nothing was sent"
     );
 }
+
+#[tokio::test]
+async fn methods_the_proxy_does_not_take_are_405_with_allow_and_never_sent() {
+    let app = spawn_app().await;
+    let (id, key) = maropost(&app, "methods.example.com").await;
+    app.maropost.reset().await;
+    for name in ["TRACE", "OPTIONS", "PROPFIND"] {
+        let method = reqwest::Method::from_bytes(name.as_bytes()).unwrap();
+        let answer = backend()
+            .request(
+                method,
+                app.url(&format!("/api/v1/installs/{id}/proxy/orders")),
+            )
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 405, "{name}");
+        let allow = answer.headers()["allow"].to_str().unwrap().to_owned();
+        for allowed in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            assert!(allow.contains(allowed), "{name}: {allow}");
+        }
+        problem(answer, 405).await;
+    }
+    assert!(
+        app.maropost
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "nothing reached the platform"
+    );
+}
