@@ -29,6 +29,7 @@ pub(super) fn sandbox(settings: &Settings) -> Check {
 pub(super) fn public_url(settings: &Settings) -> Url {
     settings.public_url.clone().unwrap_or_else(|| {
         let port = settings.bind.port();
+        // Built from a u16 port only (no outside text): it always parses.
         Url::parse(&format!("http://localhost:{port}")).expect("a localhost URL with a port parses")
     })
 }

@@ -24,7 +24,7 @@ use super::{
     },
     params,
     problem::Problem,
-    responses::{BadInput, Common},
+    responses::{BadInput, Common, ForEndpoint, TakesBody, VendorOnly},
 };
 use crate::{
     db::{
@@ -104,8 +104,7 @@ fn not_stored(status: StatusCode, body: impl serde::Serialize) -> Response {
     operation_id = "list_endpoints",
     responses(
         (status = 200, description = "Every endpoint (never a secret)", body = EndpointList),
-        (status = 403, description = "A Merchant Center caller", body = Problem,
-         content_type = "application/problem+json"),
+        VendorOnly,
         Common,
     ),
     security(("api_key" = []))
@@ -132,12 +131,10 @@ pub(super) async fn list(
     responses(
         (status = 201, description = "Added; `secret` is shown this once", body = EndpointCreated,
          headers(("Location" = String, description = "The endpoint's URL in this API"))),
-        (status = 403, description = "A Merchant Center caller", body = Problem,
-         content_type = "application/problem+json"),
+        VendorOnly,
         (status = 409, description = "The URL is an endpoint already", body = Problem,
          content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem,
-         content_type = "application/problem+json"),
+        TakesBody,
         BadInput,
         Common,
     ),
@@ -201,10 +198,7 @@ pub(super) async fn create(
     params(("id" = String, Path, description = "The endpoint's id")),
     responses(
         (status = 200, description = "The endpoint (never a secret)", body = EndpointObject),
-        (status = 403, description = "A Merchant Center caller", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "No endpoint has this id", body = Problem,
-         content_type = "application/problem+json"),
+        ForEndpoint,
         Common,
     ),
     security(("api_key" = []))
@@ -229,12 +223,8 @@ pub(super) async fn get(
     request_body(content = EndpointChange, content_type = "application/json"),
     responses(
         (status = 200, description = "The endpoint as it is now", body = EndpointObject),
-        (status = 403, description = "A Merchant Center caller", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "No endpoint has this id", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem,
-         content_type = "application/problem+json"),
+        ForEndpoint,
+        TakesBody,
         BadInput,
         Common,
     ),
@@ -288,10 +278,7 @@ pub(super) async fn update(
     params(("id" = String, Path, description = "The endpoint's id")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 403, description = "A Merchant Center caller", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "No endpoint has this id", body = Problem,
-         content_type = "application/problem+json"),
+        ForEndpoint,
         Common,
     ),
     security(("api_key" = []))
@@ -319,10 +306,7 @@ pub(super) async fn delete(
     params(("id" = String, Path, description = "The endpoint's id")),
     responses(
         (status = 200, description = "The new secret, shown this once", body = SecretObject),
-        (status = 403, description = "A Merchant Center caller", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "No endpoint has this id", body = Problem,
-         content_type = "application/problem+json"),
+        ForEndpoint,
         Common,
     ),
     security(("api_key" = []))
@@ -362,12 +346,8 @@ pub(super) async fn rotate_secret(
     request_body(content = RecoverRequest, content_type = "application/json"),
     responses(
         (status = 202, description = "How many were queued again", body = Recovered),
-        (status = 403, description = "A Merchant Center caller", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "No endpoint has this id", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem,
-         content_type = "application/problem+json"),
+        ForEndpoint,
+        TakesBody,
         BadInput,
         Common,
     ),
@@ -419,10 +399,7 @@ pub(super) struct MessagesQuery {
     responses(
         (status = 200, description = "A page of messages, and the cursor for the next",
          body = MessageList),
-        (status = 403, description = "A Merchant Center caller", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "No endpoint has this id", body = Problem,
-         content_type = "application/problem+json"),
+        ForEndpoint,
         BadInput,
         Common,
     ),
@@ -490,8 +467,7 @@ fn is_message_id(text: &str) -> bool {
     ),
     responses(
         (status = 202, description = "Queued again"),
-        (status = 403, description = "A Merchant Center caller", body = Problem,
-         content_type = "application/problem+json"),
+        VendorOnly,
         (status = 404, description = "No endpoint has this id, or it has no such message",
          body = Problem, content_type = "application/problem+json"),
         Common,

@@ -86,3 +86,33 @@ pub(super) enum ProxyRefusals {
     #[response(status = 504, content_type = "application/problem+json")]
     PlatformTimeout(Problem),
 }
+
+/// What the endpoints operations answer a caller that is not the vendor's backend.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only its shape is used: the document's answers.
+pub(super) enum VendorOnly {
+    /// A Merchant Center caller
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+}
+
+/// Answers about one notification endpoint, besides its own.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only its shape is used: the document's answers.
+pub(super) enum ForEndpoint {
+    /// A Merchant Center caller
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// No endpoint has this id
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// What an operation that reads a JSON body answers past the body limit.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only its shape is used: the document's answers.
+pub(super) enum TakesBody {
+    /// The body is too large
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+}

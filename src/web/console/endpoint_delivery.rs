@@ -11,39 +11,10 @@ use serde::Deserialize;
 
 use super::{
     auth::{Operator, verify_csrf},
-    endpoints::{back_to, find},
+    endpoints::{back_to, find, limits},
     shared::{FlashKind, flash},
 };
-use crate::{
-    db::endpoints,
-    domain::{EndpointLimits, parse_rfc3339},
-    error::AppError,
-    notify,
-    state::AppState,
-};
-
-/// The limits as typed: an empty rate is no limit.
-pub(super) fn limits(rate_limit: &str, max_in_flight: &str) -> Result<EndpointLimits, String> {
-    let number = |text: &str, what: &str| {
-        text.trim()
-            .parse::<i64>()
-            .map_err(|_| format!("{what} must be a whole number from 1 to 1000."))
-    };
-    let rate = match rate_limit.trim() {
-        "" => None,
-        text => Some(number(text, "Messages a second")?),
-    };
-    let most = match max_in_flight.trim() {
-        "" => i64::from(crate::domain::DEFAULT_MAX_IN_FLIGHT),
-        text => number(text, "Messages in flight")?,
-    };
-    EndpointLimits::new(rate, most).map_err(|(field, _)| match field {
-        "rate_limit" => {
-            "Messages a second must be a whole number from 1 to 1000, or empty.".to_owned()
-        }
-        _ => "Messages in flight must be a whole number from 1 to 1000.".to_owned(),
-    })
-}
+use crate::{db::endpoints, domain::parse_rfc3339, error::AppError, notify, state::AppState};
 
 /// The limits form.
 #[derive(Debug, Deserialize)]
@@ -134,6 +105,7 @@ pub(crate) async fn recover(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::EndpointLimits;
 
     #[test]
     fn typed_limits_and_times_are_read() {

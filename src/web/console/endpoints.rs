@@ -23,7 +23,7 @@ use crate::{
         endpoints::{self, Endpoint, Subscription},
         outbox,
     },
-    domain::{EventType, MessageStatus, text::shorten},
+    domain::{EndpointLimits, EventType, MessageStatus, text::shorten},
     error::{AppError, render_or_plain},
     notify::{self, endpoints::EndpointError},
     state::AppState,
@@ -215,7 +215,7 @@ pub(crate) async fn add(
         }
         other => other,
     };
-    let limits = match super::endpoint_delivery::limits(&form.rate_limit, &form.max_in_flight) {
+    let limits = match limits(&form.rate_limit, &form.max_in_flight) {
         Ok(limits) => limits,
         Err(error) => {
             let page = EndpointsPage::load(&state, &operator).await?;
@@ -350,6 +350,29 @@ impl EndpointPage {
             order_backlog,
         })
     }
+}
+
+/// The limits as typed: an empty rate is no limit.
+pub(super) fn limits(rate_limit: &str, max_in_flight: &str) -> Result<EndpointLimits, String> {
+    let number = |text: &str, what: &str| {
+        text.trim()
+            .parse::<i64>()
+            .map_err(|_| format!("{what} must be a whole number from 1 to 1000."))
+    };
+    let rate = match rate_limit.trim() {
+        "" => None,
+        text => Some(number(text, "Messages a second")?),
+    };
+    let most = match max_in_flight.trim() {
+        "" => i64::from(crate::domain::DEFAULT_MAX_IN_FLIGHT),
+        text => number(text, "Messages in flight")?,
+    };
+    EndpointLimits::new(rate, most).map_err(|(field, _)| match field {
+        "rate_limit" => {
+            "Messages a second must be a whole number from 1 to 1000, or empty.".to_owned()
+        }
+        _ => "Messages in flight must be a whole number from 1 to 1000.".to_owned(),
+    })
 }
 
 /// `GET /console/endpoints/{id}`.

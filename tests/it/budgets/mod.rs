@@ -47,6 +47,36 @@ impl LimitedEndpoint {
     }
 }
 
+/// Mounts a [`LimitedEndpoint`] of `rate` for every `GET` on `app`'s stand-in.
+async fn limited(app: &TestApp, rate: f64) -> LimitedEndpoint {
+    let endpoint = LimitedEndpoint::new(rate);
+    Mock::given(method("GET"))
+        .respond_with(endpoint.clone())
+        .mount(&app.maropost)
+        .await;
+    endpoint
+}
+
+/// Mounts, for every `GET` on `app`'s stand-in, an API that answers `429` with `Retry-After:
+/// 3` once, then `200`; the moments of the requests it got.
+async fn slows_down_once(app: &TestApp) -> Arc<Mutex<Vec<Instant>>> {
+    let seen: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let noted = seen.clone();
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    Mock::given(method("GET"))
+        .respond_with(move |_: &Request| {
+            noted.lock().unwrap().push(Instant::now());
+            if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                ResponseTemplate::new(429).insert_header("retry-after", "3")
+            } else {
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"orders": []}))
+            }
+        })
+        .mount(&app.maropost)
+        .await;
+    seen
+}
+
 impl Respond for LimitedEndpoint {
     fn respond(&self, _: &Request) -> ResponseTemplate {
         let now = Instant::now();
@@ -144,11 +174,7 @@ fn retry_after(answer: &reqwest::Response) -> u64 {
 async fn over_budget_the_proxy_answers_429_itself_and_the_caller_that_waits_is_let_through() {
     let app = app_with_rate("1/s").await;
     let (id, key) = bol_install(&app).await;
-    let orders = LimitedEndpoint::new(100.0);
-    Mock::given(method("GET"))
-        .respond_with(orders.clone())
-        .mount(&app.maropost)
-        .await;
+    let orders = limited(&app, 100.0).await;
 
     // Four callers at once, each on a connection of its own: the first goes, the second waits
     // its moment (under a second away), the other two are refused, told 1 and 2 s.
@@ -202,11 +228,7 @@ async fn over_budget_the_proxy_answers_429_itself_and_the_caller_that_waits_is_l
 async fn prefer_wait_waits_for_turns_in_order_and_says_so() {
     let app = app_with_rate("4/s").await;
     let (id, key) = bol_install(&app).await;
-    let orders = LimitedEndpoint::new(4.0);
-    Mock::given(method("GET"))
-        .respond_with(orders.clone())
-        .mount(&app.maropost)
-        .await;
+    let orders = limited(&app, 4.0).await;
     let client = backend();
 
     let started = Instant::now();
@@ -254,20 +276,7 @@ async fn a_platforms_429_stops_every_caller_until_retry_after_ends() {
     // No ceiling of ours: only what bol.com says.
     let app = app_with_rate("0").await;
     let (id, key) = bol_install(&app).await;
-    let seen: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let noted = seen.clone();
-    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    Mock::given(method("GET"))
-        .respond_with(move |_: &Request| {
-            noted.lock().unwrap().push(Instant::now());
-            if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
-                ResponseTemplate::new(429).insert_header("retry-after", "3")
-            } else {
-                ResponseTemplate::new(200).set_body_json(serde_json::json!({"orders": []}))
-            }
-        })
-        .mount(&app.maropost)
-        .await;
+    let seen = slows_down_once(&app).await;
     let client = backend();
 
     // The caller that met it gets the platform's answer, with its Retry-After.

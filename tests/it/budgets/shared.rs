@@ -22,11 +22,7 @@ async fn twenty_callers_through_two_instances_stay_inside_the_limit_and_use_it()
     let app = app_with_rate("5/s").await;
     let second = second_instance(&app).await;
     let (id, key) = bol_install(&app).await;
-    let orders = LimitedEndpoint::new(RATE);
-    Mock::given(method("GET"))
-        .respond_with(orders.clone())
-        .mount(&app.maropost)
-        .await;
+    let orders = limited(&app, RATE).await;
     let bases = [app.base.clone(), second];
     let retried = Arc::new(AtomicUsize::new(0));
     let retried_refused = Arc::new(AtomicUsize::new(0));
@@ -105,11 +101,7 @@ async fn twenty_callers_that_prefer_to_wait_through_two_instances_all_get_throug
     let app = app_with_rate("5/s").await;
     let second = second_instance(&app).await;
     let (id, key) = bol_install(&app).await;
-    let orders = LimitedEndpoint::new(RATE);
-    Mock::given(method("GET"))
-        .respond_with(orders.clone())
-        .mount(&app.maropost)
-        .await;
+    let orders = limited(&app, RATE).await;
     let bases = [app.base.clone(), second];
     let client = backend();
     let calls = (0..20).map(|n| proxied(&client, &bases[n % 2], &id, "orders", &key, Some(10)));
@@ -130,20 +122,7 @@ async fn a_429_met_through_one_instance_holds_the_others_callers() {
     let app = app_with_rate("0").await;
     let second = second_instance(&app).await;
     let (id, key) = bol_install(&app).await;
-    let seen: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let noted = seen.clone();
-    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    Mock::given(method("GET"))
-        .respond_with(move |_: &Request| {
-            noted.lock().unwrap().push(Instant::now());
-            if first.swap(false, Ordering::SeqCst) {
-                ResponseTemplate::new(429).insert_header("retry-after", "3")
-            } else {
-                ResponseTemplate::new(200).set_body_json(serde_json::json!({"orders": []}))
-            }
-        })
-        .mount(&app.maropost)
-        .await;
+    let seen = slows_down_once(&app).await;
     let client = backend();
     let met = proxied(&client, &app.base, &id, "orders", &key, None).await;
     let stopped_at = Instant::now();

@@ -97,6 +97,8 @@ impl GatewayKey {
             B64URL.encode(header.to_string()),
             B64URL.encode(claims.to_string())
         );
+        // The key was generated in this process and RS256 signs any bytes with it: no outside
+        // input can make this fail (the sandbox stand-in only).
         let signature =
             jsonwebtoken::crypto::sign(signed.as_bytes(), &self.signer, Algorithm::RS256)
                 .expect("a key generated here signs");
@@ -110,6 +112,7 @@ impl GatewayKey {
             kid: Some(self.kid.clone()),
             ..Header::new(Algorithm::RS256)
         };
+        // A JSON value always serializes, and the key was generated here (see above).
         jsonwebtoken::encode(&header, claims, &self.signer).expect("a key generated here signs")
     }
 }
