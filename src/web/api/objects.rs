@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub(crate) use crate::domain::{InstallObject, rfc3339};
-use crate::{db::events::Event, domain::OrderStatus};
+use crate::{
+    db::events::Event,
+    domain::{EventType, OrderStatus},
+};
 
 /// One page of installs.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -106,6 +109,7 @@ pub(crate) struct EndpointObject {
     #[schema(example = "https://backend.example.com/storelink")]
     pub url: String,
     /// The event types it receives; `["*"]`: every type, and any added later.
+    #[schema(value_type = Vec<SubscribedType>)]
     pub event_types: Vec<String>,
     /// Whether messages are sent to it.
     pub enabled: bool,
@@ -159,6 +163,23 @@ pub(crate) struct EndpointList {
     pub data: Vec<EndpointObject>,
 }
 
+/// An event type an endpoint subscribes to, or `*` for every type (and any added later): the
+/// document lists them, so a generated client and a tester send only names storelink knows.
+pub(crate) struct SubscribedType;
+
+impl utoipa::PartialSchema for SubscribedType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let names = std::iter::once("*").chain(EventType::subscribable().map(EventType::as_str));
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(names))
+            .into()
+    }
+}
+
+impl ToSchema for SubscribedType {}
+
 /// An endpoint to add.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -167,7 +188,7 @@ pub(crate) struct EndpointRequest {
     #[schema(example = "https://backend.example.com/storelink")]
     pub url: String,
     /// The event types to send (default, or `["*"]`: all of them).
-    #[schema(example = json!(["install.created", "install.revoked"]))]
+    #[schema(value_type = Option<Vec<SubscribedType>>, example = json!(["install.created", "install.revoked"]))]
     pub event_types: Option<Vec<String>>,
     /// Whether to send to it at once (default `true`).
     pub enabled: Option<bool>,
@@ -193,6 +214,7 @@ where
 #[serde(deny_unknown_fields)]
 pub(crate) struct EndpointChange {
     /// The event types to send (`["*"]`: all of them).
+    #[schema(value_type = Option<Vec<SubscribedType>>)]
     pub event_types: Option<Vec<String>>,
     /// Enable or disable it (enabling starts its failure window afresh).
     pub enabled: Option<bool>,

@@ -67,6 +67,7 @@ use crate::{
         objects::AccessToken,
         objects::EventObject,
         objects::EventList,
+        objects::SubscribedType,
         objects::RevokeRequest,
         HealthObject,
         HealthState,
