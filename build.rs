@@ -12,16 +12,17 @@ fn main() {
         .or_else(git_commit)
         .unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=STORELINK_GIT_COMMIT={commit}");
-    // Built again when HEAD moves: a new commit, another branch checked out.
-    for file in ["HEAD", "packed-refs"] {
-        if let Some(path) = git(&["rev-parse", "--git-path", file]) {
+    // Built again when HEAD moves: a new commit, another branch checked out. Only files that
+    // exist are named: Cargo takes a missing one for changed, and would run this script and
+    // rebuild the crate on every build (a fresh clone has no packed-refs).
+    let mut watched = vec!["HEAD".to_owned(), "packed-refs".to_owned()];
+    watched.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+    for file in watched {
+        if let Some(path) = git(&["rev-parse", "--git-path", &file])
+            && std::path::Path::new(&path).exists()
+        {
             println!("cargo:rerun-if-changed={path}");
         }
-    }
-    if let Some(head) = git(&["symbolic-ref", "-q", "HEAD"])
-        && let Some(path) = git(&["rev-parse", "--git-path", &head])
-    {
-        println!("cargo:rerun-if-changed={path}");
     }
 }
 
