@@ -146,8 +146,12 @@ pub(crate) async fn run(env: Env) -> Report {
     match platforms::registry(&settings, &public_url, &db) {
         Ok(registry) => {
             report.extend(setup::redirect_uris(&registry));
-            let in_use = platforms::in_use(usable.then_some(&db)).await;
-            let probes = platforms::token_endpoints(&settings, &public_url, &registry, &in_use);
+            let probes = platforms::token_endpoints(
+                &settings,
+                &public_url,
+                &registry,
+                usable.then_some(&db),
+            );
             report.extend(probes.await);
             registry.shutdown().await;
         }

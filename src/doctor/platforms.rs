@@ -46,31 +46,51 @@ pub(super) fn registry(settings: &Settings, public_url: &Url, db: &Db) -> Result
     .map_err(|e| e.to_string())
 }
 
-/// The platforms with installs that are not revoked (none when the database cannot be read).
-pub(super) async fn in_use(db: Option<&Db>) -> Vec<Platform> {
-    match db {
-        Some(db) => installs::platforms_in_use(db).await.unwrap_or_default(),
-        None => Vec::new(),
-    }
-}
+/// Accounts read per platform whose token endpoint depends on the account: enough to find every
+/// region in use.
+const ACCOUNTS_READ: i64 = 10_000;
 
-/// Each token endpoint of a platform that is configured (has an install flow) or in use.
+/// Each token endpoint of a platform that is configured (has an install flow) or in use (has
+/// installs that are not revoked in `db`, when it can be read).
 pub(super) async fn token_endpoints(
     settings: &Settings,
     public_url: &Url,
     registry: &Registry,
-    in_use: &[Platform],
+    db: Option<&Db>,
 ) -> Vec<Check> {
     let client = match http::client(PROBE_TIMEOUT) {
         Ok(client) => client,
         Err(e) => return vec![Check::fail("platforms", e.to_string())],
     };
-    let probes = registry.all().filter_map(|driver| {
-        let endpoint = driver.token_endpoint()?;
+    let in_use = match db {
+        Some(db) => installs::platforms_in_use(db).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut endpoints = Vec::new();
+    for driver in registry.all() {
         let platform = driver.platform();
-        let wanted = driver.code_flow().is_some() || in_use.contains(&platform);
-        wanted.then(|| probe(&client, settings, public_url, platform, endpoint))
-    });
+        if driver.code_flow().is_none() && !in_use.contains(&platform) {
+            continue;
+        }
+        let accounts = match db {
+            Some(db) if driver.token_endpoints_by_account() => {
+                installs::accounts_in_use(db, platform, ACCOUNTS_READ)
+                    .await
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        endpoints.extend(
+            driver
+                .token_endpoints(&accounts)
+                .into_iter()
+                .map(|endpoint| (platform, endpoint)),
+        );
+    }
+    let client = &client;
+    let probes = endpoints
+        .into_iter()
+        .map(|(platform, endpoint)| probe(client, settings, public_url, platform, endpoint));
     futures_util::future::join_all(probes)
         .await
         .into_iter()

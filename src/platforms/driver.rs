@@ -201,11 +201,18 @@ pub trait PlatformDriver: Send + Sync {
     /// platform limits by group, with the ceiling its `{PLATFORM}_API_RATE_LIMIT` sets.
     fn api_budget(&self, account: &str, path: &str) -> Budget;
 
-    /// The token endpoint storelink calls for this platform, when its settings name one address
-    /// (`storelink doctor` checks that it answers); `None` where none is configured or it is
-    /// chosen per connection.
-    fn token_endpoint(&self) -> Option<TokenEndpoint> {
-        None
+    /// The token endpoints storelink calls for this platform, as its settings name them
+    /// (`storelink doctor` checks that each answers): none where none is configured or each
+    /// connection names its own host. Where the host depends on the account (commercetools: on
+    /// the project's region), those `accounts` (its installs' `account_id`s) use.
+    fn token_endpoints(&self, accounts: &[String]) -> Vec<TokenEndpoint> {
+        let _ = accounts;
+        Vec::new()
+    }
+
+    /// Whether [`PlatformDriver::token_endpoints`] depends on the accounts it is given.
+    fn token_endpoints_by_account(&self) -> bool {
+        false
     }
 
     /// Calls the platform with the install's stored credentials (renewing them first if due),

@@ -319,3 +319,49 @@ async fn broken_production_set_ups_each_fail_naming_the_fix_while_the_app_keeps_
     assert_eq!(ready.status(), 200);
     assert_eq!(app.count("SELECT COUNT(*) FROM installs").await, 2);
 }
+
+#[tokio::test]
+async fn a_commercetools_auth_host_in_use_is_probed_and_only_the_regions_in_use() {
+    // A commercetools project on gcp-eu (and a revoked one on aws-ohio) beside a healthy
+    // Maropost set-up.
+    let app = spawn_app().await;
+    let key = app.settings.master_key.clone().expect("the app's key");
+    let key = key.expose_secret().to_owned();
+    for (id, account, status) in [
+        ("ct-in-use", "gcp-eu:doctor-shop", "active"),
+        ("ct-revoked", "aws-ohio:old-shop", "revoked"),
+    ] {
+        sqlx::query(
+            "INSERT INTO installs (id, provider, account_id, status, initiated_by, auth_kind,
+                 installed_at, last_installed_at, updated_at)
+             VALUES ($1, 'commercetools', $2, $3, 'panel', 'client_credentials', 1, 1, 1)",
+        )
+        .bind(id)
+        .bind(account)
+        .bind(status)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = production(&app, &key);
+    let port = closed_port();
+    vars.push((
+        "COMMERCETOOLS_AUTH_URL",
+        format!("http://127.0.0.1:{port}/{{region}}"),
+    ));
+    let run = storelink(dir.path(), &vars, &["doctor"]).await;
+    // One region in use, so one probe: its host does not answer.
+    run.fails_once_naming(&[
+        "commercetools token endpoint",
+        "COMMERCETOOLS_AUTH_URL",
+        &format!("127.0.0.1:{port}"),
+        "does not answer",
+    ]);
+    let probed = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("commercetools token endpoint"))
+        .count();
+    assert_eq!(probed, 1, "{}", run.stdout);
+}

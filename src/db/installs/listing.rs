@@ -264,3 +264,16 @@ pub async fn platforms_in_use(db: &Db) -> sqlx::Result<Vec<Platform>> {
     .fetch_all(db)
     .await
 }
+
+/// The accounts (`account_id`s) of `platform` that are not revoked, at most `limit` of them:
+/// what `storelink doctor` asks a platform whose token endpoint depends on the account.
+pub async fn accounts_in_use(db: &Db, platform: Platform, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT account_id FROM installs
+         WHERE provider = $1 AND status <> 'revoked' ORDER BY account_id LIMIT $2",
+    )
+    .bind(platform)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

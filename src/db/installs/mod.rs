@@ -6,8 +6,8 @@ pub mod health;
 mod listing;
 
 pub use listing::{
-    Cursor, ListFilter, SEARCH_COUNT_CAP, Standing, count_by_platform_and_status, count_by_status,
-    list, platforms_in_use, position, previous_cursor,
+    Cursor, ListFilter, SEARCH_COUNT_CAP, Standing, accounts_in_use, count_by_platform_and_status,
+    count_by_status, list, platforms_in_use, position, previous_cursor,
 };
 
 use sqlx::{AnyConnection, FromRow};

@@ -113,12 +113,12 @@ impl PlatformDriver for Bol {
             .map(|_| &self.config as &dyn CodeFlow)
     }
 
-    fn token_endpoint(&self) -> Option<TokenEndpoint> {
+    fn token_endpoints(&self, _accounts: &[String]) -> Vec<TokenEndpoint> {
         // Always: retailers' own credentials use it too, without the intermediary client.
-        Some(TokenEndpoint {
+        vec![TokenEndpoint {
             url: self.config.token_url.clone(),
             setting: "BOL_TOKEN_URL",
-        })
+        }]
     }
 
     fn connection(&self) -> Option<&dyn ConnectionKind> {

@@ -24,11 +24,14 @@ pub use connection::{ProjectRequest, connect};
 pub use renewal::{CommercetoolsRenewal, RenewalRequest};
 pub use settings::{CommercetoolsConfig, SANDBOX_PATH};
 
-use self::forward_to::{ForwardTo, Forwarded, Issuers};
+use self::{
+    cloud::CloudIdentifier,
+    forward_to::{ForwardTo, Forwarded, Issuers},
+};
 use super::{
     driver::{
         ConnectionKind, ForwardRefusal, ForwardedCallers, ForwardedUser, Handoff, PlatformDriver,
-        SandboxKit, renewing_handoff, replacing_token,
+        SandboxKit, TokenEndpoint, renewing_handoff, replacing_token,
     },
     kit::{
         api_call::{ApiError, stored_api_base},
@@ -99,6 +102,28 @@ impl PlatformDriver for Commercetools {
 
     fn api_budget(&self, account: &str, _path: &str) -> Budget {
         Budget::api(Platform::Commercetools, account, "api", self.api_rate)
+    }
+
+    fn token_endpoints(&self, accounts: &[String]) -> Vec<TokenEndpoint> {
+        // The auth host depends on the project's region (`{cloud}:{projectKey}`): each region
+        // in use, from the template.
+        CloudIdentifier::ALL
+            .iter()
+            .filter(|cloud| {
+                accounts
+                    .iter()
+                    .any(|a| a.split_once(':').is_some_and(|(c, _)| c == cloud.as_str()))
+            })
+            .filter_map(|cloud| self.config.token_url(*cloud).ok())
+            .map(|url| TokenEndpoint {
+                url,
+                setting: "COMMERCETOOLS_AUTH_URL",
+            })
+            .collect()
+    }
+
+    fn token_endpoints_by_account(&self) -> bool {
+        true
     }
 
     async fn test_connection(&self, ctx: &Context<'_>, install: &Install) -> TestOutcome {

@@ -140,11 +140,14 @@ impl PlatformDriver for Maropost {
         self.flow.as_ref().map(|flow| flow as &dyn CodeFlow)
     }
 
-    fn token_endpoint(&self) -> Option<TokenEndpoint> {
-        self.flow.as_ref().map(|flow| TokenEndpoint {
-            url: flow.token_url.clone(),
-            setting: "MAROPOST_TOKEN_URL",
-        })
+    fn token_endpoints(&self, _accounts: &[String]) -> Vec<TokenEndpoint> {
+        self.flow
+            .iter()
+            .map(|flow| TokenEndpoint {
+                url: flow.token_url.clone(),
+                setting: "MAROPOST_TOKEN_URL",
+            })
+            .collect()
     }
 
     fn connection(&self) -> Option<&dyn ConnectionKind> {

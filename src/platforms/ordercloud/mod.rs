@@ -86,13 +86,17 @@ impl PlatformDriver for OrderCloud {
         Budget::api(Platform::OrderCloud, account, "api", self.api_rate)
     }
 
-    fn token_endpoint(&self) -> Option<TokenEndpoint> {
+    fn token_endpoints(&self, _accounts: &[String]) -> Vec<TokenEndpoint> {
         // Only when ORDERCLOUD_API_URL fixes the host; otherwise each marketplace names its own.
-        let base = self.config.only_api_url.as_ref()?;
-        Some(TokenEndpoint {
-            url: settings::under(base, "oauth/token").ok()?,
-            setting: "ORDERCLOUD_API_URL",
-        })
+        self.config
+            .only_api_url
+            .iter()
+            .filter_map(|base| settings::under(base, "oauth/token").ok())
+            .map(|url| TokenEndpoint {
+                url,
+                setting: "ORDERCLOUD_API_URL",
+            })
+            .collect()
     }
 
     async fn test_connection(&self, ctx: &Context<'_>, install: &Install) -> TestOutcome {
