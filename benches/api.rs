@@ -11,7 +11,9 @@
 //! The proxy is measured twice against the fake platform: once answering after
 //! `--platform-latency-ms` (default 20 ms; real platforms' APIs take longer than that), where
 //! what the proxy adds shows as a share of the platform's own throughput; and once answering at
-//! once, where the platform costs nothing and the proxy's own cost per call is laid bare.
+//! once, where the platform costs nothing and the proxy's own cost per call is laid bare. Last,
+//! `GET /healthz` (the middleware every route pays and one `SELECT 1`) against the bare route,
+//! and `GET /favicon.ico` (the same middleware, no query).
 //!
 //! It starts the real app (release build, its own Tokio runtime) on 127.0.0.1 with a fresh SQLite
 //! database, one Maropost install with a sealed access token, an API key, the API's rate limit
@@ -257,6 +259,28 @@ fn main() -> anyhow::Result<()> {
                 body: Bytes::from_static(br#"{"Filter":{"OrderStatus":["New"]}}"#),
             },
         ),
+        (
+            // The floor under every route: the middleware and one `SELECT 1`.
+            "GET /healthz",
+            Target {
+                address: storelink,
+                method: hyper::Method::GET,
+                path: "/healthz".into(),
+                headers: Vec::new(),
+                body: Bytes::new(),
+            },
+        ),
+        (
+            // The same middleware without the query: what the `SELECT 1` costs shows apart.
+            "GET /favicon.ico",
+            Target {
+                address: storelink,
+                method: hyper::Method::GET,
+                path: "/favicon.ico".into(),
+                headers: Vec::new(),
+                body: Bytes::new(),
+            },
+        ),
     ];
     let mut results = Vec::new();
     for (name, target) in scenarios {
@@ -287,6 +311,7 @@ fn main() -> anyhow::Result<()> {
     let (bare, token) = (&results[0].1, &results[1].1);
     let (slow_direct, slow_proxied) = (&results[3].1, &results[4].1);
     let (direct, proxied) = (&results[5].1, &results[6].1);
+    let healthz = &results[7].1;
     let verdict = |met: bool| if met { "met" } else { "NOT met" };
     println!(
         "  access-token: {:.0}% of the bare route; target at least 15,000 answers/s with p99 \
@@ -306,6 +331,17 @@ fn main() -> anyhow::Result<()> {
          cost: about {:.0} us of the machine per call)",
         100.0 * proxied.rate() / direct.rate(),
         1e6 / proxied.rate() - 1e6 / direct.rate()
+    );
+    println!(
+        "  /healthz: {:.0}% of the bare route; target at least 40%: {}",
+        100.0 * healthz.rate() / bare.rate(),
+        verdict(healthz.rate() >= 0.4 * bare.rate())
+    );
+    println!(
+        "  access-token against the bare route: target at least 20% with p99 under 10 ms: {}; \
+         the proxy's own cost: target at most 60 us: {}",
+        verdict(token.rate() >= 0.2 * bare.rate() && token.percentile(99.0) < 10.0),
+        verdict(1e6 / proxied.rate() - 1e6 / direct.rate() <= 60.0)
     );
     for (name, figures) in &results {
         anyhow::ensure!(
