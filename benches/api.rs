@@ -117,6 +117,10 @@ struct Figures {
     errors: u64,
     measured: Duration,
     latencies_us: Vec<u32>,
+    /// CPU time storelink's threads (its runtime and SQLite's worker threads) used while
+    /// measuring, when the system says (Linux): steadier than answers/s on a noisy machine,
+    /// since neither the load generator nor another guest's steal time is in it.
+    storelink_cpu: Option<Duration>,
 }
 
 impl Figures {
@@ -132,9 +136,18 @@ impl Figures {
         f64::from(self.latencies_us[rank]) / 1000.0
     }
 
+    /// storelink's CPU time per answer, in microseconds.
+    fn cpu_us_per_answer(&self) -> Option<f64> {
+        let cpu = self.storelink_cpu?;
+        (self.requests > 0).then(|| cpu.as_secs_f64() * 1e6 / self.requests as f64)
+    }
+
     fn line(&self, name: &str) -> String {
+        let cpu = self.cpu_us_per_answer().map_or_else(String::new, |us| {
+            format!("  storelink {us:>5.0} us CPU/answer")
+        });
         format!(
-            "  {name:<28} {:>8.0} answers/s   p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests, {} errors)",
+            "  {name:<28} {:>8.0} answers/s   p50 {:>6.2} ms  p99 {:>6.2} ms{cpu}  ({} requests, {} errors)",
             self.rate(),
             self.percentile(50.0),
             self.percentile(99.0),
@@ -328,9 +341,14 @@ fn main() -> anyhow::Result<()> {
     );
     println!(
         "  proxy, platform answering at once: {:.0}% of calling it directly (the proxy's own \
-         cost: about {:.0} us of the machine per call)",
+         cost: about {:.0} us of the machine per call{})",
         100.0 * proxied.rate() / direct.rate(),
-        1e6 / proxied.rate() - 1e6 / direct.rate()
+        1e6 / proxied.rate() - 1e6 / direct.rate(),
+        proxied
+            .cpu_us_per_answer()
+            .map_or_else(String::new, |us| format!(
+                ", {us:.0} us of it storelink's CPU"
+            ))
     );
     println!(
         "  /healthz: {:.0}% of the bare route; target at least 40%: {}",
@@ -478,17 +496,23 @@ async fn load(target: Target, options: &Options) -> anyhow::Result<Figures> {
         )));
     }
     tokio::time::sleep(Duration::from_secs_f64(options.warmup)).await;
+    let cpu_before = storelink_cpu();
     measuring.store(true, Ordering::SeqCst);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(options.seconds)).await;
     measuring.store(false, Ordering::SeqCst);
     let measured = started.elapsed();
+    let storelink_cpu = match (cpu_before, storelink_cpu()) {
+        (Some(before), Some(after)) => after.checked_sub(before),
+        _ => None,
+    };
     done.store(true, Ordering::SeqCst);
     let mut figures = Figures {
         requests: 0,
         errors: 0,
         measured,
         latencies_us: Vec::new(),
+        storelink_cpu,
     };
     for task in tasks {
         let (latencies, errors) = task.await??;
@@ -498,6 +522,34 @@ async fn load(target: Target, options: &Options) -> anyhow::Result<Figures> {
     }
     figures.latencies_us.sort_unstable();
     Ok(figures)
+}
+
+/// The CPU time (user and system) the process's threads named `server*` (storelink's runtime)
+/// and `sqlx-sqlite*` (its SQLite connections' workers) have used so far, from
+/// `/proc/self/task/*/stat`; `None` where there is no such file. A thread that ended is not
+/// counted, so the pool's threads, which live as long as the app, are read alike each time.
+fn storelink_cpu() -> Option<Duration> {
+    // Linux counts in clock ticks of 1/100 s (USER_HZ) on every architecture it supports.
+    const TICKS_PER_SECOND: u64 = 100;
+    let mut ticks = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let Ok(stat) = std::fs::read_to_string(task.ok()?.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ...`: the name may hold spaces, so split at the last `)`.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[open + 1..close];
+        if !(name.starts_with("server") || name.starts_with("sqlx-sqlite")) {
+            continue;
+        }
+        // After the name: state (field 3) ... utime (14) and stime (15).
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+        ticks += field(14)? + field(15)?;
+    }
+    Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
 }
 
 /// One keep-alive connection sending `target` back to back until `done`; latencies are kept
