@@ -62,8 +62,15 @@ pub(super) async fn token_endpoints(
         Ok(client) => client,
         Err(e) => return vec![Check::fail("platforms", e.to_string())],
     };
+    let mut checks = Vec::new();
     let in_use = match db {
-        Some(db) => installs::platforms_in_use(db).await.unwrap_or_default(),
+        Some(db) => installs::platforms_in_use(db).await.unwrap_or_else(|e| {
+            checks.push(Check::warn(
+                "platforms in use",
+                format!("cannot be read ({e}): only configured install flows are checked"),
+            ));
+            Vec::new()
+        }),
         None => Vec::new(),
     };
     let mut endpoints = Vec::new();
@@ -74,9 +81,16 @@ pub(super) async fn token_endpoints(
         }
         let accounts = match db {
             Some(db) if driver.token_endpoints_by_account() => {
-                installs::accounts_in_use(db, platform, ACCOUNTS_READ)
-                    .await
-                    .unwrap_or_default()
+                match installs::accounts_in_use(db, platform, ACCOUNTS_READ).await {
+                    Ok(accounts) => accounts,
+                    Err(e) => {
+                        checks.push(Check::warn(
+                            format!("{} token endpoint", platform.short_name()),
+                            format!("the accounts in use cannot be read ({e}): not checked"),
+                        ));
+                        Vec::new()
+                    }
+                }
             }
             _ => Vec::new(),
         };
@@ -91,11 +105,13 @@ pub(super) async fn token_endpoints(
     let probes = endpoints
         .into_iter()
         .map(|(platform, endpoint)| probe(client, settings, public_url, platform, endpoint));
-    futures_util::future::join_all(probes)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
+    checks.extend(
+        futures_util::future::join_all(probes)
+            .await
+            .into_iter()
+            .flatten(),
+    );
+    checks
 }
 
 /// Asks `endpoint` for nothing (an empty form: no credentials are sent) and reads its answer's

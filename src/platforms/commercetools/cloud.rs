@@ -91,6 +91,13 @@ pub fn account_id(cloud: CloudIdentifier, project_key: &str) -> String {
     format!("{cloud}:{project_key}")
 }
 
+/// The cloud an install's `account_id` (`{cloud}:{project_key}`, [`account_id`]) names, if it
+/// names one.
+pub fn cloud_of(account_id: &str) -> Option<CloudIdentifier> {
+    let (cloud, _) = account_id.split_once(':')?;
+    CloudIdentifier::parse(cloud)
+}
+
 /// Whether `key` has the form of a commercetools project key: 2 to 36 lower-case letters,
 /// digits, `-` or `_`.
 pub fn is_project_key(key: &str) -> bool {
@@ -114,6 +121,16 @@ mod tests {
             "", "GCP-EU", " gcp-eu", "gcp-eu ", "aws-cn", "azure-us", "eu",
         ] {
             assert_eq!(CloudIdentifier::parse(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn an_account_names_its_cloud() {
+        for cloud in CloudIdentifier::ALL {
+            assert_eq!(cloud_of(&account_id(cloud, "acme-shop")), Some(cloud));
+        }
+        for other in ["", "acme-shop", "aws-cn:acme", ":acme", "GCP-EU:acme"] {
+            assert_eq!(cloud_of(other), None, "{other:?}");
         }
     }
 

@@ -109,11 +109,7 @@ impl PlatformDriver for Commercetools {
         // in use, from the template.
         CloudIdentifier::ALL
             .iter()
-            .filter(|cloud| {
-                accounts
-                    .iter()
-                    .any(|a| a.split_once(':').is_some_and(|(c, _)| c == cloud.as_str()))
-            })
+            .filter(|cloud| accounts.iter().any(|a| cloud::cloud_of(a) == Some(**cloud)))
             .filter_map(|cloud| self.config.token_url(*cloud).ok())
             .map(|url| TokenEndpoint {
                 url,
