@@ -58,6 +58,21 @@ pub struct ApiAccess {
     forwarded_reads: Mutex<HashMap<(String, String), i64>>,
 }
 
+/// The key an `Authorization` header presents (`Bearer slk_...`), if it is well formed; not
+/// yet looked up (a malformed one is refused without a query).
+pub(crate) fn presented_key(authorization: Option<&[u8]>) -> Option<ApiKeySecret> {
+    authorization
+        .and_then(|value| std::str::from_utf8(value).ok())
+        .and_then(bearer)
+        .and_then(ApiKeySecret::parse)
+}
+
+/// A failed key lookup, logged: the caller is told to try again.
+pub(crate) fn unavailable(error: sqlx::Error) -> Refused {
+    tracing::error!(error = %error, "API: cannot look the key up");
+    Refused::Unavailable
+}
+
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Plain maps of timestamps: a panic elsewhere cannot leave them inconsistent.
     mutex.lock().unwrap_or_else(|p| p.into_inner())
@@ -80,29 +95,19 @@ impl ApiAccess {
         }
     }
 
-    /// The caller an `Authorization` header names, within its rate, its use recorded.
-    pub async fn admit(
-        &self,
-        db: &Db,
-        authorization: Option<&[u8]>,
-        now: i64,
-    ) -> Result<Caller, Refused> {
-        let key = authorization
-            .and_then(|value| std::str::from_utf8(value).ok())
-            .and_then(bearer)
-            .and_then(ApiKeySecret::parse);
-        // A malformed key is refused without a query; every well-formed one costs one lookup
-        // by hash, right or wrong.
-        let Some(key) = key else {
-            return Err(Refused::Unauthorized);
-        };
+    /// The caller a well-formed key ([`presented_key`]) names, within its rate, its use
+    /// recorded. Every such key costs one lookup by hash, right or wrong.
+    pub async fn admit(&self, db: &Db, key: &ApiKeySecret, now: i64) -> Result<Caller, Refused> {
         let caller = api_keys::find_live(db, &key.hash())
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "API: cannot look the key up");
-                Refused::Unavailable
-            })?
+            .map_err(unavailable)?
             .ok_or(Refused::Unauthorized)?;
+        self.admit_live(db, caller, now).await
+    }
+
+    /// [`Self::admit`] for a caller whose key was found live by the request's own query (the
+    /// endpoints that read an install read the key with it): within its rate, its use recorded.
+    pub async fn admit_live(&self, db: &Db, caller: Caller, now: i64) -> Result<Caller, Refused> {
         if let Some(limiter) = &self.limiter
             && let Err(not_until) = limiter.check_key(&caller.id)
         {

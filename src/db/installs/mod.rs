@@ -14,6 +14,7 @@ use sqlx::{AnyConnection, FromRow};
 
 use super::{
     Db, QueryBuilder,
+    api_keys::Caller,
     audit::{self, Action},
     credentials::{self, Kind},
     outbox,
@@ -460,16 +461,76 @@ pub async fn find_with_credential(
     .fetch_optional(db)
     .await?;
     Ok(row.map(|row| {
-        let sealed = match (row.sealed_key_id, row.sealed_nonce, row.sealed_ciphertext) {
-            (Some(key_id), Some(nonce), Some(ciphertext)) => Some(Sealed {
-                key_id,
-                nonce,
-                ciphertext,
-            }),
-            _ => None,
-        };
+        let sealed = sealed(row.sealed_key_id, row.sealed_nonce, row.sealed_ciphertext);
         (row.install, sealed)
     }))
+}
+
+/// A sealed credential read through a `LEFT JOIN`: all three columns, or none.
+fn sealed(
+    key_id: Option<String>,
+    nonce: Option<Vec<u8>>,
+    ciphertext: Option<Vec<u8>>,
+) -> Option<Sealed> {
+    match (key_id, nonce, ciphertext) {
+        (Some(key_id), Some(nonce), Some(ciphertext)) => Some(Sealed {
+            key_id,
+            nonce,
+            ciphertext,
+        }),
+        _ => None,
+    }
+}
+
+/// What [`find_with_credential_for_key`] found: the key's caller, and the install if there is
+/// one with that id.
+pub type KeyAndInstall = (Caller, Option<(Install, Option<Sealed>)>);
+
+/// The live API key whose SHA-256 is `key_hash` and, read in the same query, what
+/// [`find_with_credential`] reads: the vendor API's hottest paths (a token, a proxied call)
+/// check the key and read the install in one round trip instead of two. `None` when no live
+/// key has this hash (whether or not the install exists); the key's caller without an install
+/// when there is no install with this id. The key is read in the same statement as the
+/// install, so a key revoked by any instance is refused from the next request on.
+pub async fn find_with_credential_for_key(
+    db: &Db,
+    key_hash: &str,
+    id: &str,
+    kind: Kind,
+) -> sqlx::Result<Option<KeyAndInstall>> {
+    use sqlx::Row as _;
+    let row = sqlx::query(
+        "SELECT k.id AS caller_key_id, k.name AS caller_key_name, i.*,
+                c.key_id AS sealed_key_id, c.nonce AS sealed_nonce,
+                c.ciphertext AS sealed_ciphertext
+         FROM api_keys k
+         LEFT JOIN installs i ON i.id = $2
+         LEFT JOIN credentials c ON c.install_id = i.id AND c.kind = $3
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+    )
+    .bind(key_hash)
+    .bind(id)
+    .bind(kind.as_str())
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let caller = Caller {
+        id: row.try_get("caller_key_id")?,
+        name: row.try_get("caller_key_name")?,
+    };
+    // Every install column is NULL when the join found none; `id` never is otherwise.
+    if row.try_get::<Option<String>, _>("id")?.is_none() {
+        return Ok(Some((caller, None)));
+    }
+    let install = Install::from_row(&row)?;
+    let sealed = sealed(
+        row.try_get("sealed_key_id")?,
+        row.try_get("sealed_nonce")?,
+        row.try_get("sealed_ciphertext")?,
+    );
+    Ok(Some((caller, Some((install, sealed)))))
 }
 
 /// The install of this provider's account, if any.

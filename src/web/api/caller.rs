@@ -15,9 +15,9 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 
 use super::problem::Problem;
 use crate::{
-    api_access::Refused,
+    api_access::{self, Refused},
     db::{api_keys, installs::Install},
-    domain::Platform,
+    domain::{Platform, api_key::ApiKeySecret},
     platforms::driver::{ForwardedCallers, ForwardedUser},
     state::AppState,
 };
@@ -68,6 +68,56 @@ impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        PendingCaller::from_request_parts(parts, state)
+            .await?
+            .check(state)
+            .await
+    }
+}
+
+/// A request's caller with its key not yet looked up: the endpoints that read one install (a
+/// token, a proxied call: the API's hottest) look the key up in the query that reads the
+/// install, one round trip instead of two. Either way the key is checked before anything is
+/// done for the caller, and a forwarded request is verified as [`ApiCaller`]'s is.
+pub(super) enum PendingCaller {
+    /// A well-formed key (a malformed one is refused without a query).
+    Key(ApiKeySecret),
+    /// A platform's user, through the platform's gateway, verified.
+    Forwarded(ForwardedUser),
+}
+
+impl PendingCaller {
+    /// The caller, its key looked up on its own.
+    pub(super) async fn check(self, state: &AppState) -> Result<ApiCaller, Problem> {
+        match self {
+            Self::Forwarded(user) => Ok(ApiCaller::Forwarded(user)),
+            Self::Key(key) => state
+                .api
+                .admit(&state.db, &key, state.clock.unix())
+                .await
+                .map(ApiCaller::Key)
+                .map_err(refusal),
+        }
+    }
+
+    /// The caller of a key a request's own query found live, within its rate.
+    pub(super) async fn admit_live(
+        state: &AppState,
+        caller: api_keys::Caller,
+    ) -> Result<ApiCaller, Problem> {
+        state
+            .api
+            .admit_live(&state.db, caller, state.clock.unix())
+            .await
+            .map(ApiCaller::Key)
+            .map_err(refusal)
+    }
+}
+
+impl FromRequestParts<AppState> for PendingCaller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         if let Some(gateway) = state.platforms.forwarding(&parts.headers) {
             return forwarded(gateway, parts, state).await.map(Self::Forwarded);
         }
@@ -75,21 +125,26 @@ impl FromRequestParts<AppState> for ApiCaller {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .map(|v| v.as_bytes());
-        match state
-            .api
-            .admit(&state.db, authorization, state.clock.unix())
-            .await
-        {
-            Ok(caller) => Ok(Self::Key(caller)),
-            Err(Refused::Unauthorized) => Err(Problem::unauthorized()),
-            Err(Refused::RateLimited(wait)) => Err(Problem::rate_limited(
-                wait,
-                "This key is past its rate limit (STORELINK_API_RATE_LIMIT requests a second).",
-            )),
-            Err(Refused::Unavailable) => Err(Problem::unavailable(
-                "The key could not be checked; try again.",
-            )),
-        }
+        api_access::presented_key(authorization)
+            .map(Self::Key)
+            .ok_or_else(Problem::unauthorized)
+    }
+}
+
+/// The problem a failed key lookup is answered with (a `503`), logged.
+pub(super) fn lookup_failed(error: sqlx::Error) -> Problem {
+    refusal(api_access::unavailable(error))
+}
+
+/// The problem a refused key is answered with.
+fn refusal(refused: Refused) -> Problem {
+    match refused {
+        Refused::Unauthorized => Problem::unauthorized(),
+        Refused::RateLimited(wait) => Problem::rate_limited(
+            wait,
+            "This key is past its rate limit (STORELINK_API_RATE_LIMIT requests a second).",
+        ),
+        Refused::Unavailable => Problem::unavailable("The key could not be checked; try again."),
     }
 }
 

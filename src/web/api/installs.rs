@@ -20,7 +20,7 @@ use utoipa::IntoParams;
 
 use super::{
     body::{read_json, read_limited},
-    caller::ApiCaller,
+    caller::{ApiCaller, PendingCaller, lookup_failed},
     objects::{AccessToken, InstallList, InstallObject, RevokeRequest, rfc3339},
     params,
     problem::Problem,
@@ -204,6 +204,35 @@ pub(super) async fn find_with_token(
         .ok_or_else(no_such_install)
 }
 
+/// [`find_with_token`] for a caller whose key is not yet looked up: the key is read in the
+/// same query as the install (the token and the proxy, the API's hottest paths, pay one round
+/// trip, not two). A key that is not live is a `401` whatever the id, as [`ApiCaller`]'s check
+/// answers; then the key's rate applies, and only then is a missing install a `404`.
+pub(super) async fn find_with_token_checking(
+    state: &AppState,
+    caller: PendingCaller,
+    id: &str,
+) -> Result<(ApiCaller, Install, Option<Sealed>), Problem> {
+    let key = match caller {
+        PendingCaller::Key(key) if plausible_id(id) => key,
+        other => {
+            let caller = other.check(state).await?;
+            let (install, token) = find_with_token(state, &caller, id).await?;
+            return Ok((caller, install, token));
+        }
+    };
+    let found =
+        installs::find_with_credential_for_key(&state.db, &key.hash(), id, Kind::AccessToken)
+            .await
+            .map_err(lookup_failed)?;
+    let Some((caller, install)) = found else {
+        return Err(Problem::unauthorized());
+    };
+    let caller = PendingCaller::admit_live(state, caller).await?;
+    let (install, token) = install.ok_or_else(no_such_install)?;
+    Ok((caller, install, token))
+}
+
 /// One install.
 #[utoipa::path(
     get,
@@ -268,10 +297,10 @@ async fn objects(state: &AppState, found: &[Install]) -> Result<Vec<InstallObjec
 )]
 pub(super) async fn access_token(
     State(state): State<AppState>,
-    caller: ApiCaller,
+    caller: PendingCaller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let (install, stored_token) = find_with_token(&state, &caller, &id).await?;
+    let (caller, install, stored_token) = find_with_token_checking(&state, caller, &id).await?;
     let handoff = state
         .platforms
         .handoff(&state.calls(), &install, stored_token.as_ref())

@@ -13,8 +13,8 @@ use futures_util::StreamExt as _;
 use std::{net::SocketAddr, time::Duration};
 
 use super::{
-    body::read_limited, caller::ApiCaller, installs::find_with_token, installs::platform_problem,
-    problem::Problem,
+    body::read_limited, caller::PendingCaller, installs::find_with_token_checking,
+    installs::platform_problem, problem::Problem,
 };
 use crate::{
     domain::rate_budget::Patience,
@@ -72,19 +72,29 @@ fn passed_back(name: &str) -> bool {
 )]
 pub(super) async fn proxy(
     State(state): State<AppState>,
-    caller: ApiCaller,
+    caller: PendingCaller,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let (id, raw_path) =
-        split(uri.path()).ok_or_else(|| Problem::not_found("There is no such proxy address."))?;
-    let path = checked_path(raw_path).map_err(|e| {
-        Problem::bad_request(format!("{}.", crate::error::capitalize(&e.to_string())))
-    })?;
-    let (install, stored_token) = find_with_token(&state, &caller, id).await?;
+    // The key is checked before any other refusal, as on every endpoint.
+    let Some((id, raw_path)) = split(uri.path()) else {
+        caller.check(&state).await?;
+        return Err(Problem::not_found("There is no such proxy address."));
+    };
+    let path = match checked_path(raw_path) {
+        Ok(path) => path,
+        Err(e) => {
+            caller.check(&state).await?;
+            return Err(Problem::bad_request(format!(
+                "{}.",
+                crate::error::capitalize(&e.to_string())
+            )));
+        }
+    };
+    let (caller, install, stored_token) = find_with_token_checking(&state, caller, id).await?;
     let cap = state.proxy_max_response;
     let wait = preferred_wait(&headers);
     let body = read_limited(&headers, body, cap).await?;

@@ -78,8 +78,18 @@ async fn every_endpoint_refuses_without_a_valid_key_and_every_refusal_is_the_sam
 #[tokio::test]
 async fn a_revoked_key_is_refused_from_the_next_request_on() {
     let app = spawn_app().await;
+    let id = app
+        .maropost_install("5150", "revoked-key.example.com", "store-token")
+        .await;
     let key = app.api_key("backend").await;
+    let token = format!("/api/v1/installs/{id}/access-token");
+    let proxied = format!("/api/v1/installs/{id}/proxy");
     assert_eq!(app.api_get(&key, "/api/v1/installs").await.status(), 200);
+    // The token and the proxy read the key in the query that reads the install.
+    assert_eq!(app.api_post(&key, &token).await.status(), 200);
+    let before = app.api_get(&key, &proxied).await.status();
+    assert_ne!(before, 401, "the proxy let the live key through");
+    app.maropost.reset().await;
     // Revoked with the command line, as an operator would (a separate process).
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_storelink"))
         .args(["api-key", "revoke", "backend"])
@@ -94,6 +104,16 @@ async fn a_revoked_key_is_refused_from_the_next_request_on() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(app.api_get(&key, "/api/v1/installs").await.status(), 401);
+    problem(app.api_post(&key, &token).await, 401).await;
+    problem(app.api_get(&key, &proxied).await, 401).await;
+    assert!(
+        app.maropost
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "nothing reached the platform for the revoked key"
+    );
     assert_eq!(
         app.count(
             "SELECT COUNT(*) FROM audit_log WHERE action = 'api_key_revoked' AND actor = 'cli'"
@@ -191,6 +211,52 @@ async fn past_the_rate_limit_a_key_gets_429_with_retry_after() {
     );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(app.api_get(&key, "/api/v1/installs").await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_token_and_the_proxy_count_towards_the_keys_rate() {
+    let app = spawn_with(Options {
+        api_rate_limit: Some(1),
+        ..Options::default()
+    })
+    .await;
+    let id = app
+        .maropost_install("5150", "rated.example.com", "store-token")
+        .await;
+    let key = app.api_key("busy").await;
+    let token = format!("/api/v1/installs/{id}/access-token");
+    // A burst of twice the rate: one token read, one proxied call...
+    assert_eq!(app.api_post(&key, &token).await.status(), 200);
+    let proxied = app
+        .api_get(&key, &format!("/api/v1/installs/{id}/proxy"))
+        .await;
+    assert_ne!(proxied.status(), 429);
+    app.maropost.reset().await;
+    // ...and then neither, nor a read of an install that does not exist.
+    problem(app.api_post(&key, &token).await, 429).await;
+    problem(
+        app.api_get(&key, &format!("/api/v1/installs/{id}/proxy"))
+            .await,
+        429,
+    )
+    .await;
+    problem(
+        app.api_post(
+            &key,
+            "/api/v1/installs/0123456789abcdef0123456789abcdef/access-token",
+        )
+        .await,
+        429,
+    )
+    .await;
+    assert!(
+        app.maropost
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "a limited call is not sent"
+    );
 }
 
 #[tokio::test]

@@ -24,6 +24,9 @@ async fn maropost(app: &TestApp, domain: &str) -> (String, String) {
 async fn hostile_paths_are_refused_and_nothing_is_sent() {
     let app = spawn_app().await;
     let (id, key) = maropost(&app, "safe.example.com").await;
+    let unknown = storelink::domain::api_key::ApiKeySecret::generate()
+        .expose()
+        .to_owned();
     app.maropost.reset().await;
     // Sent as written: an HTTP client would normalise `..` (and `%2e%2e`) away before sending.
     for hostile in [
@@ -53,6 +56,9 @@ async fn hostile_paths_are_refused_and_nothing_is_sent() {
         let answer = raw_get(&app, &path, &key).await;
         assert!(answer.starts_with("HTTP/1.1 400"), "{hostile}: {answer}");
         assert!(answer.contains("application/problem+json"), "{hostile}");
+        // The key is checked first: without a live one, nothing about the path is told.
+        let answer = raw_get(&app, &path, &unknown).await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{hostile}: {answer}");
     }
     assert!(
         app.maropost
