@@ -43,7 +43,7 @@ pub fn open_read_only(url: &str) -> anyhow::Result<Db> {
     };
     let options = AnyConnectOptions::from_str(&url)
         .with_context(|| format!("STORELINK_DATABASE_URL: cannot read {}", display_url(&url)))?;
-    Ok(AnyPoolOptions::new()
+    let pool = AnyPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(WAIT)
         .after_connect(move |conn, _| {
@@ -53,7 +53,9 @@ pub fn open_read_only(url: &str) -> anyhow::Result<Db> {
                 Ok(())
             })
         })
-        .connect_lazy_with(options))
+        .connect_lazy_with(options);
+    // One held connection for the single statements, set up as the pool's: a look is short.
+    Ok(Db::new(pool, 1, None))
 }
 
 /// Which migrations a database holds, against the ones this binary carries.

@@ -17,6 +17,7 @@ pub mod dialect;
 pub mod endpoints;
 pub mod events;
 pub mod health;
+mod held;
 pub mod inspect;
 pub mod installs;
 pub mod login_throttle;
@@ -48,8 +49,44 @@ pub use query_builder::{QueryBuilder, Separated};
 /// instead of holding every request for half a minute.
 pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The pool every part of storelink shares: SQLite or PostgreSQL, by the URL it was opened with.
-pub type Db = AnyPool;
+/// A held PostgreSQL connection idle this long is pinged before its next statement: a server
+/// restart may have broken it meanwhile. Under load none is idle that long, and none pays it.
+const POSTGRES_IDLE_PING: Duration = Duration::from_secs(1);
+
+/// The database every part of storelink shares: SQLite or PostgreSQL, by the URL it was opened
+/// with. A statement run on it outside a transaction takes one of its held connections
+/// ([`held`]: no ping after each statement); transactions and connections kept for longer
+/// (`begin`, `acquire`, and everything else of sqlx's pool, which it derefs to) come from the
+/// pool.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    held: std::sync::Arc<held::Held>,
+}
+
+impl std::ops::Deref for Db {
+    type Target = AnyPool;
+    fn deref(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+impl Db {
+    /// `pool`, with up to `held` connections beside it for single statements, pinged before use
+    /// when idle for `ping_after_idle` (PostgreSQL: a server restart may have broken them).
+    pub fn new(pool: AnyPool, held: usize, ping_after_idle: Option<Duration>) -> Self {
+        Self {
+            held: std::sync::Arc::new(held::Held::new(pool.clone(), held, ping_after_idle)),
+            pool,
+        }
+    }
+
+    /// Closes every connection: the held ones and the pool's.
+    pub async fn close(&self) {
+        self.held.close().await;
+        self.pool.close().await;
+    }
+}
 
 /// A transaction that writes: this process's turn to write to its database, and on SQLite the
 /// write lock taken at once (`BEGIN IMMEDIATE`). Use it as the connection it derefs to; end it
@@ -211,8 +248,10 @@ pub async fn connect_with_busy_timeout(url: &str, busy_timeout: Duration) -> any
                 "SET lock_timeout = {}; SET plan_cache_mode = force_custom_plan",
                 busy_timeout.as_millis()
             );
-            AnyPoolOptions::new()
-                .max_connections(16)
+            let pool = AnyPoolOptions::new()
+                // Half of an instance's 16 connections: the other half are held for single
+                // statements ([`Db`]), which are most of them.
+                .max_connections(8)
                 // While the server is down, a request waits this long for a connection, then
                 // fails with the usual error page or problem (sqlx's default is 30 s).
                 .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
@@ -234,7 +273,8 @@ pub async fn connect_with_busy_timeout(url: &str, busy_timeout: Duration) -> any
                 })
                 .connect_with(options)
                 .await
-                .with_context(|| format!("failed to open the database {}", display_url(url)))?
+                .with_context(|| format!("failed to open the database {}", display_url(url)))?;
+            Db::new(pool, 8, Some(POSTGRES_IDLE_PING))
         }
     };
     Ok(db)
@@ -263,7 +303,7 @@ async fn connect_sqlite(url: &str, busy_timeout: Duration) -> anyhow::Result<Db>
          PRAGMA foreign_keys = ON;",
         busy_timeout.as_millis()
     );
-    let db = AnyPoolOptions::new()
+    let pool = AnyPoolOptions::new()
         .max_connections(8)
         // sqlx pings a pooled connection before handing it out, by default: on SQLite that is a
         // round trip to the connection's worker thread before every query. A SQLite connection
@@ -285,7 +325,8 @@ async fn connect_sqlite(url: &str, busy_timeout: Duration) -> anyhow::Result<Db>
         // SQLite gives the -wal and -shm files the main file's mode; make sure of it.
         restrict_files(path)?;
     }
-    Ok(db)
+    // Held connections need no ping either: an open file cannot break while idle.
+    Ok(Db::new(pool, 8, None))
 }
 
 /// Creates the database file, empty, with mode 0600 if it does not exist yet, and tightens the

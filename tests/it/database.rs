@@ -139,11 +139,27 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// A database of its own on the test server, dropped (with any connection left) when this goes.
 pub struct FreshDatabase {
     admin_url: String,
-    name: String,
+    pub name: String,
     pub url: String,
 }
 
 impl FreshDatabase {
+    /// Ends every server process connected to this database, as a server restart (or an
+    /// operator's `pg_terminate_backend`) ends them; how many there were.
+    pub async fn end_connections(&self) -> usize {
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&self.name)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+        ended.len()
+    }
+
     /// `None` when no server is configured.
     pub async fn create() -> Option<Self> {
         let admin_url = postgres_admin_url()?;

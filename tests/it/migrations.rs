@@ -23,7 +23,7 @@ async fn rebuilding_installs_keeps_what_refers_to_them() {
         .cloned()
         .collect::<Vec<_>>()
         .into();
-    before.run(&pool).await.unwrap();
+    before.run(&*pool).await.unwrap();
     for (id, account, domain, name) in [
         ("i-one", "s1", "alpha-shop.example.com", "Alpha Outdoor"),
         ("i-two", "s2", "beta.example.com", "Beta Bikes"),

@@ -544,3 +544,62 @@ async fn commits_are_durable_even_where_the_server_says_otherwise() {
         .unwrap();
     assert_eq!(setting, "remote_apply");
 }
+
+#[tokio::test]
+async fn connections_the_server_ends_are_replaced() {
+    let Some(fresh) = FreshDatabase::create().await else {
+        return;
+    };
+    let db = db::connect(&fresh.url).await.unwrap();
+    let answer = |i: i64| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT $1::BIGINT")
+                .bind(i)
+                .fetch_one(&db)
+                .await
+        }
+    };
+    // Several connections in use at once, then every one ended while idle, as by a restart.
+    let many: Vec<_> = futures::future::join_all((0..16).map(answer)).await;
+    assert!(many.iter().all(Result::is_ok));
+    assert!(fresh.end_connections().await >= 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    for i in 0..20 {
+        assert_eq!(answer(i).await.unwrap(), i, "after a pause, nothing fails");
+    }
+    // Ended at once after use: the statement on the connection found broken fails, and every
+    // other is checked before its next use.
+    assert!(fresh.end_connections().await >= 1);
+    let mut failed = 0;
+    for i in 0..20 {
+        match answer(i).await {
+            Ok(got) => assert_eq!(got, i),
+            Err(_) => failed += 1,
+        }
+    }
+    assert!(failed <= 1, "{failed} statements failed");
+    assert_eq!(answer(7).await.unwrap(), 7);
+}
+
+#[tokio::test]
+async fn a_statement_cut_off_leaves_no_answer_for_the_next() {
+    let Some(fresh) = FreshDatabase::create().await else {
+        return;
+    };
+    let db = db::connect(&fresh.url).await.unwrap();
+    for _ in 0..3 {
+        // Cut off while the server is still at it: its answer comes later, on that connection.
+        let cut = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            sqlx::query_scalar::<_, String>("SELECT 'late' || pg_sleep(0.3)::text").fetch_all(&db),
+        )
+        .await;
+        assert!(cut.is_err(), "the slow statement was cut off");
+        let answer: i32 = sqlx::query_scalar("SELECT 42")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(answer, 42, "the next statement reads its own answer");
+    }
+}
