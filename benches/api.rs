@@ -28,6 +28,9 @@
 // benchmark binary is nobody's API.
 #![allow(unreachable_pub, missing_docs)]
 
+#[path = "support/cpu.rs"]
+mod cpu;
+
 use std::{
     net::SocketAddr,
     path::PathBuf,
@@ -40,6 +43,7 @@ use std::{
 
 use anyhow::Context as _;
 use axum::{Json, Router, body::Bytes, extract::Path as UrlPath, http::StatusCode, routing::post};
+use cpu::storelink_cpu;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
 use storelink::{
@@ -522,34 +526,6 @@ async fn load(target: Target, options: &Options) -> anyhow::Result<Figures> {
     }
     figures.latencies_us.sort_unstable();
     Ok(figures)
-}
-
-/// The CPU time (user and system) the process's threads named `server*` (storelink's runtime)
-/// and `sqlx-sqlite*` (its SQLite connections' workers) have used so far, from
-/// `/proc/self/task/*/stat`; `None` where there is no such file. A thread that ended is not
-/// counted, so the pool's threads, which live as long as the app, are read alike each time.
-fn storelink_cpu() -> Option<Duration> {
-    // Linux counts in clock ticks of 1/100 s (USER_HZ) on every architecture it supports.
-    const TICKS_PER_SECOND: u64 = 100;
-    let mut ticks = 0;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let Ok(stat) = std::fs::read_to_string(task.ok()?.path().join("stat")) else {
-            continue;
-        };
-        // `pid (comm) state ...`: the name may hold spaces, so split at the last `)`.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = &stat[open + 1..close];
-        if !(name.starts_with("server") || name.starts_with("sqlx-sqlite")) {
-            continue;
-        }
-        // After the name: state (field 3) ... utime (14) and stime (15).
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
-        ticks += field(14)? + field(15)?;
-    }
-    Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
 }
 
 /// One keep-alive connection sending `target` back to back until `done`; latencies are kept

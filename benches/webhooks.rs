@@ -45,6 +45,8 @@
 // benchmark binary is nobody's API.
 #![allow(unreachable_pub, missing_docs)]
 
+#[path = "support/cpu.rs"]
+mod cpu;
 #[path = "support/database.rs"]
 mod database;
 
@@ -529,6 +531,8 @@ struct ConnectionResult {
 
 struct Report {
     measured: Duration,
+    /// storelink's CPU time while measuring ([`cpu::storelink_cpu`]), where it can be read.
+    storelink_cpu: Option<Duration>,
     latencies_us: Vec<u32>,
     requests: u64,
     repeats: u64,
@@ -555,10 +559,14 @@ async fn load(address: SocketAddr, install_id: &str, options: &Options) -> anyho
     }
     tokio::time::sleep(Duration::from_secs_f64(options.warmup)).await;
     measuring.store(true, Ordering::SeqCst);
+    let cpu_before = cpu::storelink_cpu();
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(options.seconds)).await;
     measuring.store(false, Ordering::SeqCst);
     let measured = started.elapsed();
+    let storelink_cpu = cpu_before
+        .zip(cpu::storelink_cpu())
+        .map(|(before, after)| after.saturating_sub(before));
     done.store(true, Ordering::SeqCst);
 
     let mut latencies_us = Vec::new();
@@ -577,6 +585,7 @@ async fn load(address: SocketAddr, install_id: &str, options: &Options) -> anyho
     latencies_us.sort_unstable();
     Ok(Report {
         measured,
+        storelink_cpu,
         latencies_us,
         requests,
         repeats,
@@ -690,6 +699,13 @@ impl Report {
             "  throughput  {:.0} events/s ({} requests, {} of them repeats, {} errors)",
             rate, self.requests, self.repeats, self.errors
         );
+        if let Some(cpu) = self.storelink_cpu.filter(|_| self.requests > 0) {
+            println!(
+                "  cpu         {:.0} us of storelink's CPU per request (its runtime and SQLite \
+                 threads; steadier than events/s on a shared machine)",
+                cpu.as_secs_f64() * 1e6 / self.requests as f64
+            );
+        }
         println!(
             "  latency ms  p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
             self.percentile(50.0),
