@@ -9,6 +9,13 @@
 //! the binary, the tests and the benchmarks use; everything else is `pub(crate)`.
 
 pub(crate) mod api_access;
+/// mimalloc instead of the C library's allocator: a request makes many small, short-lived
+/// allocations (headers, rows, JSON), and glibc's malloc and free (with its free-chunk
+/// consolidation) took about a tenth of storelink's CPU under load (benches/README.md,
+/// "Statements beside the pool"). Set here, so the binary, the tests and the benchmarks all use it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod app;
 pub(crate) mod backup;
 pub mod cli;
