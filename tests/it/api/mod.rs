@@ -60,6 +60,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Whether the stand-in Maropost has received no request since it was started or reset.
+    pub async fn maropost_untouched(&self) -> bool {
+        self.maropost
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    }
+
     /// A Maropost install of `store_id` at `domain` with access token `token`; its id.
     pub async fn maropost_install(&self, store_id: &str, domain: &str, token: &str) -> String {
         self.install(&browser(), store_id, domain, token).await;
