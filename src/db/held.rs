@@ -112,7 +112,7 @@ impl Held {
             let stale = self
                 .ping_after_idle
                 .is_some_and(|after| idle.since.elapsed() >= after);
-            if (idle.unsettled || stale) && idle.conn.ping().await.is_err() {
+            if (idle.unsettled || stale) && !answers(&mut idle.conn, wait).await {
                 // Broken (a server restart, a crashed worker): try the next, or a new one.
                 continue;
             }
@@ -129,6 +129,12 @@ impl Held {
             let _ = idle.conn.close().await;
         }
     }
+}
+
+/// Whether `conn` answers a ping within `wait` (a server that stopped answering without closing
+/// the connection must not hold a statement longer than the pool's acquire timeout would).
+async fn answers(conn: &mut AnyConnection, wait: Duration) -> bool {
+    matches!(tokio::time::timeout(wait, conn.ping()).await, Ok(Ok(())))
 }
 
 /// One held connection, for one statement; given back when dropped.
