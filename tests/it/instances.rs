@@ -4,7 +4,7 @@
 //! answers its webhooks `410`; twenty Test connections split over A and B on an expiring
 //! bol.com token spend its refresh token once; failed logins through both lock the account;
 //! and when A is killed mid-flood every event either acknowledged is stored and B kept
-//! answering.
+//! answering; an API key revoked through B is refused by A from the next request.
 //!
 //! They run when the suite does on PostgreSQL (`STORELINK_TEST_BACKEND=postgres`, as
 //! `scripts/test`'s second pass); on SQLite they pass without doing anything (one process
@@ -627,4 +627,59 @@ async fn both_instances_deliver_notifications_and_none_is_sent_twice() {
     assert_eq!(got.len(), EVENTS as usize, "nothing sent twice");
     assert_eq!(ids.len(), got.len());
     assert_eq!(events.len(), got.len(), "one message per event");
+}
+
+#[tokio::test]
+async fn a_key_revoked_through_b_is_refused_by_a_at_once() {
+    let Some(pair) = Pair::start().await else {
+        return;
+    };
+    let id = pair.webhook_install("keyed").await;
+    let secret = storelink::domain::api_key::ApiKeySecret::generate();
+    let key = storelink::db::api_keys::create(
+        &pair.db,
+        "backend",
+        &secret.hash(),
+        &secret.shown_prefix(),
+        "test",
+        SystemClock.unix(),
+    )
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+    let token = |instance: &Instance| {
+        client
+            .post(instance.url(&format!("/api/v1/installs/{id}/access-token")))
+            .bearer_auth(secret.expose())
+            .send()
+    };
+    // A serves the token (reading the key in the query that reads the install)...
+    assert_eq!(
+        token(&pair.a).await.unwrap().status(),
+        200,
+        "{}",
+        pair.a.tail()
+    );
+    // ...an operator revokes the key through B...
+    let mut operator = ConsoleSession::log_in(&pair.b.base, EMAIL, PASSWORD).await;
+    let confirm = page(
+        &operator.client,
+        &pair.b,
+        &format!("/console/api-keys/{}/revoke", key.id),
+    )
+    .await;
+    operator.refresh_csrf(&confirm);
+    let revoked = operator
+        .post_form(&format!("/console/api-keys/{}/revoke", key.id), &[])
+        .await;
+    assert_eq!(revoked.status(), 303, "{}", pair.b.tail());
+    // ...and A refuses the next request at once, the token and every other endpoint alike.
+    assert_eq!(token(&pair.a).await.unwrap().status(), 401);
+    let list = client
+        .get(pair.a.url("/api/v1/installs"))
+        .bearer_auth(secret.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 401);
 }
