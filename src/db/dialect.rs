@@ -44,34 +44,29 @@ impl Backend {
         }
     }
 
-    /// How [`super::begin_write`] starts its transaction. SQLite's `IMMEDIATE` takes the write
-    /// lock at once, so a transaction that reads before it writes cannot be refused midway;
-    /// PostgreSQL locks rows as they are written.
+    /// How [`super::begin_write`] starts its transaction, write lock included, in one round
+    /// trip. SQLite's `IMMEDIATE` takes the write lock at once, so a transaction that reads
+    /// before it writes cannot be refused midway.
+    ///
+    /// On PostgreSQL the lock is a transaction-level advisory lock ([`WRITE_LOCK`]), so writers
+    /// take turns across every instance sharing the database as they do on one SQLite file: a
+    /// transaction that reads, decides and writes (the webhook writer's key check, the login
+    /// throttle, a rename, the outbox's claims) cannot be overtaken by another instance's
+    /// commit, and events (stored by the webhook writer only) commit in id order, which the
+    /// readers that go forward by id rely on (the order log's cursors, `/api/v1/events`). How
+    /// long a writer waits is the connection's `lock_timeout`.
+    ///
+    /// The lock comes before the `BEGIN`, in the same simple query: the query runs as one
+    /// implicit transaction, which the `BEGIN` turns into the explicit one, lock included (held
+    /// to its commit or rollback). Had the lock come second, a lock that times out would leave
+    /// an open, failed transaction on a connection the driver believes idle; this way the
+    /// whole query fails and nothing is left open (tests:
+    /// `a_writer_refused_the_lock_leaves_nothing_open`).
     pub fn begin_write(self) -> &'static str {
         match self {
             Self::Sqlite => "BEGIN IMMEDIATE",
-            Self::Postgres => "BEGIN",
+            Self::Postgres => BEGIN_WRITE_POSTGRES,
         }
-    }
-
-    /// Takes the database-wide write lock in a transaction [`Self::begin_write`] began, held
-    /// until it commits or rolls back. SQLite's `BEGIN IMMEDIATE` took it already. On PostgreSQL
-    /// it is a transaction-level advisory lock ([`WRITE_LOCK`]), so writers take turns across
-    /// every instance sharing the database as they do on one SQLite file: a transaction that
-    /// reads, decides and writes (the webhook writer's key check, the login throttle, a rename,
-    /// the outbox's claims) cannot be overtaken by another instance's commit, and events (stored
-    /// by the webhook writer only) commit in id order, which the readers that go forward by id
-    /// rely on (the order log's cursors, `/api/v1/events`). How long a writer waits is the
-    /// connection's `lock_timeout`.
-    pub async fn lock_for_write(self, tx: &mut AnyConnection) -> sqlx::Result<()> {
-        if self == Self::Postgres {
-            // `pg_advisory_xact_lock` returns `void`, a type the Any driver cannot decode.
-            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS locked")
-                .bind(WRITE_LOCK)
-                .execute(tx)
-                .await?;
-        }
-        Ok(())
     }
 
     /// The statement that makes the `order.status_changed` messages of the events after `$3`
@@ -116,9 +111,15 @@ impl Backend {
     }
 }
 
-/// The key of storelink's advisory write lock on PostgreSQL ([`Backend::lock_for_write`]): a
+/// The key of storelink's advisory write lock on PostgreSQL ([`Backend::begin_write`]): a
 /// fixed number ("storelin" in ASCII), the same in every instance and version.
 pub const WRITE_LOCK: i64 = 0x7374_6f72_656c_696e;
+
+/// [`Backend::begin_write`] on PostgreSQL: [`WRITE_LOCK`] written out, since a `BEGIN` with
+/// its own statement is sent as a simple query, which takes no parameters (a unit test checks
+/// the number). The lock's `void` row is read by the driver's `BEGIN`, which drops it (the
+/// `Any` driver's row conversion, which cannot decode `void`, never sees it).
+const BEGIN_WRITE_POSTGRES: &str = "SELECT pg_advisory_xact_lock(8319396948778707310); BEGIN";
 
 /// Adds ` AND <installs matching text>` to a query on `installs`: any part of the store's domain
 /// or name, case-insensitive. `text` is trimmed and not empty.
@@ -236,6 +237,14 @@ const MAKE_ORDER_MESSAGES_POSTGRES: &str = "
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_postgres_write_begin_takes_the_write_lock() {
+        assert_eq!(
+            BEGIN_WRITE_POSTGRES,
+            format!("SELECT pg_advisory_xact_lock({WRITE_LOCK}); BEGIN")
+        );
+    }
 
     #[test]
     fn backends_by_url() {

@@ -167,7 +167,7 @@ impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
 /// wait. Other processes (the command line) still meet SQLite's busy timeout.
 ///
 /// On PostgreSQL the transaction begins with the database-wide advisory write lock
-/// ([`Backend::lock_for_write`]), so writers in every instance sharing the database take turns
+/// ([`Backend::begin_write`]), so writers in every instance sharing the database take turns
 /// as one SQLite file's writers do; the turn in this process comes first there too, so this
 /// process's writers queue in arrival order without each holding a pooled connection.
 pub async fn begin_write(db: &Db) -> sqlx::Result<WriteTx> {
@@ -185,8 +185,7 @@ pub async fn begin_write_contended(db: &Db) -> sqlx::Result<(WriteTx, bool)> {
         Err(_) => (turn.lock_owned().await, true),
     };
     let backend = Backend::of_pool(db);
-    let mut tx = db.begin_with(backend.begin_write()).await?;
-    backend.lock_for_write(&mut tx).await?;
+    let tx = db.begin_with(backend.begin_write()).await?;
     Ok((WriteTx { tx, _turn: turn }, contended))
 }
 

@@ -443,6 +443,65 @@ async fn writers_of_two_instances_take_turns() {
 }
 
 #[tokio::test]
+async fn a_writer_refused_the_lock_leaves_nothing_open() {
+    let Some(fresh) = FreshDatabase::create().await else {
+        return;
+    };
+    let a = db::connect(&fresh.url).await.unwrap();
+    db::migrate(&a).await.unwrap();
+    let b = db::connect_with_busy_timeout(
+        &format!("{}?application_name=b", fresh.url),
+        std::time::Duration::from_millis(200),
+    )
+    .await
+    .unwrap();
+
+    // While A holds the write lock, B's writers are refused once the lock timeout passes (on
+    // the connections of B's pool, which hands the same one out again)...
+    let held = db::begin_write(&a).await.unwrap();
+    for _ in 0..3 {
+        let refused = db::begin_write(&b)
+            .await
+            .err()
+            .expect("B got the lock A holds");
+        let code = match &refused {
+            sqlx::Error::Database(e) => e.code().map(|c| c.into_owned()),
+            _ => None,
+        };
+        assert_eq!(code.as_deref(), Some("55P03"), "{refused}");
+    }
+    held.rollback().await.unwrap();
+
+    // ...and left nothing open on them: B begins, writes and commits again, more times than
+    // its pool has connections, and A sees it all.
+    for i in 0..12 {
+        let mut tx = db::begin_write(&b).await.unwrap();
+        sqlx::query(
+            "INSERT INTO login_throttle (subject, failures, last_failure_at) VALUES ($1, 1, 0)",
+        )
+        .bind(format!("s{i}"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login_throttle")
+        .fetch_one(&a)
+        .await
+        .unwrap();
+    assert_eq!(seen, 12);
+    // And none of B's sessions is left inside a transaction.
+    let open: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity
+         WHERE application_name = 'b' AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(&a)
+    .await
+    .unwrap();
+    assert_eq!(open, 0);
+}
+
+#[tokio::test]
 async fn order_messages_are_made_once_when_two_instances_make_them_at_once() {
     let Some(fresh) = FreshDatabase::create().await else {
         return;

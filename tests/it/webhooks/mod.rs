@@ -791,12 +791,10 @@ async fn a_database_locked_past_the_busy_timeout_gets_503() {
     // Another process holds the write lock: SQLite's, or storelink's advisory lock on PostgreSQL.
     let other = storelink::db::connect(&hook.database_url).await.unwrap();
     let mut held = if hook.database.is_postgres() {
-        let mut tx = other.begin().await.unwrap();
-        storelink::db::Backend::Postgres
-            .lock_for_write(&mut tx)
+        other
+            .begin_with(storelink::db::Backend::Postgres.begin_write())
             .await
-            .unwrap();
-        tx
+            .unwrap()
     } else {
         other.begin_with("BEGIN EXCLUSIVE").await.unwrap()
     };

@@ -271,7 +271,6 @@ async fn commit(connection: &mut AnyConnection, jobs: &[&Job]) -> sqlx::Result<V
     // instance makes it.
     let backend = crate::db::Backend::of(connection);
     let mut tx = connection.begin_with(backend.begin_write()).await?;
-    backend.lock_for_write(&mut tx).await?;
     let mut installs: Vec<&str> = jobs.iter().map(|j| j.event.install_id.as_str()).collect();
     installs.sort_unstable();
     installs.dedup();
