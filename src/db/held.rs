@@ -280,7 +280,7 @@ impl Drop for Lease<'_> {
 /// Whether an error means the connection it came from is gone: I/O, TLS or protocol errors, a
 /// crashed SQLite worker, or PostgreSQL's connection exceptions (class 08) and operator
 /// intervention (class 57: the server is shutting down, the session was terminated).
-fn breaks_connection(error: &sqlx::Error) -> bool {
+pub(crate) fn breaks_connection(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)

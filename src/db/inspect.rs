@@ -55,7 +55,7 @@ pub fn open_read_only(url: &str) -> anyhow::Result<Db> {
         })
         .connect_lazy_with(options);
     // One held connection for the single statements, set up as the pool's: a look is short.
-    Ok(Db::new(pool, 1, None))
+    Ok(Db::new(pool, 1, None, super::Setup::default()))
 }
 
 /// Which migrations a database holds, against the ones this binary carries.

@@ -18,6 +18,7 @@ pub mod endpoints;
 pub mod events;
 pub mod health;
 mod held;
+pub(crate) use held::breaks_connection;
 pub mod inspect;
 pub mod installs;
 pub mod login_throttle;
@@ -37,7 +38,7 @@ use std::{
 
 use anyhow::Context as _;
 use sqlx::{
-    AnyPool, Executor as _,
+    AnyConnection, AnyPool, Connection as _, Executor as _,
     any::{AnyConnectOptions, AnyPoolOptions},
 };
 
@@ -62,6 +63,27 @@ const POSTGRES_IDLE_PING: Duration = Duration::from_secs(1);
 pub struct Db {
     pool: AnyPool,
     held: std::sync::Arc<held::Held>,
+    setup: Setup,
+}
+
+/// What every new connection runs before its first statement: SQLite's pragmas, PostgreSQL's
+/// session settings. The pool's connections run it as they open (and the held ones come from
+/// the pool); [`Db::connect_own`] runs it on its own.
+#[derive(Debug, Clone, Default)]
+pub struct Setup(std::sync::Arc<[String]>);
+
+impl Setup {
+    /// Runs `statements`, in order, on each new connection.
+    pub fn new(statements: Vec<String>) -> Self {
+        Self(statements.into())
+    }
+
+    async fn run(&self, conn: &mut AnyConnection) -> sqlx::Result<()> {
+        for statement in self.0.iter() {
+            conn.execute(statement.as_str()).await?;
+        }
+        Ok(())
+    }
 }
 
 impl std::ops::Deref for Db {
@@ -73,12 +95,29 @@ impl std::ops::Deref for Db {
 
 impl Db {
     /// `pool`, with up to `held` connections beside it for single statements, pinged before use
-    /// when idle for `ping_after_idle` (PostgreSQL: a server restart may have broken them).
-    pub fn new(pool: AnyPool, held: usize, ping_after_idle: Option<Duration>) -> Self {
+    /// when idle for `ping_after_idle` (PostgreSQL: a server restart may have broken them);
+    /// `setup` is what the pool's connections run as they open.
+    pub fn new(
+        pool: AnyPool,
+        held: usize,
+        ping_after_idle: Option<Duration>,
+        setup: Setup,
+    ) -> Self {
         Self {
             held: std::sync::Arc::new(held::Held::new(pool.clone(), held, ping_after_idle)),
             pool,
+            setup,
         }
+    }
+
+    /// A connection of its own, outside the pool and the held connections, set up as theirs
+    /// are. Its socket is served by the Tokio runtime this is called on: for a task that runs on
+    /// a runtime of its own and keeps its connection (the webhook writer), whose answers must
+    /// not wait for a busy runtime to look at its sockets.
+    pub async fn connect_own(&self) -> sqlx::Result<AnyConnection> {
+        let mut conn = AnyConnection::connect_with(&self.pool.connect_options()).await?;
+        self.setup.run(&mut conn).await?;
+        Ok(conn)
     }
 
     /// Closes every connection: the held ones and the pool's.
@@ -243,37 +282,31 @@ pub async fn connect_with_busy_timeout(url: &str, busy_timeout: Duration) -> any
             // Every statement is planned for its parameters: sqlx keeps statements prepared per
             // connection, and after five runs PostgreSQL may switch one to a generic plan, which
             // cannot use the pg_trgm indexes for `ILIKE $1` (a search would read every install).
-            let settings = format!(
-                "SET lock_timeout = {}; SET plan_cache_mode = force_custom_plan",
-                busy_timeout.as_millis()
-            );
+            let setup = Setup::new(vec![
+                format!(
+                    "SET lock_timeout = {}; SET plan_cache_mode = force_custom_plan",
+                    busy_timeout.as_millis()
+                ),
+                // storelink acknowledges a webhook event or an install only once it is durable:
+                // a server (or role) set to `synchronous_commit = off` would lose the last
+                // commits in a crash, so storelink's sessions turn it on. Stronger settings
+                // (`remote_apply`, ...) are left as they are.
+                "SELECT set_config('synchronous_commit', 'on', false)
+                 WHERE current_setting('synchronous_commit') = 'off'"
+                    .to_owned(),
+            ]);
             let pool = AnyPoolOptions::new()
-                // Half of an instance's 16 connections: the other half are held for single
-                // statements ([`Db`]), which are most of them.
-                .max_connections(8)
+                // With the 8 held for single statements ([`Db`]), which are most of them, and
+                // the webhook writer's own, an instance's 16 connections.
+                .max_connections(7)
                 // While the server is down, a request waits this long for a connection, then
                 // fails with the usual error page or problem (sqlx's default is 30 s).
                 .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
-                .after_connect(move |conn, _| {
-                    let settings = settings.clone();
-                    Box::pin(async move {
-                        conn.execute(settings.as_str()).await?;
-                        // storelink acknowledges a webhook event or an install only once it is
-                        // durable: a server (or role) set to `synchronous_commit = off` would
-                        // lose the last commits in a crash, so storelink's sessions turn it on.
-                        // Stronger settings (`remote_apply`, ...) are left as they are.
-                        conn.execute(
-                            "SELECT set_config('synchronous_commit', 'on', false)
-                             WHERE current_setting('synchronous_commit') = 'off'",
-                        )
-                        .await?;
-                        Ok(())
-                    })
-                })
+                .after_connect(after_connect(&setup))
                 .connect_with(options)
                 .await
                 .with_context(|| format!("failed to open the database {}", display_url(url)))?;
-            Db::new(pool, 8, Some(POSTGRES_IDLE_PING))
+            Db::new(pool, 8, Some(POSTGRES_IDLE_PING), setup)
         }
     };
     Ok(db)
@@ -297,11 +330,11 @@ async fn connect_sqlite(url: &str, busy_timeout: Duration) -> anyhow::Result<Db>
     };
     let options = AnyConnectOptions::from_str(&url)
         .with_context(|| "STORELINK_DATABASE_URL is not a valid sqlite:// URL")?;
-    let pragmas = format!(
+    let setup = Setup::new(vec![format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = {}; \
          PRAGMA foreign_keys = ON;",
         busy_timeout.as_millis()
-    );
+    )]);
     let pool = AnyPoolOptions::new()
         .max_connections(8)
         // sqlx pings a pooled connection before handing it out, by default: on SQLite that is a
@@ -310,13 +343,7 @@ async fn connect_sqlite(url: &str, busy_timeout: Duration) -> anyhow::Result<Db>
         // ping to find; without it `/healthz` costs about a quarter less CPU (benches/README.md,
         // "The floor under every route").
         .test_before_acquire(false)
-        .after_connect(move |conn, _| {
-            let pragmas = pragmas.clone();
-            Box::pin(async move {
-                conn.execute(pragmas.as_str()).await?;
-                Ok(())
-            })
-        })
+        .after_connect(after_connect(&setup))
         .connect_with(options)
         .await
         .with_context(|| format!("failed to open the database {}", display_url(&url)))?;
@@ -325,7 +352,24 @@ async fn connect_sqlite(url: &str, busy_timeout: Duration) -> anyhow::Result<Db>
         restrict_files(path)?;
     }
     // Held connections need no ping either: an open file cannot break while idle.
-    Ok(Db::new(pool, 8, None))
+    Ok(Db::new(pool, 8, None, setup))
+}
+
+/// The pool's hook that runs `setup` on each connection it opens.
+fn after_connect(
+    setup: &Setup,
+) -> impl for<'c> Fn(
+    &'c mut AnyConnection,
+    sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'c, sqlx::Result<()>>
++ Send
++ Sync
++ 'static {
+    let setup = setup.clone();
+    move |conn, _| {
+        let setup = setup.clone();
+        Box::pin(async move { setup.run(conn).await })
+    }
 }
 
 /// Creates the database file, empty, with mode 0600 if it does not exist yet, and tightens the

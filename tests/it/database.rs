@@ -56,6 +56,15 @@ impl TestDatabase {
         }
     }
 
+    /// On PostgreSQL, ends every connection to the database (see
+    /// [`FreshDatabase::end_connections`]) and says how many; `None` on SQLite.
+    pub async fn end_connections(&self) -> Option<usize> {
+        match &self._fresh {
+            Some(fresh) => Some(fresh.end_connections().await),
+            None => None,
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         self._fresh.is_some()
     }

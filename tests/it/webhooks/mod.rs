@@ -786,6 +786,27 @@ async fn a_database_that_refuses_writes_gets_503_and_nothing_is_acknowledged() {
 }
 
 #[tokio::test]
+async fn the_writer_opens_a_new_connection_when_the_server_ended_its_own() {
+    let hook = spawn().await;
+    assert_eq!(hook.post(event_xml("1", "New")).await.status(), 200);
+    // As a server restart would: the writer's connection (and every other) ends while idle.
+    let Some(ended) = hook.database.end_connections().await else {
+        return; // SQLite: a file, no server to end it.
+    };
+    assert!(ended >= 1);
+    // The event that finds it broken is not acknowledged (the platform sends it again)...
+    let status = hook.post(event_xml("2", "New")).await.status();
+    assert!(status == 200 || status == 503, "{status}");
+    // ...and every one after it is stored, on a connection opened for it.
+    for id in ["2", "3", "4"] {
+        assert_eq!(hook.post(event_xml(id, "Pick")).await.status(), 200);
+    }
+    // The test's own connection was ended too: its first statement finds that out.
+    let _ = sqlx::query("SELECT 1").execute(&hook.db).await;
+    assert_eq!(hook.events().await, 4);
+}
+
+#[tokio::test]
 async fn a_database_locked_past_the_busy_timeout_gets_503() {
     let hook = spawn_on(Duration::from_millis(300), false).await;
     // Another process holds the write lock: SQLite's, or storelink's advisory lock on PostgreSQL.

@@ -22,13 +22,19 @@
 //!
 //! [`EventWriter::shutdown`] stops taking events, writes the ones already queued, answers them
 //! and waits for the task to end.
+//!
+//! The writer runs on a thread and a Tokio runtime of its own, with a database connection of its
+//! own opened there. Every event waits for it, so it must not wait for anything else: on the
+//! server's runtime each answer from the database (five or so per batch) woke it behind every
+//! request task already queued, and under load that queue, not the database, set the pace
+//! (benches/README.md, "The webhook writer's own thread").
 
 use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use sqlx::{Any, AnyConnection, Connection as _, pool::PoolConnection};
+use sqlx::{AnyConnection, Connection as _};
 use tokio::{
     sync::{mpsc, oneshot, watch},
     task::JoinHandle,
@@ -121,11 +127,27 @@ impl std::fmt::Debug for EventWriter {
 }
 
 impl EventWriter {
-    /// Starts the writer task on the current Tokio runtime.
+    /// Starts the writer on a thread of its own (one of the current Tokio runtime's blocking
+    /// threads), running a runtime of its own.
     pub fn start(db: Db, config: WriterConfig) -> Self {
         let (jobs, queue) = mpsc::channel(config.queue.max(1));
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(db, queue, stopped, config.max_batch.max(1)));
+        let max_batch = config.max_batch.max(1);
+        let server = tokio::runtime::Handle::current();
+        let task = tokio::task::spawn_blocking(move || {
+            let writing = run(db, queue, stopped, max_batch);
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(own) => own.block_on(writing),
+                Err(e) => {
+                    // Still on a thread of its own; the server's runtime serves its connection.
+                    tracing::warn!(error = %e, "the event writer has no runtime of its own");
+                    server.block_on(writing)
+                }
+            }
+        });
         Self {
             jobs,
             stop: Arc::new(stop),
@@ -172,8 +194,9 @@ async fn run(
     max_batch: usize,
 ) {
     let mut closing = false;
-    // The writer keeps one connection of the pool to itself: taking one per batch would cost a
-    // health check (a round trip) each time. It is given back when the writer stops.
+    // The writer keeps a connection to itself: taking one from the pool per batch would cost a
+    // round trip each time (the pool's check), and the pool's would be served by the server's
+    // runtime. It is opened on this runtime when first needed, and closed when the writer stops.
     let mut connection = Connection::default();
     loop {
         let first = tokio::select! {
@@ -200,6 +223,7 @@ async fn run(
         }
         write_batch(&db, &mut connection, batch).await;
     }
+    connection.close().await;
     tracing::debug!("the event writer has stopped");
 }
 
@@ -243,9 +267,10 @@ async fn write_batch(db: &Db, connection: &mut Connection, batch: Vec<Job>) {
     }
 }
 
-/// The writer's connection, taken from the pool when first needed and again after a failure.
+/// The writer's own connection ([`Db::connect_own`]), opened when first needed and again after
+/// one broke.
 #[derive(Default)]
-struct Connection(Option<PoolConnection<Any>>);
+struct Connection(Option<AnyConnection>);
 
 impl Connection {
     async fn commit(&mut self, db: &Db, jobs: &[&Job]) -> sqlx::Result<Vec<Written>> {
@@ -253,15 +278,40 @@ impl Connection {
         let _turn = crate::db::write_turn(db).await;
         let connection = match &mut self.0 {
             Some(connection) => connection,
-            None => self.0.insert(db.acquire().await?),
+            None => self.0.insert(open(db).await?),
         };
         let result = commit(connection, jobs).await;
-        if result.is_err() {
-            // Back to the pool, which checks a connection before handing it out again.
-            self.0 = None;
+        if let Err(e) = &result
+            && crate::db::breaks_connection(e)
+        {
+            // Anything else (a refused statement, a lock that timed out) left the connection
+            // usable, its transaction rolled back.
+            self.close().await;
         }
         result
     }
+
+    /// Closes the connection, if open (politely: the server then knows the session ended).
+    async fn close(&mut self) {
+        if let Some(connection) = self.0.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), connection.close()).await;
+        }
+    }
+}
+
+/// Opens the writer's connection.
+async fn open(db: &Db) -> sqlx::Result<AnyConnection> {
+    let mut connection = db.connect_own().await?;
+    if crate::db::Backend::of(&connection) == crate::db::Backend::Postgres {
+        // storelink's sessions plan every statement for its parameters (for the installs
+        // search), and that includes the foreign key check PostgreSQL makes for each event
+        // inserted: planned again for every row, it took about half of a batch's time. The
+        // writer runs two statements, neither a search, so its plans are kept.
+        sqlx::query("SET plan_cache_mode = auto")
+            .execute(&mut connection)
+            .await?;
+    }
+    Ok(connection)
 }
 
 /// Checks and inserts the events of `jobs` in one transaction and commits it.
