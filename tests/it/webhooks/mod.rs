@@ -786,6 +786,96 @@ async fn a_database_that_refuses_writes_gets_503_and_nothing_is_acknowledged() {
 }
 
 #[tokio::test]
+async fn only_events_checked_against_the_current_key_are_stored_once_each() {
+    use storelink::db::events::{self, NewEvent, Offered};
+
+    let hook = spawn().await;
+    let other = hook.add_install("s2", Some("second-stores-key-2")).await;
+    let gone = hook.add_install("s3", Some("third-stores-key-3")).await;
+    let nonce = |id: String| {
+        let db = hook.db.clone();
+        async move {
+            sqlx::query_scalar::<_, Vec<u8>>(
+                "SELECT nonce FROM credentials WHERE install_id = $1 AND kind = 'webhook_key'",
+            )
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
+    };
+    let (first_key, other_key, gone_key) = (
+        nonce(hook.install_id.clone()).await,
+        nonce(other.clone()).await,
+        nonce(gone.clone()).await,
+    );
+    installs::revoke(&hook.db, &gone, "operator:test@example.com", 0)
+        .await
+        .unwrap();
+    let event = |install: &str, id: &str| NewEvent {
+        install_id: install.to_owned(),
+        event_id: id.to_owned(),
+        event_type: "Order".to_owned(),
+        sent_time: None,
+        order_id: Some("N1".to_owned()),
+        order_status: None,
+        received_at: 1,
+        raw_body: "<Event/>".to_owned(),
+    };
+    let stored_before = event(&hook.install_id, "stored-before");
+    let mut tx = storelink::db::begin_write(&hook.db).await.unwrap();
+    events::insert_many(&mut tx, &[&stored_before])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // 70 events of the first install (past one statement's 64), and among and after them: a
+    // repeat in the same statement, one in the next, one stored before, the other install's
+    // event with its own key and with the first's, and the revoked install's.
+    let mut offered: Vec<(NewEvent, &[u8], Offered)> = (0..70)
+        .map(|i| {
+            let e = event(&hook.install_id, &format!("e{i}"));
+            (e, first_key.as_slice(), Offered::Stored)
+        })
+        .collect();
+    offered.insert(
+        5,
+        (event(&hook.install_id, "e1"), &first_key, Offered::Repeat),
+    );
+    offered.push((event(&hook.install_id, "e2"), &first_key, Offered::Repeat));
+    offered.push((stored_before.clone(), &first_key, Offered::Repeat));
+    offered.push((event(&other, "e1"), &other_key, Offered::Stored));
+    offered.push((event(&other, "e2"), &first_key, Offered::Stale));
+    offered.push((event(&gone, "e1"), &gone_key, Offered::Stale));
+    // A stale event first, then the same event with the right key: the second is stored.
+    offered.insert(
+        0,
+        (event(&hook.install_id, "late"), &other_key, Offered::Stale),
+    );
+    offered.push((event(&hook.install_id, "late"), &first_key, Offered::Stored));
+
+    let mut tx = storelink::db::begin_write(&hook.db).await.unwrap();
+    let given: Vec<(&NewEvent, &[u8])> = offered.iter().map(|(e, k, _)| (e, *k)).collect();
+    let answers = events::insert_if_current(&mut tx, &given).await.unwrap();
+    tx.commit().await.unwrap();
+    let expected: Vec<Offered> = offered.iter().map(|(_, _, o)| *o).collect();
+    assert_eq!(answers, expected);
+    // 1 stored before, 70 + "late" of the first install, 1 of the other; ids in the order
+    // the events were offered.
+    assert_eq!(hook.events().await, 73);
+    let in_order: Vec<String> =
+        sqlx::query_scalar("SELECT event_id FROM events WHERE install_id = $1 ORDER BY id")
+            .bind(&hook.install_id)
+            .fetch_all(&hook.db)
+            .await
+            .unwrap();
+    let mut expected = vec!["stored-before".to_owned()];
+    expected.extend((0..70).map(|i| format!("e{i}")));
+    expected.push("late".to_owned());
+    assert_eq!(in_order, expected);
+}
+
+#[tokio::test]
 async fn the_writer_opens_a_new_connection_when_the_server_ended_its_own() {
     let hook = spawn().await;
     assert_eq!(hook.post(event_xml("1", "New")).await.status(), 200);

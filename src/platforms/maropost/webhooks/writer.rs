@@ -10,7 +10,7 @@
 //!    query, that each event's install is still not revoked and still has the webhook key the
 //!    request was checked against (else that event is [`Written::Stale`] and not stored), then
 //!    inserts the others (`ON CONFLICT (install_id, event_id) DO NOTHING`, so a repeat is a
-//!    no-op), 64 rows per statement, and commits.
+//!    no-op), 64 rows per statement, and commits ([`events::insert_if_current`]).
 //! 3. Only after the commit returns does it answer each event: stored or repeat. While it
 //!    commits, the next requests queue up and form the next batch, so the batch size follows the
 //!    load and one fsync is shared by everything that arrived meanwhile.
@@ -42,7 +42,7 @@ use tokio::{
 
 use crate::db::{
     Db,
-    events::{self, NewEvent},
+    events::{self, NewEvent, Offered},
 };
 
 /// How the writer batches.
@@ -306,7 +306,8 @@ async fn open(db: &Db) -> sqlx::Result<AnyConnection> {
         // storelink's sessions plan every statement for its parameters (for the installs
         // search), and that includes the foreign key check PostgreSQL makes for each event
         // inserted: planned again for every row, it took about half of a batch's time. The
-        // writer runs two statements, neither a search, so its plans are kept.
+        // writer runs only its key check and its inserts, never a search, so its plans are
+        // kept.
         sqlx::query("SET plan_cache_mode = auto")
             .execute(&mut connection)
             .await?;
@@ -321,38 +322,22 @@ async fn commit(connection: &mut AnyConnection, jobs: &[&Job]) -> sqlx::Result<V
     // instance makes it.
     let backend = crate::db::Backend::of(connection);
     let mut tx = connection.begin_with(backend.begin_write()).await?;
-    let mut installs: Vec<&str> = jobs.iter().map(|j| j.event.install_id.as_str()).collect();
-    installs.sort_unstable();
-    installs.dedup();
-    let keys = events::webhook_key_versions(&mut tx, &installs).await?;
-    let current: Vec<bool> = jobs
+    let offered: Vec<(&NewEvent, &[u8])> = jobs
         .iter()
-        .map(|job| {
-            keys.iter()
-                .any(|(install, nonce)| *install == job.event.install_id && *nonce == job.key.0)
-        })
+        .map(|job| (&job.event, job.key.0.as_slice()))
         .collect();
-    let accepted: Vec<&NewEvent> = jobs
-        .iter()
-        .zip(&current)
-        .filter(|(_, current)| **current)
-        .map(|(job, _)| &job.event)
-        .collect();
-    let added = events::insert_many(&mut tx, &accepted).await?;
+    let written = events::insert_if_current(&mut tx, &offered).await?;
     // Nothing more to write for notifications: the events table is the outbox of order events
     // (`outbox::make_order_messages`). An event that commits here is announced by the delivery
     // worker, one that rolls back never existed.
     tx.commit().await?;
-    let mut added = added.into_iter();
-    Ok(current
+    Ok(written
         .into_iter()
-        .map(
-            |current| match (current, current && added.next() == Some(true)) {
-                (false, _) => Written::Stale,
-                (true, true) => Written::Stored,
-                (true, false) => Written::Repeat,
-            },
-        )
+        .map(|offered| match offered {
+            Offered::Stored => Written::Stored,
+            Offered::Repeat => Written::Repeat,
+            Offered::Stale => Written::Stale,
+        })
         .collect())
 }
 
