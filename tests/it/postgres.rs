@@ -591,6 +591,17 @@ async fn commits_are_durable_even_where_the_server_says_otherwise() {
         .await
         .unwrap();
     assert_eq!(planning, "force_custom_plan");
+    // A connection of its own (the webhook writer's, whose commits acknowledge events) is set
+    // up the same way.
+    let mut own = pool.connect_own().await.unwrap();
+    let (setting, wait): (String, String) = sqlx::query_as(
+        "SELECT current_setting('synchronous_commit'), current_setting('lock_timeout')",
+    )
+    .fetch_one(&mut own)
+    .await
+    .unwrap();
+    assert_eq!(setting, "on");
+    assert_eq!(wait, "5s");
     // What is stronger already stays.
     let url = format!(
         "{}?options=-c%20synchronous_commit%3Dremote_apply",
