@@ -158,11 +158,27 @@ impl Intake {
             };
             let event = match parsed.take() {
                 Some(event) => event,
-                None => order_xml::parse(body).map_err(|e| {
-                    tracing::info!(install_id, problem = e.kind(), "webhook refused: malformed");
-                    tracing::debug!(install_id, error = %e, "malformed event");
-                    Refusal::Malformed(e)
-                })?,
+                None => match order_xml::parse(body) {
+                    Ok(event) => event,
+                    Err(_) if !fresh => {
+                        // The install and key are checked before the document (a revoked
+                        // install is `410` whatever it is sent): what let this one through was
+                        // the cache, so ask the database before answering `400`.
+                        self.forget(install_id);
+                        receiver = self.load(db, keyring, install_id).await?;
+                        fresh = true;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::info!(
+                            install_id,
+                            problem = e.kind(),
+                            "webhook refused: malformed"
+                        );
+                        tracing::debug!(install_id, error = %e, "malformed event");
+                        return Err(Refusal::Malformed(e));
+                    }
+                },
             };
             let new = new_event(install_id, &event, body, now);
             match self.writer.write(new, version).await {
