@@ -42,7 +42,7 @@ use tokio::{
 
 use crate::db::{
     Db,
-    events::{self, NewEvent, Offered},
+    events::{self, NewEvent},
 };
 
 /// How the writer batches.
@@ -63,17 +63,9 @@ impl Default for WriterConfig {
     }
 }
 
-/// What became of a written event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Written {
-    /// A new row, committed.
-    Stored,
-    /// The install already had an event with this EventID; nothing changed.
-    Repeat,
-    /// Not stored: the install was revoked, or its webhook key replaced, after the request was
-    /// checked. Check again.
-    Stale,
-}
+/// What became of a written event, once committed: stored, a repeat, or stale (the install was
+/// revoked, or its webhook key replaced, after the request was checked: check again).
+pub use crate::db::events::Offered as Written;
 
 /// Which sealed webhook key a request was checked against (its random nonce, unique to each
 /// sealing): the writer stores the event only if that is still the install's key.
@@ -331,14 +323,7 @@ async fn commit(connection: &mut AnyConnection, jobs: &[&Job]) -> sqlx::Result<V
     // (`outbox::make_order_messages`). An event that commits here is announced by the delivery
     // worker, one that rolls back never existed.
     tx.commit().await?;
-    Ok(written
-        .into_iter()
-        .map(|offered| match offered {
-            Offered::Stored => Written::Stored,
-            Offered::Repeat => Written::Repeat,
-            Offered::Stale => Written::Stale,
-        })
-        .collect())
+    Ok(written)
 }
 
 /// Whether `error` says the database cannot take writes at all right now (so retrying each
